@@ -1,0 +1,56 @@
+# Podium developer entry points. Needs only make and Python 3.11 (with venv/ensurepip).
+#   make run ARGS='--port 9000'     make test PYTEST_ARGS='-k redis'     make bench QUICK=1
+
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Prefer the exact version the project targets; plain python3 must still be >= 3.11
+# (pip refuses to install otherwise, with a clear requires-python message).
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help venv run test lint typecheck bench clean
+
+help:
+	@echo "make venv       create $(VENV) and install podium with test extras"
+	@echo "make run        start a local node: $(BIN)/podium up \$$(ARGS)"
+	@echo "make test       lint + typecheck + pytest (\$$(PYTEST_ARGS))"
+	@echo "make lint       ruff check"
+	@echo "make typecheck  mypy"
+	@echo "make bench      benchmarks (QUICK=1 for a short run)"
+	@echo "make clean      remove $(VENV), .podium (local Redis data!) and caches"
+
+venv: $(STAMP)
+
+# A file target so the (slow) install reruns only when dependencies change.
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: no python3.11 or python3 on PATH" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install python3.11-venv" >&2; exit 1; }
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/podium up $(ARGS)
+
+# lint and typecheck are prerequisites so a style or type error fails fast, before
+# the (slower) integration tests start Redis and Ray.
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy definitions actors cluster gateway
+
+bench: $(STAMP)
+	@if [ ! -f bench/__main__.py ]; then \
+		echo "make bench: no benchmarks yet (bench/__main__.py does not exist)" >&2; exit 1; \
+	fi
+	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf $(VENV) .podium .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

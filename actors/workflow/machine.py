@@ -1,0 +1,532 @@
+"""The workflow state machine: events in, state and commands out, time as an argument.
+
+`handle(state, event, now, env)` applies one event to one execution. Nothing here does
+I/O: the shard hosting the execution writes the checkpoint, then carries out the
+returned commands. Every operator lives in its own module beside this one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from actors.workflow import commands as cmd
+from actors.workflow import events as ev
+from actors.workflow.graph import Position, base_reference, iteration_of, with_iteration
+from actors.workflow.operator import operator_for
+from actors.workflow.state import Json, WorkflowState
+from definitions.expressions import resolve
+from definitions.models import (
+    SUCCESSFUL_TASK_STATUSES,
+    TERMINAL_TASK_STATUSES,
+    TERMINAL_WORKFLOW_STATUSES,
+    TaskDef,
+    WorkflowTask,
+)
+
+RUNNING = "RUNNING"
+PAUSED = "PAUSED"
+RETRYABLE_STATUSES = frozenset({"FAILED", "TIMED_OUT"})
+CONTAINER_SWITCHES = frozenset({"SWITCH", "DECISION"})
+
+
+class Environment(Protocol):
+    """What a step may ask of the world: fresh ids and task definitions."""
+
+    def new_id(self) -> str: ...
+
+    def task_def(self, name: str) -> TaskDef | None: ...
+
+
+def retry_delay_ms(task_def: TaskDef | None, retry_count: int) -> int:
+    """Delay before attempt `retry_count` (1 = first retry), per the TaskDef's retryLogic."""
+    if task_def is None or retry_count <= 0:
+        return 0
+    base = max(task_def.retry_delay_seconds, 0)
+    if task_def.retry_logic == "EXPONENTIAL_BACKOFF":
+        delay = base * (2 ** (retry_count - 1))
+    elif task_def.retry_logic == "LINEAR_BACKOFF":
+        delay = base * max(task_def.backoff_scale_factor, 1) * retry_count
+    else:
+        delay = base
+    return int(delay * 1000)
+
+
+class Step:
+    """Applies one event: schedules, finishes and decides tasks, and collects commands."""
+
+    def __init__(self, state: WorkflowState, now: int, env: Environment) -> None:
+        self.state = state
+        self.now = now
+        self.env = env
+        self.commands: list[cmd.Command] = []
+        self._pending: deque[Json] = deque(state.pending)
+        state.pending = []
+        self._joins_dirty = False
+
+    # -- looking things up --------------------------------------------------------------
+
+    def workflow_task_of(self, task: Json) -> WorkflowTask:
+        dynamic = task.get("workflowTask")
+        if dynamic is not None:
+            return WorkflowTask.model_validate(dynamic)
+        position = self.state.graph.position(task["referenceTaskName"])
+        if position is None:
+            raise KeyError(f"task '{task['referenceTaskName']}' is not in the workflow definition")
+        return position.task
+
+    def task_def_for(self, workflow_task: WorkflowTask) -> TaskDef | None:
+        if workflow_task.task_definition is not None:
+            return workflow_task.task_definition
+        return self.env.task_def(workflow_task.name)
+
+    def find_task(self, reference_name: str, iteration: int = 0) -> Json | None:
+        by_ref = self.state.by_ref
+        if iteration:
+            task = by_ref.get(with_iteration(reference_name, iteration))
+            if task is not None:
+                return task
+        return by_ref.get(reference_name)
+
+    def workflow_view(self) -> Json:
+        workflow = self.state.workflow
+        return {
+            "input": workflow["input"],
+            "output": workflow.get("output", {}),
+            "variables": workflow.get("variables", {}),
+            "workflowId": workflow["workflowId"],
+            "correlationId": workflow.get("correlationId"),
+            "workflowType": workflow["workflowName"],
+            "version": workflow["workflowVersion"],
+            "status": workflow["status"],
+            "createTime": workflow.get("createTime"),
+            "parentWorkflowId": workflow.get("parentWorkflowId"),
+            "parentWorkflowTaskId": workflow.get("parentWorkflowTaskId"),
+            "taskToDomain": workflow.get("taskToDomain", {}),
+            "priority": workflow.get("priority", 0),
+        }
+
+    def roots(self, iteration: int = 0) -> Callable[[str], Any]:
+        def lookup(name: str) -> Any:
+            if name == "workflow":
+                return self.workflow_view()
+            task = self.find_task(name, iteration)
+            if task is None:
+                return None
+            return {**task, "input": task["inputData"], "output": task["outputData"]}
+
+        return lookup
+
+    def resolve(self, template: Any, iteration: int = 0) -> Any:
+        return resolve(template, self.roots(iteration))
+
+    # -- creating and finishing tasks ---------------------------------------------------
+
+    def schedule(
+        self,
+        workflow_task: WorkflowTask,
+        iteration: int = 0,
+        *,
+        input_data: Json | None = None,
+        dynamic: bool = False,
+        retry_of: Json | None = None,
+    ) -> Json:
+        state = self.state
+        workflow = state.workflow
+        operator = operator_for(workflow_task.type)
+        task_def = self.task_def_for(workflow_task)
+        task_type = workflow_task.name if operator.runs_on_worker else workflow_task.type
+        task: Json = {
+            "taskType": task_type,
+            "status": "SCHEDULED",
+            "inputData": {},
+            "referenceTaskName": with_iteration(workflow_task.task_reference_name, iteration),
+            "retryCount": 0,
+            "seq": state.tasks[-1]["seq"] + 1 if state.tasks else 1,
+            "pollCount": 0,
+            "taskDefName": workflow_task.name,
+            "scheduledTime": self.now,
+            "startTime": 0,
+            "endTime": 0,
+            "updateTime": self.now,
+            "startDelayInSeconds": workflow_task.start_delay,
+            "retried": False,
+            "executed": False,
+            "callbackFromWorker": True,
+            "responseTimeoutSeconds": task_def.response_timeout_seconds if task_def else 0,
+            "workflowInstanceId": workflow["workflowId"],
+            "workflowType": workflow["workflowName"],
+            "taskId": self.env.new_id(),
+            "callbackAfterSeconds": 0,
+            "outputData": {},
+            "workflowPriority": workflow.get("priority", 0),
+            "iteration": iteration,
+        }
+        correlation_id = workflow.get("correlationId")
+        if correlation_id is not None:
+            task["correlationId"] = correlation_id
+        if iteration:
+            task["_baseRef"] = workflow_task.task_reference_name
+        if dynamic:
+            task["workflowTask"] = workflow_task.to_wire()
+        if operator.runs_on_worker:
+            domain = self.domain_for(task_type)
+            if domain:
+                task["domain"] = domain
+        if retry_of is not None:
+            task["retryCount"] = retry_of["retryCount"] + 1
+            task["retriedTaskId"] = retry_of["taskId"]
+            retry_of["retried"] = True
+            self.state.touch(retry_of)
+        if input_data is None:
+            input_data = self.resolve(workflow_task.input_parameters, iteration)
+            if task_def is not None and task_def.input_template:
+                input_data = {**task_def.input_template, **input_data}
+        task["inputData"] = input_data
+        state.add_task(task)
+        operator.start(self, task, workflow_task)
+        return task
+
+    def domain_for(self, task_type: str) -> str | None:
+        mapping = self.state.workflow.get("taskToDomain") or {}
+        return mapping.get(task_type) or mapping.get("*")
+
+    def start_task(self, task: Json) -> None:
+        task["status"] = "IN_PROGRESS"
+        if not task["startTime"]:
+            task["startTime"] = self.now
+        task["updateTime"] = self.now
+        self.state.touch(task)
+
+    def finish(
+        self,
+        task: Json,
+        status: str,
+        output: Json | None = None,
+        reason: str | None = None,
+    ) -> None:
+        task["status"] = status
+        if output is not None:
+            task["outputData"] = output
+        if reason is not None:
+            task["reasonForIncompletion"] = reason
+        if not task["startTime"]:
+            task["startTime"] = self.now
+        task["endTime"] = self.now
+        task["updateTime"] = self.now
+        self.state.touch(task)
+        self._pending.append(task)
+
+    def dispatch(self, task: Json, delay_ms: int = 0) -> None:
+        self.commands.append(cmd.DispatchTask(task, delay_ms))
+
+    def set_timer(self, task: Json, kind: str, due_ms: int) -> None:
+        self.commands.append(cmd.SetTimer(task["taskId"], kind, due_ms))
+
+    def first_attempt_delay_ms(self, task: Json, workflow_task: WorkflowTask) -> int:
+        if task["retryCount"]:
+            return retry_delay_ms(self.task_def_for(workflow_task), task["retryCount"])
+        return max(workflow_task.start_delay, 0) * 1000
+
+    # -- deciding what follows ----------------------------------------------------------
+
+    def run(self) -> None:
+        """Decide every finished task, then joins, until nothing more moves."""
+        state = self.state
+        while True:
+            while self._pending and state.workflow["status"] == RUNNING:
+                task = self._pending.popleft()
+                if not task["executed"]:
+                    self._decide(task)
+            if state.workflow["status"] != RUNNING or not self._joins_dirty:
+                break
+            self._joins_dirty = False
+            self._evaluate_joins()
+            if not self._pending:
+                break
+        if state.workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
+            self._pending.clear()
+        state.pending = list(self._pending)
+
+    def _decide(self, task: Json) -> None:
+        task["executed"] = True
+        self.state.touch(task)
+        self._joins_dirty = True
+        status = task["status"]
+        if status == "CANCELED":
+            return
+        workflow_task = self.workflow_task_of(task)
+        if status in SUCCESSFUL_TASK_STATUSES:
+            operator_for(workflow_task.type).on_success(self, task, workflow_task)
+        else:
+            self._on_failure(task, workflow_task)
+
+    def _on_failure(self, task: Json, workflow_task: WorkflowTask) -> None:
+        task_def = self.task_def_for(workflow_task)
+        allowed = workflow_task.retry_count
+        if allowed is None:
+            allowed = task_def.retry_count if task_def is not None else 0
+        if task["status"] in RETRYABLE_STATUSES and task["retryCount"] < allowed:
+            self.schedule(
+                workflow_task,
+                iteration_of(task["referenceTaskName"]),
+                input_data=task["inputData"],
+                dynamic="workflowTask" in task,
+                retry_of=task,
+            )
+            return
+        if workflow_task.optional:
+            task["status"] = "COMPLETED_WITH_ERRORS"
+            self.advance(task)
+            return
+        workflow = self.state.workflow
+        workflow.setdefault("failedReferenceTaskNames", []).append(task["referenceTaskName"])
+        workflow.setdefault("failedTaskNames", []).append(task["taskDefName"])
+        reason = task.get("reasonForIncompletion") or (
+            f"Task '{task['referenceTaskName']}' ended {task['status']}"
+        )
+        self.end_workflow("FAILED", reason)
+
+    def advance(self, task: Json) -> None:
+        """Move past a finished task: its next sibling, or up through its containers."""
+        if "workflowTask" in task:
+            # A dynamic fork's task is a branch of its own; only its JOIN waits for it.
+            self._joins_dirty = True
+            return
+        position = self.state.graph.position(task["referenceTaskName"])
+        if position is None:
+            raise KeyError(f"task '{task['referenceTaskName']}' is not in the workflow definition")
+        self.continue_after(position, iteration_of(task["referenceTaskName"]))
+
+    def continue_after(self, position: Position, iteration: int) -> None:
+        following = position.next_sibling
+        if following is not None:
+            self.schedule(following, iteration)
+            return
+        container = position.container
+        if container is None:
+            self.complete_workflow()
+            return
+        graph = self.state.graph
+        container_position = graph.positions[container.task_reference_name]
+        container_iteration = iteration if graph.enclosing_loop(container.task_reference_name) else 0
+        if container.type in CONTAINER_SWITCHES:
+            switch_task = self.find_task(container.task_reference_name, container_iteration)
+            if switch_task is not None and switch_task.pop("_open", None):
+                self.state.touch(switch_task)
+            self.continue_after(container_position, container_iteration)
+        elif container.type == "DO_WHILE":
+            loop_task = self.find_task(container.task_reference_name)
+            if loop_task is not None:
+                from actors.workflow.do_while import finish_iteration
+
+                finish_iteration(self, loop_task, container)
+        else:
+            # The end of a fork branch: the JOIN decides whether the fork is done.
+            self._joins_dirty = True
+
+    def _evaluate_joins(self) -> None:
+        from actors.workflow.join import evaluate_join
+
+        for task in self.state.tasks:
+            if task["taskType"] == "JOIN" and task["status"] == "IN_PROGRESS":
+                evaluate_join(self, task)
+
+    # -- ending the workflow ------------------------------------------------------------
+
+    def complete_workflow(self) -> None:
+        definition = self.state.definition
+        if definition.output_parameters:
+            output = self.resolve(definition.output_parameters)
+        else:
+            last = self.state.tasks[-1] if self.state.tasks else None
+            output = dict(last["outputData"]) if last else {}
+        self.end_workflow("COMPLETED", None, output)
+
+    def end_workflow(self, status: str, reason: str | None, output: Json | None = None) -> None:
+        workflow = self.state.workflow
+        if workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
+            return
+        workflow["status"] = status
+        workflow["endTime"] = self.now
+        workflow["updateTime"] = self.now
+        if reason is not None:
+            workflow["reasonForIncompletion"] = reason
+        if output is not None:
+            workflow["output"] = output
+        self.state.touch_workflow()
+        self.cancel_active_tasks(reason or f"Workflow {status}")
+        self._pending.clear()
+        parent_id = workflow.get("parentWorkflowId")
+        if parent_id:
+            self.commands.append(
+                cmd.NotifyParent(
+                    parent_workflow_id=parent_id,
+                    parent_task_id=workflow["parentWorkflowTaskId"],
+                    child_workflow_id=workflow["workflowId"],
+                    status=status,
+                    output=workflow.get("output", {}),
+                    reason_for_incompletion=workflow.get("reasonForIncompletion"),
+                )
+            )
+        self.commands.append(cmd.WorkflowEnded(status))
+
+    def cancel_active_tasks(self, reason: str) -> None:
+        for task in self.state.active_tasks():
+            task["status"] = "CANCELED"
+            task["endTime"] = self.now
+            task["updateTime"] = self.now
+            task["executed"] = True
+            task.setdefault("reasonForIncompletion", reason)
+            self.state.touch(task)
+            if operator_for(self.workflow_task_of(task).type).runs_on_worker:
+                self.commands.append(cmd.CancelTask(task))
+            child_id = task.get("subWorkflowId")
+            if child_id and task["taskType"] == "SUB_WORKFLOW":
+                self.commands.append(cmd.TerminateChild(child_id, f"Parent workflow: {reason}"))
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+def start_workflow(event: ev.StartWorkflow, now: int, env: Environment) -> tuple[WorkflowState, list[cmd.Command]]:
+    definition = event.definition
+    workflow_input = {**definition.input_template, **event.input} if definition.input_template else event.input
+    workflow: Json = {
+        "workflowId": event.workflow_id,
+        "workflowName": definition.name,
+        "workflowVersion": definition.version,
+        "status": RUNNING,
+        "input": workflow_input,
+        "output": {},
+        "createTime": now,
+        "startTime": now,
+        "endTime": 0,
+        "updateTime": now,
+        "variables": dict(definition.variables),
+        "priority": event.priority,
+        "taskToDomain": event.task_to_domain,
+        "failedReferenceTaskNames": [],
+        "failedTaskNames": [],
+    }
+    optional_fields = {
+        "correlationId": event.correlation_id,
+        "parentWorkflowId": event.parent_workflow_id,
+        "parentWorkflowTaskId": event.parent_workflow_task_id,
+        "createdBy": event.created_by,
+        "idempotencyKey": event.idempotency_key,
+    }
+    workflow.update({key: value for key, value in optional_fields.items() if value is not None})
+    state = WorkflowState(workflow, definition)
+    step = Step(state, now, env)
+    if definition.tasks:
+        step.schedule(definition.tasks[0])
+    else:
+        step.complete_workflow()
+    step.run()
+    return state, step.commands
+
+
+def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) -> list[cmd.Command]:
+    """Apply one event to a loaded execution. Events for finished work are ignored."""
+    step = Step(state, now, env)
+    workflow = state.workflow
+    terminal = workflow["status"] in TERMINAL_WORKFLOW_STATUSES
+    match event:
+        case ev.TaskUpdate():
+            task = state.by_id.get(event.task_id)
+            if terminal or task is None or task["status"] in TERMINAL_TASK_STATUSES:
+                return []
+            _apply_update(step, task, event)
+        case ev.TaskPolled():
+            task = state.by_id.get(event.task_id)
+            if terminal or task is None or task["status"] != "SCHEDULED":
+                return []
+            step.start_task(task)
+            task["pollCount"] = task.get("pollCount", 0) + 1
+            if event.worker_id:
+                task["workerId"] = event.worker_id
+        case ev.ChildFinished():
+            task = state.by_id.get(event.task_id)
+            if terminal or task is None or task["status"] in TERMINAL_TASK_STATUSES:
+                return []
+            from actors.workflow.sub_workflow import child_finished
+
+            child_finished(step, task, event)
+        case ev.TimerFired():
+            task = state.by_id.get(event.task_id)
+            if terminal or task is None or task["status"] in TERMINAL_TASK_STATUSES:
+                return []
+            workflow_task = step.workflow_task_of(task)
+            operator_for(workflow_task.type).on_timer(step, task, workflow_task, event.kind)
+        case ev.Pause():
+            if workflow["status"] != RUNNING:
+                return []
+            workflow["status"] = PAUSED
+            workflow["updateTime"] = now
+            state.touch_workflow()
+            return step.commands
+        case ev.Resume():
+            if workflow["status"] != PAUSED:
+                return []
+            workflow["status"] = RUNNING
+            workflow["updateTime"] = now
+            state.touch_workflow()
+        case ev.Terminate():
+            if terminal:
+                return []
+            step.end_workflow(event.status, event.reason or "Terminated")
+            return step.commands
+        case ev.Redispatch():
+            if terminal:
+                return []
+            for task in state.active_tasks():
+                workflow_task = step.workflow_task_of(task)
+                operator_for(workflow_task.type).redispatch(step, task, workflow_task)
+        case ev.StartWorkflow():
+            raise ValueError(f"workflow {state.workflow_id} already exists")
+    step.run()
+    if state.dirty_task_ids or state.meta_dirty:
+        workflow["updateTime"] = now
+        state.touch_workflow()
+    return step.commands
+
+
+def _apply_update(step: Step, task: Json, update: ev.TaskUpdate) -> None:
+    if update.worker_id:
+        task["workerId"] = update.worker_id
+    output = task["outputData"]
+    if update.output_data:
+        task["outputData"] = {**output, **update.output_data}
+    if update.status == "IN_PROGRESS":
+        step.start_task(task)
+        task["callbackAfterSeconds"] = update.callback_after_seconds
+        if update.callback_after_seconds > 0:
+            # The worker asked to see this task again later: back in its queue, delayed.
+            step.dispatch(task, update.callback_after_seconds * 1000)
+        return
+    if update.status not in TERMINAL_TASK_STATUSES:
+        raise ValueError(f"'{update.status}' is not a status a task can be updated to")
+    step.finish(task, update.status, reason=update.reason_for_incompletion)
+
+
+# Importing the operator modules registers them.
+from actors.workflow import (  # noqa: E402
+    do_while,  # noqa: F401
+    dynamic_fork,  # noqa: F401
+    fork_join,  # noqa: F401
+    inline,  # noqa: F401
+    join,  # noqa: F401
+    jq_transform,  # noqa: F401
+    lambda_task,  # noqa: F401
+    noop,  # noqa: F401
+    set_variable,  # noqa: F401
+    simple,  # noqa: F401
+    sub_workflow,  # noqa: F401
+    switch,  # noqa: F401
+    terminate,  # noqa: F401
+    wait,  # noqa: F401
+)
+
+__all__ = ["Environment", "Step", "base_reference", "handle", "start_workflow"]

@@ -1,0 +1,19 @@
+"""NOOP: completes at once; a placeholder or a join point in a definition."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from actors.workflow.operator import Operator, register
+from definitions.models import WorkflowTask
+
+if TYPE_CHECKING:
+    from actors.workflow.machine import Step
+
+
+@register
+class NoopOperator(Operator):
+    task_type = "NOOP"
+
+    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        step.finish(task, "COMPLETED", {})

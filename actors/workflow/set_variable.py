@@ -1,0 +1,22 @@
+"""SET_VARIABLE: merges the task's input into the workflow's variables."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from actors.workflow.operator import Operator, register
+from definitions.models import WorkflowTask
+
+if TYPE_CHECKING:
+    from actors.workflow.machine import Step
+
+
+@register
+class SetVariableOperator(Operator):
+    task_type = "SET_VARIABLE"
+
+    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        workflow = step.state.workflow
+        workflow["variables"] = {**workflow.get("variables", {}), **task["inputData"]}
+        step.state.touch_workflow()
+        step.finish(task, "COMPLETED", {})

@@ -1,0 +1,23 @@
+"""SIMPLE: work for a worker, a Python actor pool or an external poller."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from actors.workflow.operator import Operator, register
+from definitions.models import WorkflowTask
+
+if TYPE_CHECKING:
+    from actors.workflow.machine import Step
+
+
+@register
+class SimpleOperator(Operator):
+    task_type = "SIMPLE"
+    runs_on_worker = True
+
+    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        step.dispatch(task, step.first_attempt_delay_ms(task, workflow_task))
+
+    def redispatch(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        step.dispatch(task)

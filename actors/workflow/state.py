@@ -1,0 +1,83 @@
+"""One workflow execution's state: Conductor's Workflow and Task JSON shapes as dicts.
+
+Dicts rather than models because the state is read and written on every step and is
+already the shape the API returns and Redis stores. Keys starting with `_` are internal
+bookkeeping; `public_task` strips them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.workflow.graph import DefinitionGraph, graph_of
+from definitions.models import TERMINAL_TASK_STATUSES, WorkflowDef
+
+Json = dict[str, Any]
+
+
+class WorkflowState:
+    __slots__ = (
+        "by_id",
+        "by_ref",
+        "definition",
+        "dirty_task_ids",
+        "graph",
+        "meta_dirty",
+        "pending",
+        "tasks",
+        "workflow",
+    )
+
+    def __init__(self, workflow: Json, definition: WorkflowDef, tasks: list[Json] | None = None) -> None:
+        self.workflow = workflow
+        self.definition = definition
+        self.graph: DefinitionGraph = graph_of(definition)
+        self.tasks: list[Json] = []
+        self.by_id: dict[str, Json] = {}
+        # Latest execution of each reference name; a loop task is also reachable
+        # through its base name, which then means its latest iteration.
+        self.by_ref: dict[str, Json] = {}
+        # Tasks that reached a terminal status and whose consequences are not yet decided.
+        self.pending: list[Json] = []
+        self.dirty_task_ids: set[str] = set()
+        self.meta_dirty = True
+        for task in sorted(tasks or (), key=lambda t: t["seq"]):
+            self.add_task(task, dirty=False)
+            if task["status"] in TERMINAL_TASK_STATUSES and not task.get("executed"):
+                self.pending.append(task)
+        if tasks:
+            self.meta_dirty = False
+
+    @property
+    def workflow_id(self) -> str:
+        return str(self.workflow["workflowId"])
+
+    @property
+    def status(self) -> str:
+        return str(self.workflow["status"])
+
+    def add_task(self, task: Json, dirty: bool = True) -> None:
+        self.tasks.append(task)
+        self.by_id[task["taskId"]] = task
+        reference = task["referenceTaskName"]
+        self.by_ref[reference] = task
+        base = task.get("_baseRef")
+        if base:
+            self.by_ref[base] = task
+        if dirty:
+            self.dirty_task_ids.add(task["taskId"])
+
+    def touch(self, task: Json) -> None:
+        self.dirty_task_ids.add(task["taskId"])
+
+    def touch_workflow(self) -> None:
+        self.meta_dirty = True
+
+    def active_tasks(self) -> list[Json]:
+        return [task for task in self.tasks if task["status"] not in TERMINAL_TASK_STATUSES]
+
+
+def public_task(task: Json) -> Json:
+    if any(key[0] == "_" for key in task):
+        return {key: value for key, value in task.items() if key[0] != "_"}
+    return task

@@ -1,0 +1,67 @@
+"""SUB_WORKFLOW: runs a child workflow, by name and version or an inline definition.
+
+The child's id is chosen when the task starts and kept on the task, so starting it again
+after a crash finds the same child instead of making a second one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from actors.workflow import commands as cmd
+from actors.workflow import events as ev
+from actors.workflow.operator import Operator, register
+from definitions.models import WorkflowDef, WorkflowTask
+
+if TYPE_CHECKING:
+    from actors.workflow.machine import Step
+
+
+def _start_command(step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> cmd.StartChild:
+    params = workflow_task.sub_workflow_param
+    workflow = step.state.workflow
+    definition = params.workflow_definition if params else None
+    if isinstance(definition, WorkflowDef):
+        definition = definition.to_wire()
+    elif definition is not None:
+        definition = step.resolve(definition, task["iteration"])
+    return cmd.StartChild(
+        child_workflow_id=task["subWorkflowId"],
+        parent_task_id=task["taskId"],
+        name=params.name if params else None,
+        version=params.version if params else None,
+        definition=definition if isinstance(definition, dict) else None,
+        input=task["inputData"],
+        correlation_id=workflow.get("correlationId"),
+        priority=workflow.get("priority", 0),
+        task_to_domain=(params.task_to_domain if params and params.task_to_domain else None)
+        or workflow.get("taskToDomain")
+        or {},
+    )
+
+
+@register
+class SubWorkflowOperator(Operator):
+    task_type = "SUB_WORKFLOW"
+
+    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        child_id = step.env.new_id()
+        task["subWorkflowId"] = child_id
+        task["outputData"] = {"subWorkflowId": child_id}
+        step.start_task(task)
+        step.commands.append(_start_command(step, task, workflow_task))
+
+    def redispatch(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        step.commands.append(_start_command(step, task, workflow_task))
+
+
+def child_finished(step: Step, task: dict[str, Any], event: ev.ChildFinished) -> None:
+    if event.child_workflow_id != task.get("subWorkflowId"):
+        return
+    output = {**event.output, "subWorkflowId": event.child_workflow_id}
+    if event.status == "COMPLETED":
+        step.finish(task, "COMPLETED", output)
+        return
+    status = "TIMED_OUT" if event.status == "TIMED_OUT" else "FAILED"
+    reason = event.reason_for_incompletion or f"sub workflow {event.child_workflow_id} ended {event.status}"
+    step.finish(task, status, output, reason)

@@ -1,0 +1,40 @@
+"""TERMINATE: ends the workflow with `terminationStatus`, `terminationReason` and `workflowOutput`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from actors.workflow.operator import Operator, register
+from definitions.models import WorkflowTask
+
+if TYPE_CHECKING:
+    from actors.workflow.machine import Step
+
+TERMINATION_STATUSES = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
+
+
+@register
+class TerminateOperator(Operator):
+    task_type = "TERMINATE"
+
+    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        inputs = task["inputData"]
+        status = str(inputs.get("terminationStatus", "")).upper()
+        if status not in TERMINATION_STATUSES:
+            step.finish(
+                task,
+                "FAILED",
+                {},
+                f"TERMINATE needs terminationStatus COMPLETED, FAILED or TERMINATED, got {status!r}",
+            )
+            return
+        output = inputs.get("workflowOutput")
+        output = output if isinstance(output, dict) else ({} if output is None else {"output": output})
+        step.finish(task, "COMPLETED", output)
+        task["executed"] = True
+        reason = inputs.get("terminationReason")
+        if status == "FAILED":
+            workflow = step.state.workflow
+            workflow.setdefault("failedReferenceTaskNames", []).append(task["referenceTaskName"])
+            workflow.setdefault("failedTaskNames", []).append(task["taskDefName"])
+        step.end_workflow(status, reason if isinstance(reason, str) else None, output)

@@ -1,0 +1,85 @@
+"""WAIT and HUMAN: wait for an update through the API, or for `duration` / `until` to pass."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from actors.workflow.operator import Operator, register
+from definitions.models import WorkflowTask
+
+if TYPE_CHECKING:
+    from actors.workflow.machine import Step
+
+_DURATION_PART = re.compile(
+    r"(\d+)\s*(d|day|days|h|hr|hrs|hour|hours|m|min|mins|minute|minutes|s|sec|secs|second|seconds)\b"
+)
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_UNTIL_FORMATS = ("%Y-%m-%d %H:%M %Z", "%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+
+
+def parse_duration_seconds(text: str) -> int:
+    """`30s`, `2m`, `1h 30m`, `2 days` -> seconds."""
+    text = text.strip().lower()
+    if text.isdigit():
+        return int(text)
+    parts = _DURATION_PART.findall(text)
+    if not parts or _DURATION_PART.sub("", text).strip(" ,"):
+        raise ValueError(f"cannot read duration {text!r}: use forms like '30s', '2m', '1h 30m'")
+    return sum(int(amount) * _UNIT_SECONDS[unit[0]] for amount, unit in parts)
+
+
+def parse_until_ms(text: str) -> int:
+    """`2026-12-01 10:00 UTC` (or ISO 8601) -> epoch milliseconds."""
+    text = text.strip()
+    for pattern in _UNTIL_FORMATS:
+        try:
+            moment = datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+        return int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp() * 1000)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"cannot read until {text!r}: use 'YYYY-MM-DD HH:MM UTC'") from None
+    return int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp() * 1000)
+
+
+@register
+class WaitOperator(Operator):
+    task_type = "WAIT"
+
+    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        inputs = task["inputData"]
+        duration, until = inputs.get("duration"), inputs.get("until")
+        step.start_task(task)
+        try:
+            if duration:
+                due = step.now + parse_duration_seconds(str(duration)) * 1000
+            elif until:
+                due = parse_until_ms(str(until))
+            else:
+                return
+        except ValueError as error:
+            step.finish(task, "FAILED_WITH_TERMINAL_ERROR", {}, str(error))
+            return
+        task["waitTimeout"] = due
+        step.set_timer(task, "wait", due)
+
+    def redispatch(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        due = task.get("waitTimeout")
+        if due:
+            step.set_timer(task, "wait", due)
+
+    def on_timer(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask, kind: str) -> None:
+        if kind == "wait":
+            step.finish(task, "COMPLETED")
+
+
+@register
+class HumanOperator(Operator):
+    task_type = "HUMAN"
+
+    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        step.start_task(task)

@@ -1,0 +1,156 @@
+"""Process-wide settings for a Podium node, read once from environment variables.
+
+Every knob an operator can turn lives here so that the CLI, the gateway and the
+tests agree on names and defaults. ``Settings`` is frozen: it is built once at start
+and handed to Ray actors, which must all see the same values.
+
+An empty variable (``PODIUM_PORT=``) counts as unset, because env files and
+Kubernetes manifests often declare a variable with no value to mean "default".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ENV_VARS", "Settings"]
+
+# Field name -> environment variable. Kept in one table so error messages from
+# __post_init__ (which may run on a directly-constructed Settings) still name the
+# variable an operator would actually change.
+ENV_VARS: dict[str, str] = {
+    "redis_url": "REDIS_URL",
+    "ray_address": "RAY_ADDRESS",
+    "home": "PODIUM_HOME",
+    "host": "PODIUM_HOST",
+    "port": "PODIUM_PORT",
+    "shards": "PODIUM_SHARDS",
+    "partitions": "PODIUM_PARTITIONS",
+    "max_payload_bytes": "PODIUM_MAX_PAYLOAD_BYTES",
+    "redis_port": "PODIUM_REDIS_PORT",
+    "dashboard_port": "PODIUM_DASHBOARD_PORT",
+    "log_level": "PODIUM_LOG_LEVEL",
+}
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one Podium node. Build it with :meth:`Settings.from_env`."""
+
+    redis_url: str | None = None
+    """Redis to keep all durable state in (``REDIS_URL``). ``None`` starts the embedded
+    Redis under ``home``; set it to share one Redis (or a Redis Cluster) between nodes."""
+
+    ray_address: str | None = None
+    """Ray cluster to join (``RAY_ADDRESS``, e.g. ``auto`` or ``ray://head:10001``).
+    ``None`` starts a local single-node Ray for development."""
+
+    home: Path = Path(".podium")
+    """Directory for local state (``PODIUM_HOME``): the embedded Redis data and log.
+    Always stored absolute, because Ray workers do not share the driver's cwd."""
+
+    host: str = "127.0.0.1"
+    """Interface the HTTP gateway binds to (``PODIUM_HOST``); ``0.0.0.0`` to expose it."""
+
+    port: int = 8080
+    """TCP port of the HTTP gateway (``PODIUM_PORT``); 0 picks a free port (tests)."""
+
+    shards: int = 2
+    """Number of ``WorkflowShard`` actors hosting workflow executions (``PODIUM_SHARDS``)."""
+
+    partitions: int = 16
+    """Fixed count of workflow-id partitions (``PODIUM_PARTITIONS``). Chosen once at
+    cluster creation: changing it later re-hashes every workflow id to another
+    partition, so an existing Redis must keep the value it was created with."""
+
+    max_payload_bytes: int = 1_048_576
+    """Largest HTTP request body the gateway accepts (``PODIUM_MAX_PAYLOAD_BYTES``);
+    larger bodies are answered with 413 before they are parsed."""
+
+    redis_port: int = 0
+    """Port for the embedded Redis (``PODIUM_REDIS_PORT``); 0 picks a free port.
+    Ignored when ``redis_url`` is set."""
+
+    dashboard_port: int = 8265
+    """Port of the Ray dashboard when Podium starts a local Ray (``PODIUM_DASHBOARD_PORT``)."""
+
+    log_level: str = "INFO"
+    """Python logging level name for Podium's loggers (``PODIUM_LOG_LEVEL``)."""
+
+    def __post_init__(self) -> None:
+        # Validate here rather than only in from_env so a Settings built in code
+        # (tests, embedding) cannot carry values the cluster would choke on later.
+        for name in ("port", "redis_port", "dashboard_port"):
+            _check_range(name, getattr(self, name), 0, 65535)
+        for name in ("shards", "partitions", "max_payload_bytes"):
+            _check_range(name, getattr(self, name), 1, None)
+        if not self.host:
+            raise ValueError(f"{ENV_VARS['host']} must not be empty")
+        level = self.log_level.strip().upper()
+        if level not in logging.getLevelNamesMapping():
+            known = ", ".join(sorted(logging.getLevelNamesMapping()))
+            raise ValueError(f"{ENV_VARS['log_level']}={self.log_level!r} is not a log level ({known})")
+        if self.redis_url is not None and not self.redis_url.startswith(_REDIS_SCHEMES):
+            raise ValueError(
+                f"{ENV_VARS['redis_url']}={self.redis_url!r} must start with one of "
+                f"{', '.join(_REDIS_SCHEMES)}"
+            )
+        # frozen=True blocks normal assignment; normalising in place is still the
+        # simplest way to make every constructor path yield canonical values.
+        object.__setattr__(self, "log_level", level)
+        object.__setattr__(self, "home", Path(self.home).expanduser().resolve())
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``environ`` (default ``os.environ``).
+
+        Raises ``ValueError`` naming the offending variable when a value is malformed.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_VARS[f.name])
+            if raw is None or not raw.strip():
+                continue
+            raw = raw.strip()
+            # Annotations are strings under `from __future__ import annotations`;
+            # accept the class too so the check survives that import being removed.
+            if f.type in ("int", int):
+                values[f.name] = _parse_int(f.name, raw)
+            elif f.type in ("Path", Path):
+                values[f.name] = Path(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)
+
+    @property
+    def redis_dir(self) -> Path:
+        """Where the embedded Redis keeps its append-only file and log."""
+        return self.home / "redis"
+
+    @property
+    def embedded_redis(self) -> bool:
+        """Whether this node must start its own Redis (no ``REDIS_URL`` given)."""
+        return self.redis_url is None
+
+
+def _parse_int(field: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_VARS[field]}={raw!r} is not an integer") from None
+
+
+def _check_range(field: str, value: int, low: int, high: int | None) -> None:
+    # bool is an int subclass; Settings(port=True) is always a mistake.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{ENV_VARS[field]} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{ENV_VARS[field]}={value} must be {bounds}")

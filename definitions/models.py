@@ -1,0 +1,271 @@
+"""Conductor's DSL as pydantic models.
+
+Field names are snake_case in Python and Conductor's camelCase on the wire. Unknown
+fields are kept (``extra="allow"``) so definitions written for newer Conductor
+versions load, round-trip and never crash a request.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic.alias_generators import to_camel
+
+
+class ConductorModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="allow",
+        protected_namespaces=(),
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The camelCase JSON shape, without fields nobody set."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class TaskType(StrEnum):
+    SIMPLE = "SIMPLE"
+    DYNAMIC = "DYNAMIC"
+    FORK_JOIN = "FORK_JOIN"
+    FORK_JOIN_DYNAMIC = "FORK_JOIN_DYNAMIC"
+    DECISION = "DECISION"
+    SWITCH = "SWITCH"
+    JOIN = "JOIN"
+    DO_WHILE = "DO_WHILE"
+    SUB_WORKFLOW = "SUB_WORKFLOW"
+    START_WORKFLOW = "START_WORKFLOW"
+    EVENT = "EVENT"
+    WAIT = "WAIT"
+    HUMAN = "HUMAN"
+    USER_DEFINED = "USER_DEFINED"
+    HTTP = "HTTP"
+    LAMBDA = "LAMBDA"
+    INLINE = "INLINE"
+    EXCLUSIVE_JOIN = "EXCLUSIVE_JOIN"
+    TERMINATE = "TERMINATE"
+    KAFKA_PUBLISH = "KAFKA_PUBLISH"
+    JSON_JQ_TRANSFORM = "JSON_JQ_TRANSFORM"
+    SET_VARIABLE = "SET_VARIABLE"
+    NOOP = "NOOP"
+
+
+class TaskStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    COMPLETED_WITH_ERRORS = "COMPLETED_WITH_ERRORS"
+    FAILED = "FAILED"
+    FAILED_WITH_TERMINAL_ERROR = "FAILED_WITH_TERMINAL_ERROR"
+    TIMED_OUT = "TIMED_OUT"
+    CANCELED = "CANCELED"
+    SKIPPED = "SKIPPED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (TaskStatus.SCHEDULED, TaskStatus.IN_PROGRESS)
+
+    @property
+    def is_successful(self) -> bool:
+        return self in (TaskStatus.COMPLETED, TaskStatus.COMPLETED_WITH_ERRORS, TaskStatus.SKIPPED)
+
+
+class WorkflowStatus(StrEnum):
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    TERMINATED = "TERMINATED"
+    PAUSED = "PAUSED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED)
+
+
+TERMINAL_TASK_STATUSES = frozenset(s.value for s in TaskStatus if s.is_terminal)
+SUCCESSFUL_TASK_STATUSES = frozenset(s.value for s in TaskStatus if s.is_successful)
+TERMINAL_WORKFLOW_STATUSES = frozenset(s.value for s in WorkflowStatus if s.is_terminal)
+
+
+class TaskDef(ConductorModel):
+    # Empty only for a definition embedded in a WorkflowTask; the metadata API requires it.
+    name: str = ""
+    description: str | None = None
+    retry_count: int = 3
+    timeout_seconds: int = 0
+    input_keys: list[str] = Field(default_factory=list)
+    output_keys: list[str] = Field(default_factory=list)
+    timeout_policy: str = "TIME_OUT_WF"
+    retry_logic: str = "FIXED"
+    retry_delay_seconds: int = 60
+    response_timeout_seconds: int = 3600
+    concurrent_exec_limit: int | None = None
+    input_template: dict[str, Any] = Field(default_factory=dict)
+    rate_limit_per_frequency: int | None = None
+    rate_limit_frequency_in_seconds: int | None = None
+    isolation_group_id: str | None = None
+    execution_name_space: str | None = None
+    owner_email: str | None = None
+    poll_timeout_seconds: int | None = None
+    backoff_scale_factor: int = 1
+    base_type: str | None = None
+    total_timeout_seconds: int | None = None
+    create_time: int | None = None
+    update_time: int | None = None
+
+
+class SubWorkflowParams(ConductorModel):
+    name: str | None = None
+    version: int | None = None
+    task_to_domain: dict[str, str] | None = None
+    # An inline definition (a dict or WorkflowDef) or an expression resolving to one.
+    workflow_definition: Any = None
+    idempotency_key: str | None = None
+    idempotency_strategy: str | None = None
+    priority: Any = None
+
+
+class WorkflowTask(ConductorModel):
+    name: str = ""
+    task_reference_name: str = ""
+    description: str | None = None
+    input_parameters: dict[str, Any] = Field(default_factory=dict)
+    type: str = "SIMPLE"
+    dynamic_task_name_param: str | None = None
+    case_value_param: str | None = None
+    case_expression: str | None = None
+    script_expression: str | None = None
+    decision_cases: dict[str, list[WorkflowTask]] = Field(default_factory=dict)
+    dynamic_fork_tasks_param: str | None = None
+    dynamic_fork_tasks_input_param_name: str | None = None
+    default_case: list[WorkflowTask] = Field(default_factory=list)
+    fork_tasks: list[list[WorkflowTask]] = Field(default_factory=list)
+    start_delay: int = 0
+    sub_workflow_param: SubWorkflowParams | None = None
+    join_on: list[str] = Field(default_factory=list)
+    sink: str | None = None
+    optional: bool = False
+    task_definition: TaskDef | None = None
+    rate_limited: bool | None = None
+    default_exclusive_join_task: list[str] = Field(default_factory=list)
+    async_complete: bool = False
+    loop_condition: str | None = None
+    loop_over: list[WorkflowTask] = Field(default_factory=list)
+    retry_count: int | None = None
+    evaluator_type: str | None = None
+    expression: str | None = None
+    join_status: str | None = None
+    permissive: bool = False
+
+    def children(self) -> list[list[WorkflowTask]]:
+        """Every nested task list this task owns: switch cases, fork branches, loop body."""
+        lists: list[list[WorkflowTask]] = []
+        lists.extend(self.decision_cases.values())
+        if self.default_case:
+            lists.append(self.default_case)
+        lists.extend(self.fork_tasks)
+        if self.loop_over:
+            lists.append(self.loop_over)
+        return lists
+
+
+class WorkflowDef(ConductorModel):
+    name: str
+    description: str | None = None
+    version: int = 1
+    tasks: list[WorkflowTask] = Field(default_factory=list)
+    input_parameters: list[str] = Field(default_factory=list)
+    output_parameters: dict[str, Any] = Field(default_factory=dict)
+    failure_workflow: str | None = None
+    schema_version: int = 2
+    restartable: bool = True
+    workflow_status_listener_enabled: bool = False
+    owner_email: str | None = None
+    timeout_policy: str = "ALERT_ONLY"
+    timeout_seconds: int = 0
+    variables: dict[str, Any] = Field(default_factory=dict)
+    input_template: dict[str, Any] = Field(default_factory=dict)
+    create_time: int | None = None
+    update_time: int | None = None
+    # Structures the engine derives once per definition object (its task graph).
+    _derived: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+
+class StartWorkflowRequest(ConductorModel):
+    name: str
+    version: int | None = None
+    correlation_id: str | None = None
+    input: dict[str, Any] = Field(default_factory=dict)
+    task_to_domain: dict[str, str] = Field(default_factory=dict)
+    workflow_def: WorkflowDef | None = None
+    priority: int = Field(default=0, ge=0, le=99)
+    idempotency_key: str | None = None
+    idempotency_strategy: str | None = None
+    created_by: str | None = None
+
+
+class TaskResult(ConductorModel):
+    workflow_instance_id: str
+    task_id: str
+    status: TaskStatus
+    output_data: dict[str, Any] = Field(default_factory=dict)
+    reason_for_incompletion: str | None = None
+    callback_after_seconds: int = 0
+    worker_id: str | None = None
+    logs: list[Any] = Field(default_factory=list)
+
+
+class TaskExecLog(ConductorModel):
+    log: str
+    task_id: str | None = None
+    created_time: int | None = None
+
+
+class Task(ConductorModel):
+    """A task execution as the API shows it (the engine keeps plain dicts of this shape)."""
+
+    task_type: str
+    status: TaskStatus
+    reference_task_name: str
+    task_id: str
+    workflow_instance_id: str
+    input_data: dict[str, Any] = Field(default_factory=dict)
+    output_data: dict[str, Any] = Field(default_factory=dict)
+    retry_count: int = 0
+    seq: int = 0
+    poll_count: int = 0
+    task_def_name: str | None = None
+    scheduled_time: int = 0
+    start_time: int = 0
+    end_time: int = 0
+    update_time: int = 0
+    reason_for_incompletion: str | None = None
+    worker_id: str | None = None
+    iteration: int = 0
+    sub_workflow_id: str | None = None
+
+
+class Workflow(ConductorModel):
+    """A workflow execution as the API shows it (the engine keeps plain dicts of this shape)."""
+
+    workflow_id: str
+    workflow_name: str
+    workflow_version: int
+    status: WorkflowStatus
+    input: dict[str, Any] = Field(default_factory=dict)
+    output: dict[str, Any] = Field(default_factory=dict)
+    tasks: list[Task] = Field(default_factory=list)
+    correlation_id: str | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)
+    create_time: int = 0
+    start_time: int = 0
+    end_time: int = 0
+    update_time: int = 0
+    reason_for_incompletion: str | None = None
+    parent_workflow_id: str | None = None
+    parent_workflow_task_id: str | None = None
+    priority: int = 0

@@ -1,0 +1,162 @@
+"""Settings.from_env: defaults, overrides and error messages that name the variable."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from cluster.config import ENV_VARS, Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The developer's shell may export REDIS_URL or RAY_ADDRESS; tests must not see them.
+    for var in ENV_VARS.values():
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults(tmp_path: Path) -> None:
+    s = Settings.from_env()
+    assert s.redis_url is None
+    assert s.embedded_redis
+    assert s.ray_address is None
+    assert s.home == (tmp_path / ".podium").resolve()
+    assert s.home.is_absolute()
+    assert s.redis_dir == s.home / "redis"
+    assert s.host == "127.0.0.1"
+    assert s.port == 8080
+    assert s.shards == 2
+    assert s.partitions == 16
+    assert s.max_payload_bytes == 1_048_576
+    assert s.redis_port == 0
+    assert s.dashboard_port == 8265
+    assert s.log_level == "INFO"
+
+
+def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    env = {
+        "REDIS_URL": "redis://cache:6380/2",
+        "RAY_ADDRESS": "ray://head:10001",
+        "PODIUM_HOME": str(tmp_path / "state"),
+        "PODIUM_HOST": "0.0.0.0",
+        "PODIUM_PORT": "9000",
+        "PODIUM_SHARDS": "8",
+        "PODIUM_PARTITIONS": "64",
+        "PODIUM_MAX_PAYLOAD_BYTES": "2048",
+        "PODIUM_REDIS_PORT": "6390",
+        "PODIUM_DASHBOARD_PORT": "0",
+        "PODIUM_LOG_LEVEL": "debug",
+    }
+    assert set(env) == set(ENV_VARS.values())
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    s = Settings.from_env()
+    assert s == Settings(
+        redis_url="redis://cache:6380/2",
+        ray_address="ray://head:10001",
+        home=tmp_path / "state",
+        host="0.0.0.0",
+        port=9000,
+        shards=8,
+        partitions=64,
+        max_payload_bytes=2048,
+        redis_port=6390,
+        dashboard_port=0,
+        log_level="DEBUG",
+    )
+    assert not s.embedded_redis
+
+
+def test_explicit_mapping_instead_of_os_environ() -> None:
+    s = Settings.from_env({"PODIUM_PORT": " 8181 ", "PODIUM_SHARDS": "3"})
+    assert (s.port, s.shards) == (8181, 3)
+
+
+def test_relative_home_is_resolved_against_cwd(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PODIUM_HOME", "data/../node1")
+    assert Settings.from_env().home == tmp_path.resolve() / "node1"
+
+
+def test_home_expands_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PODIUM_HOME", "~/podium")
+    assert Settings.from_env().home == tmp_path.resolve() / "podium"
+
+
+@pytest.mark.parametrize("var", ["REDIS_URL", "PODIUM_PORT", "PODIUM_LOG_LEVEL", "RAY_ADDRESS"])
+def test_empty_variable_means_default(monkeypatch: pytest.MonkeyPatch, var: str) -> None:
+    monkeypatch.setenv(var, "  ")
+    assert Settings.from_env() == Settings()
+
+
+@pytest.mark.parametrize(
+    "var",
+    [
+        "PODIUM_PORT",
+        "PODIUM_SHARDS",
+        "PODIUM_PARTITIONS",
+        "PODIUM_MAX_PAYLOAD_BYTES",
+        "PODIUM_REDIS_PORT",
+        "PODIUM_DASHBOARD_PORT",
+    ],
+)
+@pytest.mark.parametrize("bad", ["abc", "80.5", "0x50", "8 0"])
+def test_non_integer_is_rejected_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, var: str, bad: str
+) -> None:
+    monkeypatch.setenv(var, bad)
+    with pytest.raises(ValueError, match=var) as info:
+        Settings.from_env()
+    assert repr(bad) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("PODIUM_PORT", "65536"),
+        ("PODIUM_PORT", "-1"),
+        ("PODIUM_REDIS_PORT", "70000"),
+        ("PODIUM_DASHBOARD_PORT", "-5"),
+        ("PODIUM_SHARDS", "0"),
+        ("PODIUM_PARTITIONS", "0"),
+        ("PODIUM_MAX_PAYLOAD_BYTES", "0"),
+    ],
+)
+def test_out_of_range_is_rejected_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str
+) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValueError, match=var):
+        Settings.from_env()
+
+
+def test_bad_log_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PODIUM_LOG_LEVEL", "LOUD")
+    with pytest.raises(ValueError, match="PODIUM_LOG_LEVEL"):
+        Settings.from_env()
+
+
+def test_bad_redis_url_scheme(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "localhost:6379")
+    with pytest.raises(ValueError, match="REDIS_URL"):
+        Settings.from_env()
+
+
+def test_direct_construction_is_validated_too() -> None:
+    with pytest.raises(ValueError, match="PODIUM_PORT"):
+        Settings(port=99999)
+    with pytest.raises(ValueError, match="PODIUM_SHARDS"):
+        Settings(shards=True)
+
+
+def test_frozen() -> None:
+    s = Settings.from_env()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.port = 1  # type: ignore[misc]
+
+
+def test_every_field_has_an_env_var() -> None:
+    assert {f.name for f in dataclasses.fields(Settings)} == set(ENV_VARS)

@@ -1,0 +1,558 @@
+"""Static checks of workflow definitions (definitions/validation.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from definitions import evaluators
+from definitions.models import TaskDef, WorkflowDef
+from definitions.validation import (
+    IMPLEMENTED_TASK_TYPES,
+    SUPPORTED_TASK_TYPES,
+    DefinitionError,
+    check_workflow_def,
+    validate_workflow_def,
+)
+
+
+def simple(ref: str, name: str | None = None) -> dict[str, Any]:
+    return {"name": name or ref, "taskReferenceName": ref, "type": "SIMPLE"}
+
+
+def fork(ref: str, *branches: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"name": ref, "taskReferenceName": ref, "type": "FORK_JOIN", "forkTasks": list(branches)}
+
+
+def join(ref: str, *on: str) -> dict[str, Any]:
+    return {"name": ref, "taskReferenceName": ref, "type": "JOIN", "joinOn": list(on)}
+
+
+def switch(ref: str, cases: dict[str, list[dict[str, Any]]], **extra: Any) -> dict[str, Any]:
+    task = {
+        "name": ref,
+        "taskReferenceName": ref,
+        "type": "SWITCH",
+        "evaluatorType": "value-param",
+        "expression": "case",
+        "decisionCases": cases,
+    }
+    task.update(extra)
+    return task
+
+
+def do_while(ref: str, *body: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    task = {
+        "name": ref,
+        "taskReferenceName": ref,
+        "type": "DO_WHILE",
+        "loopCondition": f"$.{ref}['iteration'] < 3",
+        "loopOver": list(body),
+    }
+    task.update(extra)
+    return task
+
+
+def wf(*tasks: dict[str, Any], name: str = "wf") -> WorkflowDef:
+    return WorkflowDef.model_validate({"name": name, "tasks": list(tasks)})
+
+
+def errors_of(*tasks: dict[str, Any]) -> list[str]:
+    return validate_workflow_def(wf(*tasks))
+
+
+def only_error(*tasks: dict[str, Any]) -> str:
+    errors = errors_of(*tasks)
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+# --- constants -----------------------------------------------------------------------
+
+
+def test_implemented_types_are_declared() -> None:
+    assert IMPLEMENTED_TASK_TYPES <= SUPPORTED_TASK_TYPES
+    assert {"HTTP", "EVENT", "EXCLUSIVE_JOIN", "DYNAMIC", "START_WORKFLOW"} == (
+        SUPPORTED_TASK_TYPES - IMPLEMENTED_TASK_TYPES
+    )
+    assert {"WAIT", "HUMAN", "NOOP", "SET_VARIABLE"} <= IMPLEMENTED_TASK_TYPES
+
+
+# --- workflow level ------------------------------------------------------------------
+
+
+def test_valid_sequence_has_no_errors() -> None:
+    assert errors_of(simple("a"), simple("b")) == []
+
+
+def test_empty_workflow_name() -> None:
+    assert "workflow name is empty" in validate_workflow_def(wf(simple("a"), name="  "))
+
+
+def test_no_tasks() -> None:
+    assert validate_workflow_def(wf(name="empty")) == ["workflow 'empty' has no tasks"]
+
+
+def test_check_raises_definition_error_with_every_error() -> None:
+    definition = wf({"name": "x", "taskReferenceName": "", "type": "SIMPLE"}, simple("a"), simple("a"))
+    with pytest.raises(DefinitionError) as caught:
+        check_workflow_def(definition)
+    error = caught.value
+    assert isinstance(error, ValueError)
+    assert len(error.errors) == 2
+    assert str(error) == "; ".join(error.errors)
+
+
+def test_check_passes_silently_when_valid() -> None:
+    check_workflow_def(wf(simple("a")))
+
+
+# --- names and reference names -------------------------------------------------------
+
+
+def test_missing_reference_name_points_at_the_json_path() -> None:
+    error = only_error(simple("a"), {"name": "encode", "type": "SIMPLE"})
+    assert error == "task at tasks[1] (SIMPLE, name 'encode'): taskReferenceName is missing"
+
+
+def test_missing_name() -> None:
+    assert only_error({"taskReferenceName": "r1", "type": "SIMPLE"}) == "task 'r1' (SIMPLE): name is missing"
+
+
+def test_missing_reference_name_inside_a_fork_branch() -> None:
+    error = only_error(fork("f", [simple("a")], [{"name": "n", "type": "SIMPLE"}]), join("j", "a"))
+    assert "tasks[0].forkTasks[1][0]" in error
+
+
+@pytest.mark.parametrize(
+    "tasks",
+    [
+        pytest.param([simple("dup"), simple("dup")], id="top-level"),
+        pytest.param([switch("s", {"x": [simple("dup")]}), simple("dup")], id="switch-case"),
+        pytest.param(
+            [switch("s", {"x": [simple("a")]}, defaultCase=[simple("dup")]), simple("dup")],
+            id="default-case",
+        ),
+        pytest.param([fork("f", [simple("dup")], [simple("dup")]), join("j")], id="fork-branches"),
+        pytest.param([do_while("loop", simple("dup")), simple("dup")], id="loop-over"),
+        pytest.param([do_while("dup", simple("dup"))], id="loop-and-body"),
+    ],
+)
+def test_duplicate_reference_names_anywhere_in_the_tree(tasks: list[dict[str, Any]]) -> None:
+    errors = errors_of(*tasks)
+    assert any(e.startswith("task 'dup'") and "unique" in e for e in errors), errors
+
+
+def test_inline_sub_workflow_has_its_own_reference_namespace() -> None:
+    inline = {"name": "child", "tasks": [simple("a")]}
+    sub = {
+        "name": "sub",
+        "taskReferenceName": "sub",
+        "type": "SUB_WORKFLOW",
+        "subWorkflowParam": {"name": "child", "workflowDefinition": inline},
+    }
+    assert errors_of(simple("a"), sub) == []
+
+
+# --- types ---------------------------------------------------------------------------
+
+
+def test_unknown_type_lists_supported_types() -> None:
+    error = only_error({"name": "u", "taskReferenceName": "u", "type": "USER_TASK"})
+    assert error.startswith("task 'u' (USER_TASK): unknown type 'USER_TASK'")
+    for supported in SUPPORTED_TASK_TYPES:
+        assert supported in error
+
+
+def test_empty_type() -> None:
+    assert "type is empty" in only_error({"name": "u", "taskReferenceName": "u", "type": ""})
+
+
+def test_declared_but_not_implemented_type() -> None:
+    error = only_error({"name": "h", "taskReferenceName": "x", "type": "HTTP"})
+    assert error == "task 'x' uses type 'HTTP' which this Podium does not run yet"
+
+
+def test_set_variable_accepts_anything() -> None:
+    task = {"name": "s", "taskReferenceName": "s", "type": "SET_VARIABLE", "inputParameters": {"a": [1]}}
+    assert errors_of(task, {"name": "e", "taskReferenceName": "e", "type": "SET_VARIABLE"}) == []
+
+
+def test_noop_wait_and_human_are_accepted() -> None:
+    tasks = [{"name": t.lower(), "taskReferenceName": t.lower(), "type": t} for t in ("NOOP", "WAIT", "HUMAN")]
+    assert errors_of(*tasks) == []
+
+
+def test_wait_with_both_duration_and_until() -> None:
+    task = {
+        "name": "w",
+        "taskReferenceName": "w",
+        "type": "WAIT",
+        "inputParameters": {"duration": "10s", "until": "2030-01-01 00:00"},
+    }
+    assert "both 'duration' and 'until'" in only_error(task)
+
+
+# --- FORK_JOIN / JOIN ----------------------------------------------------------------
+
+
+def test_fork_join_followed_by_join_is_valid() -> None:
+    assert errors_of(fork("f", [simple("a")], [simple("b")]), join("j", "a", "b")) == []
+
+
+def test_fork_without_branches() -> None:
+    errors = errors_of(fork("f"), join("j"))
+    assert errors == ["task 'f' (FORK_JOIN): forkTasks is empty; a FORK_JOIN needs at least one branch"]
+
+
+def test_fork_with_an_empty_branch() -> None:
+    assert "fork branch 1 is empty" in only_error(fork("f", [simple("a")], []), join("j", "a"))
+
+
+def test_fork_as_last_task() -> None:
+    assert only_error(fork("fork1", [simple("a")])) == "task 'fork1' (FORK_JOIN): no JOIN follows it"
+
+
+def test_fork_join_must_be_immediately_followed_by_join() -> None:
+    error = only_error(fork("fork1", [simple("a")]), simple("between"), join("j", "a"))
+    assert error == "task 'fork1' (FORK_JOIN): no JOIN follows it"
+
+
+def test_join_in_another_list_does_not_count() -> None:
+    errors = errors_of(switch("s", {"x": [fork("fork1", [simple("a")])]}), join("j", "a"))
+    assert errors == ["task 'fork1' (FORK_JOIN): no JOIN follows it"]
+
+
+def test_nested_forks_each_with_their_join() -> None:
+    inner = [fork("inner", [simple("a")], [simple("b")]), join("inner_join", "a", "b")]
+    outer = fork("outer", inner, [simple("c")])
+    assert errors_of(outer, join("outer_join", "inner_join", "c")) == []
+
+
+def test_join_on_unknown_reference() -> None:
+    error = only_error(fork("f", [simple("a")]), join("j", "a", "ghost"))
+    assert error == "task 'j' (JOIN): joinOn names unknown task 'ghost'"
+
+
+def test_join_on_may_name_a_task_nested_anywhere() -> None:
+    branch = [switch("s", {"x": [simple("deep")]})]
+    assert errors_of(fork("f", branch), join("j", "deep")) == []
+
+
+# --- FORK_JOIN_DYNAMIC ---------------------------------------------------------------
+
+
+def dyn_fork(ref: str, **extra: Any) -> dict[str, Any]:
+    task = {"name": ref, "taskReferenceName": ref, "type": "FORK_JOIN_DYNAMIC"}
+    task.update(extra)
+    return task
+
+
+def test_dynamic_fork_classic_form() -> None:
+    task = dyn_fork(
+        "df",
+        dynamicForkTasksParam="dynamicTasks",
+        dynamicForkTasksInputParamName="dynamicTasksInput",
+        inputParameters={"dynamicTasks": "${x.output.tasks}", "dynamicTasksInput": "${x.output.inputs}"},
+    )
+    assert errors_of(task, join("j")) == []
+
+
+@pytest.mark.parametrize("target", ["forkTaskName", "forkTaskWorkflow"])
+def test_dynamic_fork_newer_form_needs_no_tasks_param(target: str) -> None:
+    task = dyn_fork("df", inputParameters={target: "worker", "forkTaskInputs": [{"a": 1}]})
+    assert errors_of(task, join("j")) == []
+
+
+def test_dynamic_fork_without_tasks_param() -> None:
+    assert "dynamicForkTasksParam is missing" in only_error(dyn_fork("df"), join("j"))
+
+
+def test_dynamic_fork_without_join() -> None:
+    task = dyn_fork("df", dynamicForkTasksParam="t", dynamicForkTasksInputParamName="i")
+    assert only_error(task, simple("a")) == "task 'df' (FORK_JOIN_DYNAMIC): no JOIN follows it"
+
+
+# --- SWITCH / DECISION ---------------------------------------------------------------
+
+
+def test_switch_valid_with_each_evaluator() -> None:
+    for evaluator in ("value-param", "javascript", "graaljs"):
+        assert errors_of(switch("s", {"a": [simple("x")]}, evaluatorType=evaluator)) == []
+
+
+def test_switch_with_only_a_default_case_is_accepted() -> None:
+    assert errors_of(switch("s", {}, defaultCase=[simple("x")])) == []
+
+
+def test_switch_without_evaluator_type() -> None:
+    assert only_error(switch("s", {}, evaluatorType=None)) == "task 's' (SWITCH): evaluatorType is missing"
+
+
+def test_switch_without_expression() -> None:
+    assert only_error(switch("s", {}, expression="")) == "task 's' (SWITCH): expression is missing"
+
+
+def test_switch_with_unknown_evaluator() -> None:
+    error = only_error(switch("s", {}, evaluatorType="python"))
+    assert error.startswith("task 's' (SWITCH): evaluatorType 'python' is not one of")
+
+
+def decision(ref: str, **extra: Any) -> dict[str, Any]:
+    task = {"name": ref, "taskReferenceName": ref, "type": "DECISION", "decisionCases": {"a": [simple("x")]}}
+    task.update(extra)
+    return task
+
+
+def test_decision_with_case_value_param_or_case_expression() -> None:
+    assert errors_of(decision("d", caseValueParam="case")) == []
+    assert errors_of(decision("d", caseExpression="$.a > 1 ? 'a' : 'b'")) == []
+
+
+def test_decision_without_case_value_param_or_expression() -> None:
+    error = only_error(decision("d"))
+    assert error == "task 'd' (DECISION): caseValueParam or caseExpression is required"
+
+
+def test_decision_without_cases() -> None:
+    error = only_error(decision("d", caseValueParam="case", decisionCases={}))
+    assert "decisionCases is empty" in error
+
+
+# --- DO_WHILE ------------------------------------------------------------------------
+
+
+def test_do_while_valid() -> None:
+    assert errors_of(do_while("loop", simple("a"))) == []
+
+
+def test_do_while_without_loop_condition() -> None:
+    error = only_error(do_while("loop", simple("a"), loopCondition=None))
+    assert error == "task 'loop' (DO_WHILE): loopCondition is missing"
+
+
+def test_do_while_over_items_may_leave_the_condition_empty() -> None:
+    task = do_while("loop", simple("a"), loopCondition="", inputParameters={"items": [1, 2]})
+    assert errors_of(task) == []
+
+
+def test_do_while_blank_condition_without_items() -> None:
+    assert "loopCondition is missing" in only_error(do_while("loop", simple("a"), loopCondition=" "))
+
+
+def test_do_while_with_empty_loop_over() -> None:
+    assert only_error(do_while("loop")) == "task 'loop' (DO_WHILE): loopOver is empty"
+
+
+def test_do_while_nested_directly() -> None:
+    error = only_error(do_while("outer", do_while("inner", simple("a"))))
+    assert error.startswith("task 'inner' (DO_WHILE): nested inside the loopOver of DO_WHILE 'outer'")
+
+
+def test_do_while_nested_through_a_switch() -> None:
+    body = switch("s", {"x": [do_while("inner", simple("a"))]})
+    assert "DO_WHILE 'outer'" in only_error(do_while("outer", body))
+
+
+def test_sibling_and_forked_do_whiles_are_not_nested() -> None:
+    branches = fork("f", [do_while("l1", simple("a"))], [do_while("l2", simple("b"))])
+    assert errors_of(do_while("l0", simple("c")), branches, join("j", "l1", "l2")) == []
+
+
+# --- SUB_WORKFLOW --------------------------------------------------------------------
+
+
+def sub(ref: str, param: dict[str, Any] | None) -> dict[str, Any]:
+    task: dict[str, Any] = {"name": ref, "taskReferenceName": ref, "type": "SUB_WORKFLOW"}
+    if param is not None:
+        task["subWorkflowParam"] = param
+    return task
+
+
+def test_sub_workflow_by_name() -> None:
+    assert errors_of(sub("s", {"name": "child", "version": 1})) == []
+
+
+def test_sub_workflow_name_may_be_an_expression() -> None:
+    assert errors_of(sub("s", {"name": "${workflow.input.child}"})) == []
+
+
+def test_sub_workflow_without_param() -> None:
+    assert only_error(sub("s", None)) == "task 's' (SUB_WORKFLOW): subWorkflowParam is missing"
+
+
+def test_sub_workflow_without_name_or_definition() -> None:
+    assert "needs a name or a workflowDefinition" in only_error(sub("s", {"version": 1}))
+
+
+def test_inline_definition_without_name_borrows_the_param_name() -> None:
+    assert errors_of(sub("s", {"workflowDefinition": {"name": "c", "tasks": [simple("a")]}})) == []
+    assert errors_of(sub("s", {"name": "c", "workflowDefinition": {"tasks": [simple("a")]}})) == []
+
+
+def test_inline_definition_is_validated_recursively() -> None:
+    inline = {"name": "child", "tasks": [fork("child_fork", [simple("a")])]}
+    error = only_error(sub("parent", {"name": "child", "workflowDefinition": inline}))
+    assert error == (
+        "task 'parent' (SUB_WORKFLOW): inline workflowDefinition: "
+        "task 'child_fork' (FORK_JOIN): no JOIN follows it"
+    )
+
+
+def test_inline_definitions_nest() -> None:
+    grandchild = {"name": "gc", "tasks": [{"name": "h", "taskReferenceName": "h", "type": "NOPE"}]}
+    child = {"name": "c", "tasks": [sub("inner", {"name": "gc", "workflowDefinition": grandchild})]}
+    error = only_error(sub("outer", {"name": "c", "workflowDefinition": child}))
+    assert error.startswith(
+        "task 'outer' (SUB_WORKFLOW): inline workflowDefinition: "
+        "task 'inner' (SUB_WORKFLOW): inline workflowDefinition: task 'h' (NOPE): unknown type"
+    )
+
+
+def test_inline_definition_that_does_not_parse() -> None:
+    error = only_error(sub("s", {"name": "c", "workflowDefinition": {"name": "c", "tasks": "nope"}}))
+    assert error.startswith("task 's' (SUB_WORKFLOW): inline workflowDefinition does not parse")
+
+
+def test_inline_definition_given_as_an_expression_is_not_checked() -> None:
+    assert errors_of(sub("s", {"name": "c", "workflowDefinition": "${workflow.input.def}"})) == []
+
+
+def test_inline_definition_given_as_a_model() -> None:
+    definition = wf(sub("s", {"name": "child"}))
+    param = definition.tasks[0].sub_workflow_param
+    assert param is not None
+    param.workflow_definition = wf(fork("f", [simple("a")]), name="child")
+    assert validate_workflow_def(definition) == [
+        "task 's' (SUB_WORKFLOW): inline workflowDefinition: task 'f' (FORK_JOIN): no JOIN follows it"
+    ]
+
+
+# --- INLINE / LAMBDA / JSON_JQ_TRANSFORM ---------------------------------------------
+
+
+def inline(ref: str, **params: Any) -> dict[str, Any]:
+    return {"name": ref, "taskReferenceName": ref, "type": "INLINE", "inputParameters": params}
+
+
+def test_inline_valid() -> None:
+    assert errors_of(inline("i", evaluatorType="graaljs", expression="$.a + 1", a=1)) == []
+    assert errors_of(inline("v", evaluatorType="value-param", expression="a", a=1)) == []
+
+
+def test_inline_without_expression() -> None:
+    error = only_error(inline("i", evaluatorType="javascript"))
+    assert error == "task 'i' (INLINE): inputParameters.expression is missing"
+
+
+def test_inline_without_evaluator_type() -> None:
+    error = only_error(inline("i", expression="1"))
+    assert error == "task 'i' (INLINE): inputParameters.evaluatorType is missing"
+
+
+def test_inline_with_unknown_evaluator_type() -> None:
+    assert "'python' is not one of" in only_error(inline("i", evaluatorType="python", expression="1"))
+
+
+def test_inline_evaluator_type_from_an_expression_is_accepted() -> None:
+    assert errors_of(inline("i", evaluatorType="${workflow.input.lang}", expression="1")) == []
+
+
+def test_lambda() -> None:
+    ok = {
+        "name": "l",
+        "taskReferenceName": "l",
+        "type": "LAMBDA",
+        "inputParameters": {"scriptExpression": "return 1;"},
+    }
+    legacy = {"name": "m", "taskReferenceName": "m", "type": "LAMBDA", "scriptExpression": "return 1;"}
+    assert errors_of(ok, legacy) == []
+    missing = {"name": "l", "taskReferenceName": "l", "type": "LAMBDA", "inputParameters": {"a": 1}}
+    assert only_error(missing) == "task 'l' (LAMBDA): inputParameters.scriptExpression is missing"
+
+
+def jq_task(ref: str, **extra: Any) -> dict[str, Any]:
+    task = {"name": ref, "taskReferenceName": ref, "type": "JSON_JQ_TRANSFORM"}
+    task.update(extra)
+    return task
+
+
+def test_jq_with_query() -> None:
+    assert errors_of(jq_task("q", inputParameters={"queryExpression": ".a"})) == []
+
+
+def test_jq_without_query() -> None:
+    error = only_error(jq_task("q", inputParameters={"a": 1}))
+    assert error == "task 'q' (JSON_JQ_TRANSFORM): inputParameters.queryExpression is missing"
+
+
+def test_jq_query_from_embedded_task_definition() -> None:
+    task = jq_task("q", taskDefinition={"name": "q", "inputTemplate": {"queryExpression": "."}})
+    assert errors_of(task) == []
+
+
+def test_jq_query_from_registered_task_definition() -> None:
+    definition = wf(jq_task("q", name="registered_jq"))
+    registered = {"registered_jq": TaskDef(name="registered_jq", input_template={"queryExpression": "."})}
+    assert validate_workflow_def(definition) != []
+    assert validate_workflow_def(definition, registered) == []
+
+
+# --- TERMINATE -----------------------------------------------------------------------
+
+
+def terminate(ref: str, **extra: Any) -> dict[str, Any]:
+    task = {"name": ref, "taskReferenceName": ref, "type": "TERMINATE"}
+    task.update(extra)
+    return task
+
+
+@pytest.mark.parametrize("status", ["COMPLETED", "FAILED", "TERMINATED"])
+def test_terminate_statuses(status: str) -> None:
+    assert errors_of(terminate("t", inputParameters={"terminationStatus": status})) == []
+
+
+def test_terminate_without_status() -> None:
+    assert "terminationStatus is missing" in only_error(terminate("t", inputParameters={"x": 1}))
+
+
+def test_terminate_with_unknown_status() -> None:
+    error = only_error(terminate("t", inputParameters={"terminationStatus": "DONE"}))
+    assert error.startswith("task 't' (TERMINATE): inputParameters.terminationStatus 'DONE' is not one of")
+
+
+def test_terminate_cannot_be_optional() -> None:
+    task = terminate("t", inputParameters={"terminationStatus": "FAILED"}, optional=True)
+    assert "cannot be optional" in only_error(task)
+
+
+# --- cross-cutting -------------------------------------------------------------------
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    errors = errors_of(
+        fork("f", [simple("a")]),
+        switch("s", {}, evaluatorType=None),
+        terminate("t"),
+        {"name": "h", "taskReferenceName": "h", "type": "HTTP"},
+    )
+    assert len(errors) == 4
+    assert [e.split("'")[1] for e in errors] == ["f", "s", "t", "h"]
+
+
+def test_scripts_are_not_executed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("validation ran a script")
+
+    monkeypatch.setattr(evaluators, "evaluate", refuse)
+    monkeypatch.setattr(evaluators, "evaluate_jq", refuse)
+    monkeypatch.setattr(evaluators, "_evaluate_js", refuse)
+    tasks = [
+        switch("s", {"a": [simple("x")]}, evaluatorType="javascript", expression="while (true) {}"),
+        do_while("loop", simple("y"), loopCondition="while (true) {}"),
+        inline("i", evaluatorType="javascript", expression="throw new Error('ran')"),
+        jq_task("q", inputParameters={"queryExpression": "error(\"ran\")"}),
+        decision("d", caseExpression="while (true) {}"),
+    ]
+    assert errors_of(*tasks) == []
