@@ -6,7 +6,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Prefer the exact version the project targets; plain python3 must still be >= 3.11
 # (pip refuses to install otherwise, with a clear requires-python message).
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+ifndef PYTHON
+PYTHON := $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+endif
 
 .DEFAULT_GOAL := help
 

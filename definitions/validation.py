@@ -207,9 +207,7 @@ def _check_fork_join(site: _Site, known_refs: set[str], task_defs: Mapping[str, 
     return problems
 
 
-def _check_fork_join_dynamic(
-    site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]
-) -> list[str]:
+def _check_fork_join_dynamic(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
     task = site.task
     problems: list[str] = []
     params = task.input_parameters
@@ -219,8 +217,7 @@ def _check_fork_join_dynamic(
     legacy_form = not _blank((task.model_extra or {}).get("dynamicForkJoinTasksParam"))
     if _blank(task.dynamic_fork_tasks_param) and not newer_form and not legacy_form:
         problems.append(
-            "dynamicForkTasksParam is missing (or give inputParameters.forkTaskName"
-            " and inputParameters.forkTaskInputs)"
+            "dynamicForkTasksParam is missing (or give inputParameters.forkTaskName and inputParameters.forkTaskInputs)"
         )
     if not _followed_by_join(site):
         problems.append("no JOIN follows it")
@@ -242,9 +239,7 @@ def _check_switch(site: _Site, known_refs: set[str], task_defs: Mapping[str, Tas
     if _blank(task.evaluator_type):
         problems.append("evaluatorType is missing")
     elif task.evaluator_type not in EVALUATOR_TYPES:
-        problems.append(
-            f"evaluatorType '{task.evaluator_type}' is not one of {', '.join(sorted(EVALUATOR_TYPES))}"
-        )
+        problems.append(f"evaluatorType '{task.evaluator_type}' is not one of {', '.join(sorted(EVALUATOR_TYPES))}")
     if _blank(task.expression):
         problems.append("expression is missing")
     return problems
@@ -304,9 +299,7 @@ def _check_sub_workflow(site: _Site, known_refs: set[str], task_defs: Mapping[st
 
 
 def _pydantic_summary(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
-    )
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors())
 
 
 def _check_inline(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:

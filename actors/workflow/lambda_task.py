@@ -17,8 +17,9 @@ class LambdaOperator(Operator):
     task_type = "LAMBDA"
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        script = workflow_task.script_expression
-        if not script:
+        # Conductor's own definitions put the script among the inputs; older ones on the task.
+        script = task["inputData"].get("scriptExpression") or workflow_task.script_expression
+        if not isinstance(script, str) or not script:
             step.finish(task, "FAILED", {}, "LAMBDA needs a scriptExpression")
             return
         try:

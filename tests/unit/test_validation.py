@@ -395,8 +395,7 @@ def test_inline_definition_is_validated_recursively() -> None:
     inline = {"name": "child", "tasks": [fork("child_fork", [simple("a")])]}
     error = only_error(sub("parent", {"name": "child", "workflowDefinition": inline}))
     assert error == (
-        "task 'parent' (SUB_WORKFLOW): inline workflowDefinition: "
-        "task 'child_fork' (FORK_JOIN): no JOIN follows it"
+        "task 'parent' (SUB_WORKFLOW): inline workflowDefinition: task 'child_fork' (FORK_JOIN): no JOIN follows it"
     )
 
 
@@ -549,10 +548,10 @@ def test_scripts_are_not_executed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(evaluators, "evaluate_jq", refuse)
     monkeypatch.setattr(evaluators, "_evaluate_js", refuse)
     tasks = [
-        switch("s", {"a": [simple("x")]}, evaluatorType="javascript", expression="while (true) {}"),
+        switch("s", {"a": [simple("s1")]}, evaluatorType="javascript", expression="while (true) {}"),
         do_while("loop", simple("y"), loopCondition="while (true) {}"),
         inline("i", evaluatorType="javascript", expression="throw new Error('ran')"),
-        jq_task("q", inputParameters={"queryExpression": "error(\"ran\")"}),
+        jq_task("q", inputParameters={"queryExpression": 'error("ran")'}),
         decision("d", caseExpression="while (true) {}"),
     ]
     assert errors_of(*tasks) == []

@@ -1,0 +1,37 @@
+"""WorkerPool: a Ray actor running one task type's Python worker function.
+
+A shard sends a pool actor a batch of tasks in one call; the actor runs them
+concurrently (async functions on its event loop, plain ones on threads) and answers
+with one result per task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from typing import Any
+
+import ray
+
+from actors.workers import load_worker_modules, run_worker
+
+
+def pool_actor_name(task_type: str, index: int) -> str:
+    return f"podium-pool-{task_type}-{index}"
+
+
+@ray.remote(num_cpus=0, max_restarts=-1)
+class WorkerPool:
+    def __init__(self, module: str, task_type: str, index: int) -> None:
+        spec = load_worker_modules([module]).get(task_type)
+        if spec is None:
+            raise LookupError(f"module {module!r} declares no worker for task type {task_type!r}")
+        self.function = spec.function
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{pool_actor_name(task_type, index)}"
+
+    async def execute(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(run_worker(self.function, task, self.worker_id) for task in tasks)))
+
+    def ping(self) -> str:
+        return self.worker_id

@@ -1,0 +1,404 @@
+"""Everything Podium keeps in Redis, and the only code that knows the key names.
+
+Layout (all keys start with `podium:`):
+
+| key | type | holds |
+|---|---|---|
+| `meta:wf:{name}` | hash version -> WorkflowDef JSON | workflow definitions |
+| `meta:wfnames` | set | names with at least one version |
+| `meta:task` | hash name -> TaskDef JSON | task definitions |
+| `{pN}:wf:{id}` | hash `meta`, `def`, `t:{taskId}` | one execution's checkpoint |
+| `{pN}:running` | set of ids | executions to recover in partition N |
+| `{pN}:timers` | zset `id|taskId|kind` by due ms | durable timers of partition N |
+| `{pN}:inbox` | hash message id -> event | messages between executions |
+| `taskwf` | hash taskId -> workflowId | finding a task by its id |
+| `queue:{domain:}{type}` | zset taskId by visible-at ms | tasks for external workers |
+| `queue:{domain:}{type}:tasks` | hash taskId -> Task JSON | what a poll hands out |
+| `running:{name}` | set of ids | RUNNING/PAUSED executions of a workflow |
+| `corr:{name}:{correlationId}` | set of ids | executions by correlation id |
+| `log:{taskId}` | list | task execution logs |
+| `polldata:{type}` | hash worker -> JSON | last poll per worker |
+| `pools` | hash type -> pool size | task types served by Python actor pools |
+
+`{pN}` is a Redis Cluster hash tag: every key of one partition lives in one slot.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from actors.workflow.state import WorkflowState, public_task
+
+PREFIX = "podium:"
+Json = dict[str, Any]
+
+
+def partition_of(workflow_id: str, partitions: int) -> int:
+    """A stable hash: the same id lands in the same partition on every node and run."""
+    return zlib.crc32(workflow_id.encode()) % partitions
+
+
+class Keys:
+    @staticmethod
+    def workflow_def(name: str) -> str:
+        return f"{PREFIX}meta:wf:{name}"
+
+    workflow_names = f"{PREFIX}meta:wfnames"
+    task_defs = f"{PREFIX}meta:task"
+    task_workflow = f"{PREFIX}taskwf"
+    pools = f"{PREFIX}pools"
+
+    @staticmethod
+    def execution(partition: int, workflow_id: str) -> str:
+        return f"{PREFIX}{{p{partition}}}:wf:{workflow_id}"
+
+    @staticmethod
+    def partition_running(partition: int) -> str:
+        return f"{PREFIX}{{p{partition}}}:running"
+
+    @staticmethod
+    def timers(partition: int) -> str:
+        return f"{PREFIX}{{p{partition}}}:timers"
+
+    @staticmethod
+    def inbox(partition: int) -> str:
+        return f"{PREFIX}{{p{partition}}}:inbox"
+
+    @staticmethod
+    def queue(task_type: str, domain: str | None = None) -> str:
+        return f"{PREFIX}queue:{domain}:{task_type}" if domain else f"{PREFIX}queue:{task_type}"
+
+    @staticmethod
+    def queue_tasks(queue_key: str) -> str:
+        return f"{queue_key}:tasks"
+
+    @staticmethod
+    def running(name: str) -> str:
+        return f"{PREFIX}running:{name}"
+
+    @staticmethod
+    def correlated(name: str, correlation_id: str) -> str:
+        return f"{PREFIX}corr:{name}:{correlation_id}"
+
+    @staticmethod
+    def task_log(task_id: str) -> str:
+        return f"{PREFIX}log:{task_id}"
+
+    @staticmethod
+    def poll_data(task_type: str) -> str:
+        return f"{PREFIX}polldata:{task_type}"
+
+
+# Pops up to ARGV[2] visible tasks (score <= ARGV[1]) from a queue with their payloads,
+# atomically, so two pollers never receive the same task.
+_POLL_SCRIPT = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #ids == 0 then return {} end
+redis.call('ZREM', KEYS[1], unpack(ids))
+local payloads = redis.call('HMGET', KEYS[2], unpack(ids))
+redis.call('HDEL', KEYS[2], unpack(ids))
+return payloads
+"""
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+class Checkpoint:
+    """The writes of one shard loop turn, sent as one MULTI/EXEC transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pipe = store.redis.pipeline(transaction=True)
+        self.size = 0
+
+    def save(self, partition: int, state: WorkflowState, definition_json: bytes | None) -> None:
+        fields: dict[str, bytes] = {}
+        if state.meta_dirty:
+            fields["meta"] = dumps(state.workflow)
+        if definition_json is not None:
+            fields["def"] = definition_json
+        tasks = state.by_id
+        for task_id in state.dirty_task_ids:
+            fields["t:" + task_id] = dumps(tasks[task_id])
+        if not fields:
+            return
+        pipe = self.pipe
+        pipe.hset(Keys.execution(partition, state.workflow_id), mapping=fields)  # type: ignore[arg-type]
+        if state.dirty_task_ids:
+            pipe.hset(Keys.task_workflow, mapping=dict.fromkeys(state.dirty_task_ids, state.workflow_id))
+        state.dirty_task_ids = set()
+        state.meta_dirty = False
+        self.size += 1
+
+    def index_started(self, partition: int, workflow: Json) -> None:
+        workflow_id = workflow["workflowId"]
+        self.pipe.sadd(Keys.partition_running(partition), workflow_id)
+        self.pipe.sadd(Keys.running(workflow["workflowName"]), workflow_id)
+        if workflow.get("correlationId"):
+            self.pipe.sadd(Keys.correlated(workflow["workflowName"], workflow["correlationId"]), workflow_id)
+
+    def index_ended(self, partition: int, workflow: Json) -> None:
+        self.pipe.srem(Keys.partition_running(partition), workflow["workflowId"])
+        self.pipe.srem(Keys.running(workflow["workflowName"]), workflow["workflowId"])
+
+    def enqueue(self, task: Json, visible_at: int) -> None:
+        queue = Keys.queue(task["taskType"], task.get("domain"))
+        self.pipe.hset(Keys.queue_tasks(queue), task["taskId"], dumps(public_task(task)))
+        self.pipe.zadd(queue, {task["taskId"]: visible_at})
+
+    def dequeue(self, task: Json) -> None:
+        queue = Keys.queue(task["taskType"], task.get("domain"))
+        self.pipe.zrem(queue, task["taskId"])
+        self.pipe.hdel(Keys.queue_tasks(queue), task["taskId"])
+
+    def set_timer(self, partition: int, member: str, due_ms: int) -> None:
+        self.pipe.zadd(Keys.timers(partition), {member: due_ms})
+
+    def clear_timer(self, partition: int, member: str) -> None:
+        self.pipe.zrem(Keys.timers(partition), member)
+
+    def post(self, partition: int, message_id: str, message: bytes) -> None:
+        self.pipe.hset(Keys.inbox(partition), message_id, message)
+
+    def ack(self, partition: int, message_id: str) -> None:
+        self.pipe.hdel(Keys.inbox(partition), message_id)
+
+    async def commit(self) -> None:
+        if len(self.pipe):
+            await self.pipe.execute()
+
+
+class Store:
+    def __init__(self, redis_url: str, partitions: int) -> None:
+        self.redis = aioredis.Redis.from_url(redis_url, decode_responses=False)
+        self.partitions = partitions
+        self._poll = self.redis.register_script(_POLL_SCRIPT)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    def partition(self, workflow_id: str) -> int:
+        return partition_of(workflow_id, self.partitions)
+
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(self)
+
+    # -- metadata -----------------------------------------------------------------------
+
+    async def put_workflow_def(self, definition: Json) -> None:
+        name, version = definition["name"], int(definition.get("version") or 1)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(Keys.workflow_def(name), str(version), dumps(definition))
+        pipe.sadd(Keys.workflow_names, name)
+        await pipe.execute()
+
+    async def put_workflow_defs(self, definitions: list[Json]) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        for definition in definitions:
+            name, version = definition["name"], int(definition.get("version") or 1)
+            pipe.hset(Keys.workflow_def(name), str(version), dumps(definition))
+            pipe.sadd(Keys.workflow_names, name)
+        await pipe.execute()
+
+    async def workflow_def_exists(self, name: str, version: int) -> bool:
+        return bool(await self.redis.hexists(Keys.workflow_def(name), str(version)))
+
+    async def get_workflow_def(self, name: str, version: int | None = None) -> Json | None:
+        key = Keys.workflow_def(name)
+        if version is not None:
+            raw = await self.redis.hget(key, str(version))
+            return orjson.loads(raw) if raw else None
+        versions = await self.redis.hgetall(key)
+        if not versions:
+            return None
+        latest = max(versions, key=int)
+        return orjson.loads(versions[latest])  # type: ignore[no-any-return]
+
+    async def workflow_def_versions(self, name: str) -> list[Json]:
+        versions = await self.redis.hgetall(Keys.workflow_def(name))
+        return [orjson.loads(versions[v]) for v in sorted(versions, key=int)]
+
+    async def list_workflow_defs(self) -> list[Json]:
+        names = sorted(n.decode() for n in await self.redis.smembers(Keys.workflow_names))
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(Keys.workflow_def(name))
+        found: list[Json] = []
+        for versions in await pipe.execute():
+            found.extend(orjson.loads(versions[v]) for v in sorted(versions, key=int))
+        return found
+
+    async def delete_workflow_def(self, name: str, version: int) -> bool:
+        key = Keys.workflow_def(name)
+        removed = await self.redis.hdel(key, str(version))
+        if removed and not await self.redis.exists(key):
+            await self.redis.srem(Keys.workflow_names, name)
+        return bool(removed)
+
+    async def put_task_defs(self, task_defs: Iterable[Json]) -> None:
+        mapping = {d["name"]: dumps(d) for d in task_defs}
+        if mapping:
+            await self.redis.hset(Keys.task_defs, mapping=mapping)  # type: ignore[arg-type]
+
+    async def get_task_def(self, name: str) -> Json | None:
+        raw = await self.redis.hget(Keys.task_defs, name)
+        return orjson.loads(raw) if raw else None
+
+    async def list_task_defs(self) -> list[Json]:
+        found = await self.redis.hgetall(Keys.task_defs)
+        return [orjson.loads(found[name]) for name in sorted(found)]
+
+    async def delete_task_def(self, name: str) -> bool:
+        return bool(await self.redis.hdel(Keys.task_defs, name))
+
+    # -- executions ---------------------------------------------------------------------
+
+    async def load_executions(self, workflow_ids: list[str]) -> list[dict[bytes, bytes]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for workflow_id in workflow_ids:
+            pipe.hgetall(Keys.execution(self.partition(workflow_id), workflow_id))
+        return await pipe.execute()  # type: ignore[no-any-return]
+
+    async def get_workflow(self, workflow_id: str, include_tasks: bool = True) -> Json | None:
+        """The execution as Conductor's API shows it, from its last checkpoint."""
+        key = Keys.execution(self.partition(workflow_id), workflow_id)
+        if include_tasks:
+            raw = await self.redis.hgetall(key)
+            if not raw:
+                return None
+            return execution_json(raw, include_tasks=True)
+        meta, definition = await self.redis.hmget(key, ["meta", "def"])
+        if meta is None:
+            return None
+        return execution_json({b"meta": meta, b"def": definition or b"{}"}, include_tasks=False)
+
+    async def workflow_of_task(self, task_id: str) -> str | None:
+        raw = await self.redis.hget(Keys.task_workflow, task_id)
+        return raw.decode() if raw else None
+
+    async def get_task(self, task_id: str) -> Json | None:
+        workflow_id = await self.workflow_of_task(task_id)
+        if workflow_id is None:
+            return None
+        raw = await self.redis.hget(Keys.execution(self.partition(workflow_id), workflow_id), "t:" + task_id)
+        return public_task(orjson.loads(raw)) if raw else None
+
+    async def remove_workflow(self, workflow_id: str) -> bool:
+        """Delete an execution and every index entry pointing at it."""
+        partition = self.partition(workflow_id)
+        key = Keys.execution(partition, workflow_id)
+        raw = await self.redis.hgetall(key)
+        if not raw:
+            return False
+        workflow = orjson.loads(raw[b"meta"])
+        task_ids = [field[2:].decode() for field in raw if field.startswith(b"t:")]
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.srem(Keys.partition_running(partition), workflow_id)
+        pipe.srem(Keys.running(workflow["workflowName"]), workflow_id)
+        if workflow.get("correlationId"):
+            pipe.srem(Keys.correlated(workflow["workflowName"], workflow["correlationId"]), workflow_id)
+        if task_ids:
+            pipe.hdel(Keys.task_workflow, *task_ids)
+            pipe.delete(*[Keys.task_log(task_id) for task_id in task_ids])
+            for field, value in raw.items():
+                if field.startswith(b"t:"):
+                    task = orjson.loads(value)
+                    queue = Keys.queue(task["taskType"], task.get("domain"))
+                    pipe.zrem(queue, task["taskId"])
+                    pipe.hdel(Keys.queue_tasks(queue), task["taskId"])
+        await pipe.execute()
+        return True
+
+    async def running_ids(self, name: str) -> list[str]:
+        return sorted(m.decode() for m in await self.redis.smembers(Keys.running(name)))
+
+    async def correlated_ids(self, name: str, correlation_id: str) -> list[str]:
+        return sorted(m.decode() for m in await self.redis.smembers(Keys.correlated(name, correlation_id)))
+
+    async def partition_running_ids(self, partition: int) -> list[str]:
+        return [m.decode() for m in await self.redis.smembers(Keys.partition_running(partition))]
+
+    # -- timers and inboxes -------------------------------------------------------------
+
+    async def due_timers(self, partitions: Iterable[int], now: int, limit: int = 1000) -> list[tuple[int, str]]:
+        pipe = self.redis.pipeline(transaction=False)
+        owned = list(partitions)
+        for partition in owned:
+            pipe.zrangebyscore(Keys.timers(partition), "-inf", now, start=0, num=limit)
+        due: list[tuple[int, str]] = []
+        for partition, members in zip(owned, await pipe.execute(), strict=True):
+            due.extend((partition, member.decode()) for member in members)
+        return due
+
+    async def inbox_messages(self, partitions: Iterable[int]) -> list[tuple[int, str, bytes]]:
+        pipe = self.redis.pipeline(transaction=False)
+        owned = list(partitions)
+        for partition in owned:
+            pipe.hgetall(Keys.inbox(partition))
+        found: list[tuple[int, str, bytes]] = []
+        for partition, messages in zip(owned, await pipe.execute(), strict=True):
+            found.extend((partition, key.decode(), value) for key, value in messages.items())
+        return found
+
+    # -- queues -------------------------------------------------------------------------
+
+    async def poll(self, task_type: str, domain: str | None, count: int, now: int) -> list[Json]:
+        queue = Keys.queue(task_type, domain)
+        payloads = await self._poll(keys=[queue, Keys.queue_tasks(queue)], args=[now, count])
+        return [orjson.loads(p) for p in payloads if p]
+
+    async def record_poll(self, task_type: str, worker_id: str, domain: str | None, now: int) -> None:
+        entry = {"queueName": task_type, "domain": domain, "workerId": worker_id, "lastPollTime": now}
+        await self.redis.hset(Keys.poll_data(task_type), worker_id, dumps(entry))
+
+    async def poll_data(self, task_type: str) -> list[Json]:
+        found = await self.redis.hgetall(Keys.poll_data(task_type))
+        return [orjson.loads(v) for v in found.values()]
+
+    async def queue_sizes(self, task_types: Iterable[str]) -> dict[str, int]:
+        names = list(task_types)
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.zcard(Keys.queue(name))
+        return dict(zip(names, await pipe.execute(), strict=True))
+
+    async def append_task_log(self, task_id: str, entry: Json) -> None:
+        await self.redis.rpush(Keys.task_log(task_id), dumps(entry))
+
+    async def task_logs(self, task_id: str) -> list[Json]:
+        return [orjson.loads(e) for e in await self.redis.lrange(Keys.task_log(task_id), 0, -1)]
+
+    # -- Python worker pools ------------------------------------------------------------
+
+    async def register_pools(self, sizes: dict[str, int]) -> None:
+        if sizes:
+            await self.redis.hset(Keys.pools, mapping=sizes)  # type: ignore[arg-type]
+
+    async def pool_sizes(self) -> dict[str, int]:
+        found = await self.redis.hgetall(Keys.pools)
+        return {k.decode(): int(v) for k, v in found.items()}
+
+    async def clear_pools(self, task_types: Iterable[str]) -> None:
+        names = list(task_types)
+        if names:
+            await self.redis.hdel(Keys.pools, *names)
+
+
+def execution_json(raw: dict[bytes, bytes], include_tasks: bool) -> Json:
+    workflow: Json = orjson.loads(raw[b"meta"])
+    definition = raw.get(b"def")
+    if definition:
+        workflow["workflowDefinition"] = orjson.loads(definition)
+    if include_tasks:
+        tasks = [orjson.loads(v) for k, v in raw.items() if k.startswith(b"t:")]
+        tasks.sort(key=lambda t: t["seq"])
+        workflow["tasks"] = [public_task(t) for t in tasks]
+    return workflow
