@@ -221,6 +221,14 @@ class Store:
         latest = max(versions, key=int)
         return orjson.loads(versions[latest])  # type: ignore[no-any-return]
 
+    async def get_workflow_def_raw(self, name: str, version: int | None = None) -> bytes | None:
+        """The stored JSON bytes, as a shard wants them (no parse on the start path)."""
+        key = Keys.workflow_def(name)
+        if version is not None:
+            return await self.redis.hget(key, str(version))  # type: ignore[no-any-return]
+        versions = await self.redis.hgetall(key)
+        return versions[max(versions, key=int)] if versions else None
+
     async def workflow_def_versions(self, name: str) -> list[Json]:
         versions = await self.redis.hgetall(Keys.workflow_def(name))
         return [orjson.loads(versions[v]) for v in sorted(versions, key=int)]

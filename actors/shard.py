@@ -1,0 +1,639 @@
+"""WorkflowShard: a Ray actor hosting many workflow executions as virtual actors.
+
+Each execution is activated from Redis on its first event, handled one event at a
+time, and passivated (dropped from memory) when it ends or idles. The shard runs one
+loop: it takes every event that arrived since its last turn, applies each to its
+execution's state machine, writes all their checkpoints, queue pushes, timers and
+messages in ONE Redis transaction, and only then answers callers and carries out the
+side effects (Python pool dispatch, messages to other shards).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import ray
+
+from actors import messages
+from actors.pool import pool_actor_name
+from actors.workflow import commands as cmd
+from actors.workflow import events as ev
+from actors.workflow.machine import handle, start_workflow
+from actors.workflow.state import WorkflowState
+from cluster.store import Checkpoint, Store
+from definitions.models import TERMINAL_WORKFLOW_STATUSES, TaskDef, WorkflowDef
+
+log = logging.getLogger("podium.shard")
+
+IDLE_SECONDS = 30.0
+TIMER_INTERVAL = 0.1
+SWEEP_INTERVAL = 5.0
+# Results of `deliver`, one per event.
+OK, NOT_FOUND, TASK_NOT_FOUND, IGNORED = "ok", "not_found", "task_not_found", "ignored"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def shard_actor_name(index: int) -> str:
+    return f"podium-shard-{index}"
+
+
+def owner_shard(partition: int, shards: int) -> int:
+    """The partition table: partition p belongs to shard p mod N."""
+    return partition % shards
+
+
+@dataclass(slots=True)
+class Envelope:
+    workflow_id: str
+    event: ev.Event | None
+    reply: asyncio.Future[Any] | None = None
+    message: messages.Message | None = None
+    # Where the event came from, cleared in the same checkpoint that records its effect.
+    inbox_ack: tuple[int, str] | None = None
+    timer: tuple[int, str] | None = None
+
+
+@dataclass(slots=True)
+class Execution:
+    state: WorkflowState
+    partition: int
+    last_active: float
+    definition_json: bytes | None = None  # set until the first checkpoint stores it
+
+
+@dataclass(slots=True)
+class TurnEffects:
+    """What one loop turn does after its checkpoint is committed."""
+
+    pool_tasks: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    outbound: list[tuple[str, str, messages.Message]] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+
+
+class ShardEnvironment:
+    def __init__(self, task_defs: dict[str, TaskDef]) -> None:
+        self.task_defs = task_defs
+
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+    def task_def(self, name: str) -> TaskDef | None:
+        return self.task_defs.get(name)
+
+
+PoolCall = Callable[[str, list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
+PeerSend = Callable[[int, list[tuple[str, str, messages.Message]]], None]
+
+
+class ShardCore:
+    """The shard's logic, free of Ray so it can run in-process in tests."""
+
+    def __init__(
+        self,
+        index: int,
+        store: Store,
+        shards: int,
+        call_pool: PoolCall | None = None,
+        send_to_peer: PeerSend | None = None,
+    ) -> None:
+        self.index = index
+        self.store = store
+        self.shards = shards
+        self.owned = [p for p in range(store.partitions) if owner_shard(p, shards) == index]
+        self.executions: dict[str, Execution] = {}
+        self.inbox: list[Envelope] = []
+        self.task_defs: dict[str, TaskDef] = {}
+        self.env = ShardEnvironment(self.task_defs)
+        self.pool_types: dict[str, int] = {}
+        self._call_pool = call_pool
+        self._send_to_peer = send_to_peer
+        self._definitions: dict[bytes, WorkflowDef] = {}
+        self._wake = asyncio.Event()
+        self._timers_in_flight: set[str] = set()
+        self._messages_in_flight: set[str] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._started = False
+        self.steps = 0
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load metadata, recover this shard's executions, start the loops."""
+        if self._started:
+            return
+        self._started = True
+        await self.refresh_metadata()
+        self._spawn(self._loop())
+        await self._recover()
+        self._spawn(self._timer_loop())
+        self._spawn(self._sweep_loop())
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def refresh_metadata(self) -> None:
+        fresh = {d["name"]: TaskDef.model_validate(d) for d in await self.store.list_task_defs()}
+        self.task_defs.clear()
+        self.task_defs.update(fresh)
+        self.pool_types = await self.store.pool_sizes()
+
+    async def _recover(self) -> None:
+        for partition in self.owned:
+            ids = await self.store.partition_running_ids(partition)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for workflow_id, raw in zip(chunk, await self.store.load_executions(chunk), strict=True):
+                    if raw and workflow_id not in self.executions:
+                        self._activate(workflow_id, raw)
+                        self.post(workflow_id, ev.Redispatch())
+        await self._redeliver_inbox()
+        if self.executions:
+            log.info("shard %d recovered %d executions", self.index, len(self.executions))
+
+    async def _redeliver_inbox(self) -> None:
+        for partition, message_id, raw in await self.store.inbox_messages(self.owned):
+            if message_id not in self._messages_in_flight:
+                message = messages.decode(raw)
+                self.submit_message(message_id, message, partition)
+
+    async def _timer_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TIMER_INTERVAL)
+            try:
+                for partition, member in await self.store.due_timers(self.owned, now_ms()):
+                    if member in self._timers_in_flight:
+                        continue
+                    workflow_id, task_id, kind = member.split("|", 2)
+                    self._timers_in_flight.add(member)
+                    self.inbox.append(Envelope(workflow_id, ev.TimerFired(task_id, kind), timer=(partition, member)))
+                    self._wake.set()
+            except Exception:
+                log.exception("shard %d: timer poll failed", self.index)
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            try:
+                await self.refresh_metadata()
+                await self._redeliver_inbox()
+                self.passivate_idle(time.monotonic() - IDLE_SECONDS)
+            except Exception:
+                log.exception("shard %d: sweep failed", self.index)
+
+    def passivate_idle(self, idle_before: float) -> int:
+        idle = [
+            workflow_id
+            for workflow_id, execution in self.executions.items()
+            if execution.last_active < idle_before and execution.definition_json is None
+        ]
+        for workflow_id in idle:
+            del self.executions[workflow_id]
+        return len(idle)
+
+    # -- entry points -----------------------------------------------------------------------
+
+    def submit(self, workflow_id: str, event: ev.Event) -> asyncio.Future[Any]:
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.inbox.append(Envelope(workflow_id, event, reply))
+        self._wake.set()
+        return reply
+
+    def post(self, workflow_id: str, event: ev.Event) -> None:
+        """An event nobody waits for an answer to (worker results, recovery)."""
+        self.inbox.append(Envelope(workflow_id, event))
+        self._wake.set()
+
+    def submit_message(self, message_id: str, message: messages.Message, partition: int) -> None:
+        self._messages_in_flight.add(message_id)
+        self.inbox.append(
+            Envelope(message["workflowId"], None, message=message, inbox_ack=(partition, message_id))
+        )
+        self._wake.set()
+
+    async def start_workflows(self, requests: list[dict[str, Any]]) -> list[str]:
+        """Start new executions; each request carries its id and its definition's JSON."""
+        replies = []
+        for request in requests:
+            definition = self._definition(request["definition"])
+            event = ev.StartWorkflow(
+                workflow_id=request["workflowId"],
+                definition=definition,
+                input=request.get("input") or {},
+                correlation_id=request.get("correlationId"),
+                priority=request.get("priority") or 0,
+                task_to_domain=request.get("taskToDomain") or {},
+                created_by=request.get("createdBy"),
+                idempotency_key=request.get("idempotencyKey"),
+            )
+            replies.append(self.submit(request["workflowId"], event))
+        return list(await asyncio.gather(*replies))
+
+    async def deliver(self, events: list[tuple[str, ev.Event]]) -> list[str]:
+        replies = [self.submit(workflow_id, event) for workflow_id, event in events]
+        return list(await asyncio.gather(*replies))
+
+    def accept_messages(self, batch: list[tuple[str, str, messages.Message]]) -> None:
+        for workflow_id, message_id, message in batch:
+            if message_id not in self._messages_in_flight:
+                self.submit_message(message_id, message, self.store.partition(workflow_id))
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self.inbox:
+                batch, self.inbox = self.inbox, []
+                try:
+                    await self._turn(batch)
+                except Exception as error:
+                    log.exception("shard %d: turn failed", self.index)
+                    for envelope in batch:
+                        if envelope.reply is not None and not envelope.reply.done():
+                            envelope.reply.set_exception(error)
+                        self.executions.pop(envelope.workflow_id, None)
+                        self._release(envelope)
+
+    def _release(self, envelope: Envelope) -> None:
+        if envelope.timer is not None:
+            self._timers_in_flight.discard(envelope.timer[1])
+        if envelope.inbox_ack is not None:
+            self._messages_in_flight.discard(envelope.inbox_ack[1])
+
+    async def _turn(self, batch: list[Envelope]) -> None:
+        await self._activate_missing(batch)
+        now = now_ms()
+        checkpoint = self.store.checkpoint()
+        effects = TurnEffects()
+        replies: list[tuple[asyncio.Future[Any], Any]] = []
+        touched: dict[str, Execution] = {}
+        for envelope in batch:
+            try:
+                outcome = self._apply(envelope, now, checkpoint, effects, touched)
+            except Exception as error:
+                # A failed step must not leave half-applied state behind: forget the
+                # execution; its last checkpoint is still the truth.
+                log.exception("shard %d: event for %s failed", self.index, envelope.workflow_id)
+                self.executions.pop(envelope.workflow_id, None)
+                touched.pop(envelope.workflow_id, None)
+                outcome = error
+            if envelope.reply is not None:
+                replies.append((envelope.reply, outcome))
+            if envelope.inbox_ack is not None:
+                checkpoint.ack(*envelope.inbox_ack)
+            if envelope.timer is not None:
+                checkpoint.clear_timer(*envelope.timer)
+        for execution in touched.values():
+            checkpoint.save(execution.partition, execution.state, execution.definition_json)
+            execution.definition_json = None
+        await checkpoint.commit()
+        self.steps += len(batch)
+        for envelope in batch:
+            self._release(envelope)
+        for reply, outcome in replies:
+            if reply.done():
+                continue
+            if isinstance(outcome, Exception):
+                reply.set_exception(outcome)
+            else:
+                reply.set_result(outcome)
+        for workflow_id in effects.ended:
+            self.executions.pop(workflow_id, None)
+        self._carry_out(effects)
+
+    async def _activate_missing(self, batch: list[Envelope]) -> None:
+        missing = []
+        for envelope in batch:
+            workflow_id = envelope.workflow_id
+            if workflow_id in self.executions or isinstance(envelope.event, ev.StartWorkflow):
+                continue
+            missing.append(workflow_id)
+        if missing:
+            unique = list(dict.fromkeys(missing))
+            for workflow_id, raw in zip(unique, await self.store.load_executions(unique), strict=True):
+                if raw:
+                    self._activate(workflow_id, raw)
+        for envelope in batch:
+            message = envelope.message
+            if message is not None and message["kind"] == "start_child" and envelope.workflow_id not in self.executions:
+                await self._resolve_child_definition(message)
+
+    def _activate(self, workflow_id: str, raw: dict[bytes, bytes]) -> Execution:
+        workflow = orjson.loads(raw[b"meta"])
+        definition = self._definition(raw[b"def"])
+        tasks = [orjson.loads(value) for key, value in raw.items() if key.startswith(b"t:")]
+        execution = Execution(
+            WorkflowState(workflow, definition, tasks), self.store.partition(workflow_id), time.monotonic()
+        )
+        self.executions[workflow_id] = execution
+        return execution
+
+    def _definition(self, raw: bytes | dict[str, Any]) -> WorkflowDef:
+        """Executions of one definition share one parsed model and one task graph."""
+        key = raw if isinstance(raw, bytes) else orjson.dumps(raw)
+        definition = self._definitions.get(key)
+        if definition is None:
+            if len(self._definitions) > 1000:
+                self._definitions.clear()
+            definition = WorkflowDef.model_validate(orjson.loads(key))
+            self._definitions[key] = definition
+        return definition
+
+    async def _resolve_child_definition(self, message: messages.Message) -> None:
+        if message.get("definition"):
+            return
+        name, version = message.get("name"), message.get("version")
+        found = await self.store.get_workflow_def(name, version) if name else None
+        message["definition"] = found
+        if found is None:
+            message["error"] = f"workflow definition {name!r} version {version} is not registered"
+
+    def _apply(
+        self,
+        envelope: Envelope,
+        now: int,
+        checkpoint: Checkpoint,
+        effects: TurnEffects,
+        touched: dict[str, Execution],
+    ) -> str:
+        workflow_id = envelope.workflow_id
+        event = envelope.event
+        if envelope.message is not None:
+            event = self._message_event(envelope.message, now, checkpoint, effects)
+            if event is None:
+                return IGNORED
+        if isinstance(event, ev.StartWorkflow):
+            if workflow_id in self.executions:
+                return IGNORED
+            state, commands = start_workflow(event, now, self.env)
+            execution = Execution(
+                state, self.store.partition(workflow_id), time.monotonic(), orjson.dumps(event.definition.to_wire())
+            )
+            self.executions[workflow_id] = execution
+            checkpoint.index_started(execution.partition, state.workflow)
+        else:
+            existing = self.executions.get(workflow_id)
+            if existing is None:
+                return NOT_FOUND
+            execution = existing
+            assert event is not None
+            if isinstance(event, ev.TaskUpdate | ev.TaskPolled) and event.task_id not in existing.state.by_id:
+                return TASK_NOT_FOUND
+            commands = handle(execution.state, event, now, self.env)
+        execution.last_active = time.monotonic()
+        state = execution.state
+        if state.dirty_task_ids or state.meta_dirty or execution.definition_json is not None:
+            touched[workflow_id] = execution
+        self._translate(execution, commands, now, checkpoint, effects)
+        return OK if commands or workflow_id in touched else IGNORED
+
+    def _message_event(
+        self, message: messages.Message, now: int, checkpoint: Checkpoint, effects: TurnEffects
+    ) -> ev.Event | None:
+        kind = message["kind"]
+        workflow_id = message["workflowId"]
+        if kind == "child_done":
+            return ev.ChildFinished(
+                task_id=message["taskId"],
+                child_workflow_id=message["childWorkflowId"],
+                status=message["status"],
+                output=message.get("output") or {},
+                reason_for_incompletion=message.get("reasonForIncompletion"),
+            )
+        if kind == "terminate":
+            return ev.Terminate(reason=message.get("reason"))
+        if kind != "start_child":
+            log.warning("shard %d: unknown message kind %r", self.index, kind)
+            return None
+        existing = self.executions.get(workflow_id)
+        if existing is not None:
+            # Started before (a redelivery): if it already ended, tell the parent again.
+            workflow = existing.state.workflow
+            if workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
+                self._post(
+                    messages.child_done(
+                        cmd.NotifyParent(
+                            message["parentWorkflowId"],
+                            message["parentWorkflowTaskId"],
+                            workflow_id,
+                            workflow["status"],
+                            workflow.get("output", {}),
+                            workflow.get("reasonForIncompletion"),
+                        )
+                    ),
+                    checkpoint,
+                    effects,
+                )
+            return None
+        if message.get("error") or not message.get("definition"):
+            self._post(
+                messages.child_done(
+                    cmd.NotifyParent(
+                        message["parentWorkflowId"],
+                        message["parentWorkflowTaskId"],
+                        workflow_id,
+                        "FAILED",
+                        {},
+                        message.get("error") or "sub workflow has no definition",
+                    )
+                ),
+                checkpoint,
+                effects,
+            )
+            return None
+        try:
+            definition = self._definition(message["definition"])
+        except ValueError as error:
+            message["error"] = f"invalid sub workflow definition: {error}"
+            return self._message_event(message, now, checkpoint, effects)
+        return ev.StartWorkflow(
+            workflow_id=workflow_id,
+            definition=definition,
+            input=message.get("input") or {},
+            correlation_id=message.get("correlationId"),
+            priority=message.get("priority") or 0,
+            task_to_domain=message.get("taskToDomain") or {},
+            parent_workflow_id=message["parentWorkflowId"],
+            parent_workflow_task_id=message["parentWorkflowTaskId"],
+        )
+
+    def _post(
+        self, addressed: tuple[str, str, messages.Message], checkpoint: Checkpoint, effects: TurnEffects
+    ) -> None:
+        workflow_id, message_id, message = addressed
+        checkpoint.post(self.store.partition(workflow_id), message_id, messages.encode(message))
+        effects.outbound.append(addressed)
+
+    def _translate(
+        self,
+        execution: Execution,
+        commands: list[cmd.Command],
+        now: int,
+        checkpoint: Checkpoint,
+        effects: TurnEffects,
+    ) -> None:
+        workflow_id = execution.state.workflow_id
+        for command in commands:
+            match command:
+                case cmd.DispatchTask(task=task, delay_ms=delay):
+                    if task["taskType"] in self.pool_types and not task.get("domain"):
+                        if delay > 0:
+                            checkpoint.set_timer(
+                                execution.partition, f"{workflow_id}|{task['taskId']}|dispatch", now + delay
+                            )
+                        else:
+                            effects.pool_tasks[task["taskType"]].append(dict(task))
+                    else:
+                        checkpoint.enqueue(task, now + delay)
+                case cmd.CancelTask(task=task):
+                    checkpoint.dequeue(task)
+                case cmd.SetTimer(task_id=task_id, kind=kind, due_ms=due):
+                    checkpoint.set_timer(execution.partition, f"{workflow_id}|{task_id}|{kind}", due)
+                case cmd.StartChild():
+                    self._post(messages.start_child(command, workflow_id), checkpoint, effects)
+                case cmd.TerminateChild():
+                    self._post(messages.terminate(command), checkpoint, effects)
+                case cmd.NotifyParent():
+                    self._post(messages.child_done(command), checkpoint, effects)
+                case cmd.WorkflowEnded():
+                    checkpoint.index_ended(execution.partition, execution.state.workflow)
+                    effects.ended.append(workflow_id)
+
+    # -- after the commit -------------------------------------------------------------------
+
+    def _carry_out(self, effects: TurnEffects) -> None:
+        for task_type, tasks in effects.pool_tasks.items():
+            self._spawn(self._run_on_pool(task_type, tasks))
+        by_shard: dict[int, list[tuple[str, str, messages.Message]]] = defaultdict(list)
+        for addressed in effects.outbound:
+            by_shard[owner_shard(self.store.partition(addressed[0]), self.shards)].append(addressed)
+        for shard, batch in by_shard.items():
+            if shard == self.index or self._send_to_peer is None:
+                self.accept_messages(batch)
+            else:
+                self._send_to_peer(shard, batch)
+
+    async def _run_on_pool(self, task_type: str, tasks: list[dict[str, Any]]) -> None:
+        try:
+            if self._call_pool is None:
+                raise RuntimeError("this shard has no worker pools")
+            results = await self._call_pool(task_type, tasks)
+        except Exception as error:
+            reason = f"worker pool for {task_type!r} failed: {type(error).__name__}: {error}"
+            results = [
+                {"taskId": t["taskId"], "workflowInstanceId": t["workflowInstanceId"], "status": "FAILED",
+                 "reasonForIncompletion": reason}
+                for t in tasks
+            ]
+        for result in results:
+            self.post(
+                result["workflowInstanceId"],
+                ev.TaskUpdate(
+                    task_id=result["taskId"],
+                    status=result["status"],
+                    output_data=result.get("outputData") or {},
+                    reason_for_incompletion=result.get("reasonForIncompletion"),
+                    worker_id=result.get("workerId"),
+                ),
+            )
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+class WorkflowShard:
+    """The Ray actor around ShardCore: finds pool actors and peer shards by name."""
+
+    def __init__(self, index: int, redis_url: str, partitions: int, shards: int) -> None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        self.core = ShardCore(index, Store(redis_url, partitions), shards, self._call_pool, self._send_to_peer)
+        self._pools: dict[str, list[Any]] = {}
+        self._peers: dict[int, Any] = {}
+        self._round_robin = itertools.count()
+        # Async actors construct inside their event loop: recover at once, also after a
+        # restart by Ray, rather than waiting for the first call.
+        self._starting = asyncio.get_running_loop().create_task(self.core.start())
+
+    async def ready(self) -> int:
+        await self.core.start()
+        return len(self.core.executions)
+
+    async def start_workflows(self, requests: list[dict[str, Any]]) -> list[str]:
+        await self.core.start()
+        return await self.core.start_workflows(requests)
+
+    async def deliver(self, events: list[tuple[str, ev.Event]]) -> list[str]:
+        await self.core.start()
+        return await self.core.deliver(events)
+
+    async def accept_messages(self, batch: list[tuple[str, str, messages.Message]]) -> None:
+        await self.core.start()
+        self.core.accept_messages(batch)
+
+    async def refresh_metadata(self) -> None:
+        await self.core.start()
+        await self.core.refresh_metadata()
+        self._pools.clear()
+
+    async def stats(self) -> dict[str, Any]:
+        return {
+            "index": self.core.index,
+            "pid": os.getpid(),
+            "partitions": self.core.owned,
+            "activeExecutions": len(self.core.executions),
+            "steps": self.core.steps,
+        }
+
+    def _pool_handles(self, task_type: str) -> list[Any]:
+        handles = self._pools.get(task_type)
+        if handles is None:
+            size = self.core.pool_types.get(task_type, 0)
+            handles = [ray.get_actor(pool_actor_name(task_type, i)) for i in range(size)]
+            if not handles:
+                raise LookupError(f"no Python worker pool serves {task_type!r}")
+            self._pools[task_type] = handles
+        return handles
+
+    async def _call_pool(self, task_type: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        handles = self._pool_handles(task_type)
+        groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for task in tasks:
+            groups[next(self._round_robin) % len(handles)].append(task)
+        outcomes = await asyncio.gather(
+            *(handles[i].execute.remote(group) for i, group in groups.items()), return_exceptions=True
+        )
+        results: list[dict[str, Any]] = []
+        for group, outcome in zip(groups.values(), outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                # The pool actor died mid-call: these tasks failed and will be retried.
+                self._pools.pop(task_type, None)
+                reason = f"worker pool actor for {task_type!r} failed: {type(outcome).__name__}: {outcome}"
+                results.extend(
+                    {"taskId": t["taskId"], "workflowInstanceId": t["workflowInstanceId"], "status": "FAILED",
+                     "reasonForIncompletion": reason}
+                    for t in group
+                )
+            else:
+                results.extend(outcome)
+        return results
+
+    def _send_to_peer(self, shard: int, batch: list[tuple[str, str, messages.Message]]) -> None:
+        peer = self._peers.get(shard)
+        if peer is None:
+            peer = self._peers[shard] = ray.get_actor(shard_actor_name(shard))
+        # Fire and forget: the message is already in the receiver's inbox in Redis.
+        peer.accept_messages.remote(batch)

@@ -1,0 +1,183 @@
+"""The `podium` command: run a node, and talk to a running one.
+
+    podium up [--workers mypkg.tasks] [--port 8080]
+    podium status
+    podium register defs.json
+    podium start NAME --input '{"x": 1}' [--wait]
+    podium get WORKFLOW_ID
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from cluster.config import Settings
+
+TERMINAL = {"COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"}
+
+
+def _api_url(args: argparse.Namespace) -> str:
+    if args.url:
+        return str(args.url).rstrip("/")
+    settings = Settings.from_env()
+    return os.environ.get("PODIUM_URL", f"http://{settings.host}:{settings.port}/api").rstrip("/")
+
+
+class ApiFailure(Exception):
+    pass
+
+
+def _call(method: str, url: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")
+        with contextlib.suppress(ValueError, AttributeError):
+            detail = json.loads(detail).get("message", detail)
+        raise ApiFailure(f"{method} {url}: HTTP {error.code}: {detail}") from None
+    except urllib.error.URLError as error:
+        raise ApiFailure(f"cannot reach Podium at {url}: {error.reason} (is `podium up` running?)") from None
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from cluster.runtime import configure_logging, runtime_for, with_overrides
+
+    settings = with_overrides(Settings.from_env(), port=args.port, shards=args.shards, host=args.host)
+    configure_logging(settings.log_level)
+    runtime = runtime_for(settings, args.workers, dashboard=not args.no_dashboard)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    runtime.start()
+    print(f"Podium is up.\n  API:            {runtime.api_url}", flush=True)
+    if runtime.dashboard_url:
+        print(f"  Ray dashboard:  {runtime.dashboard_url}", flush=True)
+    print(f"  Redis:          {runtime.redis_url}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        stop.wait()
+    finally:
+        print("Stopping Podium...", flush=True)
+        runtime.stop()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    health = _call("GET", _api_url(args) + "/health")
+    print(json.dumps(health, indent=2))
+    return 0 if health and health.get("healthy") else 1
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    content = json.loads(Path(args.file).read_text())
+    items = content if isinstance(content, list) else [content]
+    workflows = [item for item in items if isinstance(item, dict) and "tasks" in item]
+    task_defs = [item for item in items if isinstance(item, dict) and "tasks" not in item]
+    base = _api_url(args)
+    if task_defs:
+        _call("POST", base + "/metadata/taskdefs", task_defs)
+        print(f"registered {len(task_defs)} task definition(s): {', '.join(d.get('name', '?') for d in task_defs)}")
+    if workflows:
+        _call("PUT", base + "/metadata/workflow", workflows)
+        print(f"registered {len(workflows)} workflow definition(s): {', '.join(w['name'] for w in workflows)}")
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    try:
+        workflow_input = json.loads(args.input) if args.input else {}
+    except ValueError as error:
+        raise ApiFailure(f"--input is not valid JSON: {error}") from None
+    request: dict[str, Any] = {"name": args.name, "input": workflow_input}
+    if args.version is not None:
+        request["version"] = args.version
+    if args.correlation_id:
+        request["correlationId"] = args.correlation_id
+    base = _api_url(args)
+    workflow_id = _call("POST", base + "/workflow", request)
+    print(workflow_id)
+    if not args.wait:
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        workflow = _call("GET", f"{base}/workflow/{workflow_id}?includeTasks=false")
+        if workflow["status"] in TERMINAL:
+            print(json.dumps({k: workflow.get(k) for k in ("status", "output", "reasonForIncompletion")}, indent=2))
+            return 0 if workflow["status"] == "COMPLETED" else 1
+        time.sleep(0.2)
+    print(f"still running after {args.timeout}s", file=sys.stderr)
+    return 2
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    print(json.dumps(_call("GET", f"{_api_url(args)}/workflow/{args.workflow_id}"), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="podium", description="Conductor-compatible workflows on Ray and Redis")
+    parser.add_argument("--url", help="API base URL of a running node (default $PODIUM_URL or host:port/api)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start Redis (unless REDIS_URL), Ray, shards, pools and the gateway")
+    up.add_argument("--workers", action="append", default=[], metavar="MODULE",
+                    help="import MODULE and run its @worker_task functions on Ray actor pools (repeatable)")
+    up.add_argument("--port", type=int, help="HTTP port (default $PODIUM_PORT or 8080)")
+    up.add_argument("--host", help="HTTP interface (default $PODIUM_HOST or 127.0.0.1)")
+    up.add_argument("--shards", type=int, help="number of workflow shard actors")
+    up.add_argument("--no-dashboard", action="store_true", help="do not start the Ray dashboard")
+    up.set_defaults(handler=cmd_up)
+
+    status = commands.add_parser("status", help="health of a running node")
+    status.set_defaults(handler=cmd_status)
+
+    register = commands.add_parser("register", help="register workflow or task definitions from a JSON file")
+    register.add_argument("file")
+    register.set_defaults(handler=cmd_register)
+
+    start = commands.add_parser("start", help="start a workflow")
+    start.add_argument("name")
+    start.add_argument("--input", default="{}", help="workflow input as JSON")
+    start.add_argument("--version", type=int)
+    start.add_argument("--correlation-id")
+    start.add_argument("--wait", action="store_true", help="wait for the workflow to end and print its output")
+    start.add_argument("--timeout", type=float, default=300.0, help="seconds to wait with --wait")
+    start.set_defaults(handler=cmd_start)
+
+    get = commands.add_parser("get", help="print a workflow execution")
+    get.add_argument("workflow_id")
+    get.set_defaults(handler=cmd_get)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (ApiFailure, ValueError, OSError) as error:
+        print(f"podium: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Bringing a Podium node up and down: Redis, Ray, shards, worker pools, gateway."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import ray
+import redis
+
+from actors.pool import WorkerPool, pool_actor_name
+from actors.shard import WorkflowShard, shard_actor_name
+from actors.workers import WorkerSpec, load_worker_modules
+from cluster.config import Settings
+from cluster.redis_server import EmbeddedRedis
+from cluster.store import Keys
+from gateway.actor import GATEWAY_NAME, Gateway
+
+log = logging.getLogger("podium")
+NAMESPACE = "podium"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    worker_modules: list[str] = field(default_factory=list)
+    dashboard: bool = True
+    redis_url: str = ""
+    api_url: str = ""
+    dashboard_url: str | None = None
+    embedded_redis: EmbeddedRedis | None = None
+    started_ray: bool = False
+    shards: list[Any] = field(default_factory=list)
+    pools: list[Any] = field(default_factory=list)
+    gateway: Any = None
+
+    def start(self) -> Runtime:
+        try:
+            self._start_redis()
+            self._start_ray()
+            workers = load_worker_modules(self.worker_modules) if self.worker_modules else {}
+            self._register_pools(workers)
+            self.start_shards()
+            self._start_gateway()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_redis(self) -> None:
+        if self.settings.redis_url:
+            self.redis_url = self.settings.redis_url
+            return
+        self.embedded_redis = EmbeddedRedis.from_settings(self.settings)
+        self.redis_url = self.embedded_redis.start()
+
+    def _start_ray(self) -> None:
+        if ray.is_initialized():
+            return
+        # Workers import task modules by name: give them the directory Podium was started in.
+        python_path = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
+        options: dict[str, Any] = {
+            "namespace": NAMESPACE,
+            "runtime_env": {"env_vars": {"PYTHONPATH": python_path}},
+            "log_to_driver": self.settings.log_level == "DEBUG" or self.dashboard,
+        }
+        if self.settings.ray_address:
+            context = ray.init(address=self.settings.ray_address, **options)
+        else:
+            context = ray.init(
+                include_dashboard=self.dashboard,
+                dashboard_port=self.settings.dashboard_port if self.dashboard else None,
+                **options,
+            )
+            self.started_ray = True
+        self.dashboard_url = f"http://{context.dashboard_url}" if context.dashboard_url else None
+
+    def _register_pools(self, workers: dict[str, WorkerSpec]) -> None:
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            # Types served last time but not now must go back to the Redis queues.
+            client.delete(Keys.pools)
+            if workers:
+                client.hset(Keys.pools, mapping={t: spec.pool_size for t, spec in workers.items()})
+        finally:
+            client.close()
+        for task_type, spec in workers.items():
+            for index in range(spec.pool_size):
+                self.pools.append(
+                    WorkerPool.options(  # type: ignore[attr-defined]
+                        name=pool_actor_name(task_type, index),
+                        num_cpus=spec.num_cpus,
+                        max_concurrency=spec.max_concurrency,
+                        get_if_exists=True,
+                    ).remote(spec.module, task_type, index)
+                )
+        if self.pools:
+            ray.get([pool.ping.remote() for pool in self.pools])
+
+    def start_shards(self) -> None:
+        settings = self.settings
+        self.shards = [
+            WorkflowShard.options(name=shard_actor_name(i), get_if_exists=True).remote(  # type: ignore[attr-defined]
+                i, self.redis_url, settings.partitions, settings.shards
+            )
+            for i in range(settings.shards)
+        ]
+        ray.get([shard.ready.remote() for shard in self.shards])
+
+    def _start_gateway(self) -> None:
+        self.gateway = Gateway.options(name=GATEWAY_NAME, get_if_exists=True).remote(  # type: ignore[attr-defined]
+            self.settings, self.redis_url
+        )
+        address = ray.get(self.gateway.address.remote())
+        self.api_url = f"{address}/api"
+
+    def stop(self) -> None:
+        for actor in [self.gateway, *self.shards, *self.pools]:
+            if actor is not None:
+                try:
+                    ray.kill(actor, no_restart=True)
+                except Exception as error:
+                    log.debug("kill %s: %s", actor, error)
+        self.gateway, self.shards, self.pools = None, [], []
+        if self.started_ray and ray.is_initialized():
+            ray.shutdown()
+            self.started_ray = False
+        if self.embedded_redis is not None:
+            self.embedded_redis.stop()
+            self.embedded_redis = None
+
+
+def runtime_for(settings: Settings, worker_modules: list[str] | None = None, dashboard: bool = True) -> Runtime:
+    return Runtime(settings=settings, worker_modules=list(worker_modules or []), dashboard=dashboard)
+
+
+def with_overrides(settings: Settings, **overrides: Any) -> Settings:
+    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
+    )

@@ -1,0 +1,60 @@
+"""The gateway: a named Ray actor serving the HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import ray
+from aiohttp import web
+
+from cluster.config import Settings
+from cluster.store import Store
+from gateway.app import build_app
+from gateway.context import GatewayContext
+from gateway.routing import ShardRouter
+
+GATEWAY_NAME = "podium-gateway"
+log = logging.getLogger("podium.gateway")
+KEEPALIVE_SECONDS = 2.0
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+class Gateway:
+    def __init__(self, settings: Settings, redis_url: str) -> None:
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        store = Store(redis_url, settings.partitions)
+        self.context = GatewayContext(settings, store, ShardRouter(store, settings.shards))
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+        self._serving = asyncio.get_running_loop().create_task(self._serve())
+        self._keepalive = asyncio.get_running_loop().create_task(self._keep_shards_alive())
+
+    async def _serve(self) -> str:
+        settings = self.context.settings
+        self.runner = web.AppRunner(build_app(self.context), access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, settings.host, settings.port, reuse_address=True)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        port = sockets[0].getsockname()[1] if sockets else settings.port
+        self.url = f"http://{settings.host}:{port}"
+        log.info("Podium API at %s/api", self.url)
+        return self.url
+
+    async def _keep_shards_alive(self) -> None:
+        # A shard restarted by Ray recovers on construction; this makes sure one that
+        # died while idle is constructed again even if no request reaches it.
+        while True:
+            await asyncio.sleep(KEEPALIVE_SECONDS)
+            try:
+                await self.context.router.ping_all()
+            except Exception as error:
+                log.warning("shard keepalive: %s", error)
+
+    async def address(self) -> str:
+        return await asyncio.shield(self._serving)
+
+    async def stats(self) -> list[dict[str, Any]]:
+        return await self.context.router.stats()

@@ -1,0 +1,154 @@
+"""`/api/metadata`: workflow and task definitions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from definitions.models import TaskDef, WorkflowDef
+from definitions.validation import validate_workflow_def
+from gateway.context import GatewayContext, context_of
+from gateway.errors import bad_request, conflict, not_found
+from gateway.http import bool_param, int_param, json_response, parse_model, parse_models, read_json
+
+routes = web.RouteTableDef()
+
+
+async def checked_definition(context: GatewayContext, data: Any, what: str = "workflow definition") -> WorkflowDef:
+    """Parse and validate; a 400 lists every problem, each naming its task."""
+    definition = parse_model(data, WorkflowDef, what)
+    task_defs = {d["name"]: TaskDef.model_validate(d) for d in await context.store.list_task_defs()}
+    problems = validate_workflow_def(definition, task_defs)
+    if problems:
+        raise bad_request(
+            f"Invalid workflow definition '{definition.name}': " + "; ".join(problems),
+            [{"path": definition.name, "message": problem} for problem in problems],
+        )
+    return definition
+
+
+def _stamped(definition: WorkflowDef, previous: dict[str, Any] | None) -> dict[str, Any]:
+    now = int(time.time() * 1000)
+    wire = definition.to_wire()
+    wire["createTime"] = (previous or {}).get("createTime") or wire.get("createTime") or now
+    if previous is not None:
+        wire["updateTime"] = now
+    return wire
+
+
+@routes.post("/api/metadata/workflow")
+async def create_workflow_def(request: web.Request) -> web.Response:
+    context = context_of(request)
+    definition = await checked_definition(context, await read_json(request))
+    overwrite = bool_param(request, "overwrite", True)
+    previous = await context.store.get_workflow_def(definition.name, definition.version)
+    if previous is not None and not overwrite:
+        raise conflict(f"Workflow definition '{definition.name}' version {definition.version} already exists")
+    await context.store.put_workflow_def(_stamped(definition, previous))
+    return json_response({})
+
+
+@routes.put("/api/metadata/workflow")
+async def update_workflow_defs(request: web.Request) -> web.Response:
+    context = context_of(request)
+    data = await read_json(request)
+    if not isinstance(data, list):
+        raise bad_request("Expected a JSON array of workflow definitions")
+    definitions = [await checked_definition(context, item, f"workflow definition #{i}") for i, item in enumerate(data)]
+    stamped = []
+    for definition in definitions:
+        previous = await context.store.get_workflow_def(definition.name, definition.version)
+        stamped.append(_stamped(definition, previous))
+    await context.store.put_workflow_defs(stamped)
+    return json_response({"bulkErrorResults": {}, "bulkSuccessfulResults": [d.name for d in definitions]})
+
+
+@routes.post("/api/metadata/workflow/validate")
+async def validate_workflow_def_route(request: web.Request) -> web.Response:
+    await checked_definition(context_of(request), await read_json(request))
+    return json_response({})
+
+
+@routes.get("/api/metadata/workflow")
+async def list_workflow_defs(request: web.Request) -> web.Response:
+    return json_response(await context_of(request).store.list_workflow_defs())
+
+
+@routes.get("/api/metadata/workflow/{name}")
+async def get_workflow_def(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    version = int_param(request, "version")
+    found = await context_of(request).store.get_workflow_def(name, version)
+    if found is None:
+        suffix = f" version {version}" if version is not None else ""
+        raise not_found(f"No workflow definition named '{name}'{suffix}")
+    return json_response(found)
+
+
+@routes.delete("/api/metadata/workflow/{name}/{version}")
+async def delete_workflow_def(request: web.Request) -> web.Response:
+    name, raw_version = request.match_info["name"], request.match_info["version"]
+    if not raw_version.isdigit():
+        raise bad_request(f"Version must be an integer, got {raw_version!r}")
+    if not await context_of(request).store.delete_workflow_def(name, int(raw_version)):
+        raise not_found(f"No workflow definition named '{name}' version {raw_version}")
+    return json_response({})
+
+
+def _checked_task_def(task_def: TaskDef, what: str) -> dict[str, Any]:
+    if not task_def.name.strip():
+        raise bad_request(f"Invalid {what}: name is required")
+    if task_def.retry_count < 0:
+        raise bad_request(f"Invalid {what} '{task_def.name}': retryCount must not be negative")
+    if task_def.timeout_seconds and task_def.response_timeout_seconds > task_def.timeout_seconds:
+        raise bad_request(
+            f"Invalid {what} '{task_def.name}': responseTimeoutSeconds "
+            f"({task_def.response_timeout_seconds}) must not exceed timeoutSeconds ({task_def.timeout_seconds})"
+        )
+    wire = task_def.to_wire()
+    wire.setdefault("createTime", int(time.time() * 1000))
+    return wire
+
+
+@routes.post("/api/metadata/taskdefs")
+async def create_task_defs(request: web.Request) -> web.Response:
+    context = context_of(request)
+    task_defs = parse_models(await read_json(request), TaskDef, "task definition")
+    await context.store.put_task_defs([_checked_task_def(d, "task definition") for d in task_defs])
+    await context.router.broadcast_refresh()
+    return json_response({})
+
+
+@routes.put("/api/metadata/taskdefs")
+async def update_task_def(request: web.Request) -> web.Response:
+    context = context_of(request)
+    task_def = parse_model(await read_json(request), TaskDef, "task definition")
+    await context.store.put_task_defs([_checked_task_def(task_def, "task definition")])
+    await context.router.broadcast_refresh()
+    return json_response({})
+
+
+@routes.get("/api/metadata/taskdefs")
+async def list_task_defs(request: web.Request) -> web.Response:
+    return json_response(await context_of(request).store.list_task_defs())
+
+
+@routes.get("/api/metadata/taskdefs/{name}")
+async def get_task_def(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    found = await context_of(request).store.get_task_def(name)
+    if found is None:
+        raise not_found(f"No task definition named '{name}'")
+    return json_response(found)
+
+
+@routes.delete("/api/metadata/taskdefs/{name}")
+async def delete_task_def(request: web.Request) -> web.Response:
+    context = context_of(request)
+    name = request.match_info["name"]
+    if not await context.store.delete_task_def(name):
+        raise not_found(f"No task definition named '{name}'")
+    await context.router.broadcast_refresh()
+    return json_response({})

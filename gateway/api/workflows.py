@@ -1,0 +1,165 @@
+"""`/api/workflow`: start, inspect, pause, resume, terminate and remove executions."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from actors.shard import IGNORED, NOT_FOUND
+from actors.workflow import events as ev
+from definitions.models import TERMINAL_WORKFLOW_STATUSES, StartWorkflowRequest
+from gateway.api.metadata import checked_definition
+from gateway.context import GatewayContext, context_of
+from gateway.errors import ApiError, bad_request, conflict, not_found
+from gateway.http import bool_param, int_param, json_response, read_model, text_response
+
+routes = web.RouteTableDef()
+
+
+async def start_workflow(context: GatewayContext, request: StartWorkflowRequest) -> str:
+    if request.workflow_def is not None:
+        definition = await checked_definition(context, request.workflow_def.to_wire())
+        definition_json = orjson.dumps(definition.to_wire())
+    else:
+        found = await context.store.get_workflow_def_raw(request.name, request.version)
+        if found is None:
+            version = f" version {request.version}" if request.version is not None else ""
+            raise not_found(f"No workflow definition named '{request.name}'{version}")
+        definition_json = found
+    workflow_id = str(uuid.uuid4())
+    await context.router.start(
+        {
+            "workflowId": workflow_id,
+            "definition": definition_json,
+            "input": request.input,
+            "correlationId": request.correlation_id,
+            "priority": request.priority,
+            "taskToDomain": request.task_to_domain,
+            "createdBy": request.created_by,
+            "idempotencyKey": request.idempotency_key,
+        }
+    )
+    return workflow_id
+
+
+@routes.post("/api/workflow")
+async def start_with_request(request: web.Request) -> web.Response:
+    context = context_of(request)
+    start = await read_model(request, StartWorkflowRequest, "start workflow request")
+    return text_response(await start_workflow(context, start))
+
+
+@routes.post("/api/workflow/{name}")
+async def start_by_name(request: web.Request) -> web.Response:
+    context = context_of(request)
+    body = await request.read()
+    workflow_input: Any = {}
+    if body.strip():
+        try:
+            workflow_input = orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            raise bad_request(f"Malformed JSON: {error}") from None
+    if not isinstance(workflow_input, dict):
+        raise bad_request(f"Workflow input must be a JSON object, got {type(workflow_input).__name__}")
+    priority = int_param(request, "priority", 0) or 0
+    if not 0 <= priority <= 99:
+        raise bad_request(f"priority must be between 0 and 99, got {priority}")
+    start = StartWorkflowRequest(
+        name=request.match_info["name"],
+        version=int_param(request, "version"),
+        correlation_id=request.query.get("correlationId"),
+        priority=priority,
+        input=workflow_input,
+    )
+    return text_response(await start_workflow(context, start))
+
+
+@routes.get("/api/workflow/running/{name}")
+async def running_workflows(request: web.Request) -> web.Response:
+    context = context_of(request)
+    return json_response(await context.store.running_ids(request.match_info["name"]))
+
+
+@routes.get("/api/workflow/{name}/correlated/{correlationId}")
+async def correlated_workflows(request: web.Request) -> web.Response:
+    context = context_of(request)
+    include_closed = bool_param(request, "includeClosed", False)
+    include_tasks = bool_param(request, "includeTasks", False)
+    ids = await context.store.correlated_ids(request.match_info["name"], request.match_info["correlationId"])
+    found = await asyncio.gather(*(context.store.get_workflow(i, include_tasks) for i in ids))
+    workflows = [
+        w for w in found if w is not None and (include_closed or w["status"] not in TERMINAL_WORKFLOW_STATUSES)
+    ]
+    return json_response(workflows)
+
+
+async def _existing(context: GatewayContext, workflow_id: str, include_tasks: bool = False) -> dict[str, Any]:
+    found = await context.store.get_workflow(workflow_id, include_tasks)
+    if found is None:
+        raise not_found(f"No workflow with id '{workflow_id}'")
+    return found
+
+
+@routes.get("/api/workflow/{workflowId}")
+async def get_workflow(request: web.Request) -> web.Response:
+    context = context_of(request)
+    include_tasks = bool_param(request, "includeTasks", True)
+    return json_response(await _existing(context, request.match_info["workflowId"], include_tasks))
+
+
+@routes.get("/api/workflow/{workflowId}/status")
+async def get_workflow_status(request: web.Request) -> web.Response:
+    workflow = await _existing(context_of(request), request.match_info["workflowId"])
+    summary = {key: workflow.get(key) for key in ("workflowId", "correlationId", "output", "variables", "status")}
+    return json_response(summary)
+
+
+async def send_to_workflow(context: GatewayContext, workflow_id: str, event: ev.Event, action: str) -> None:
+    outcome = await context.router.deliver(workflow_id, event)
+    if outcome == NOT_FOUND:
+        raise not_found(f"No workflow with id '{workflow_id}'")
+    if outcome == IGNORED:
+        workflow = await _existing(context, workflow_id)
+        raise conflict(f"Cannot {action} workflow '{workflow_id}': it is {workflow['status']}")
+
+
+@routes.put("/api/workflow/{workflowId}/pause")
+async def pause_workflow(request: web.Request) -> web.Response:
+    await send_to_workflow(context_of(request), request.match_info["workflowId"], ev.Pause(), "pause")
+    return json_response({})
+
+
+@routes.put("/api/workflow/{workflowId}/resume")
+async def resume_workflow(request: web.Request) -> web.Response:
+    await send_to_workflow(context_of(request), request.match_info["workflowId"], ev.Resume(), "resume")
+    return json_response({})
+
+
+@routes.delete("/api/workflow/{workflowId}")
+async def terminate_workflow(request: web.Request) -> web.Response:
+    reason = request.query.get("reason") or "Terminated through the API"
+    await send_to_workflow(
+        context_of(request), request.match_info["workflowId"], ev.Terminate(reason=reason), "terminate"
+    )
+    return json_response({})
+
+
+@routes.delete("/api/workflow/{workflowId}/remove")
+async def remove_workflow(request: web.Request) -> web.Response:
+    context = context_of(request)
+    workflow_id = request.match_info["workflowId"]
+    workflow = await _existing(context, workflow_id)
+    if workflow["status"] not in TERMINAL_WORKFLOW_STATUSES:
+        # The owning shard must let go first, or its next checkpoint would bring it back.
+        try:
+            await send_to_workflow(context, workflow_id, ev.Terminate(reason="Removed through the API"), "remove")
+        except ApiError as error:
+            if error.status != 409:
+                raise
+    if not await context.store.remove_workflow(workflow_id):
+        raise not_found(f"No workflow with id '{workflow_id}'")
+    return json_response({})

@@ -1,0 +1,32 @@
+"""The aiohttp application: Conductor's REST API under /api."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.api import metadata, tasks, workflows
+from gateway.context import CONTEXT_KEY, GatewayContext, context_of
+from gateway.errors import error_middleware
+from gateway.http import json_response
+
+health_routes = web.RouteTableDef()
+
+
+@health_routes.get("/health")
+@health_routes.get("/api/health")
+async def health(request: web.Request) -> web.Response:
+    context = context_of(request)
+    redis_ok = bool(await context.store.redis.ping())
+    shards = await context.router.stats()
+    return json_response({"healthy": redis_ok, "redis": redis_ok, "shards": shards})
+
+
+def build_app(context: GatewayContext) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=context.settings.max_payload_bytes)
+    app[CONTEXT_KEY] = context
+    app.add_routes(health_routes)
+    app.add_routes(metadata.routes)
+    # Fixed paths (`running/{name}`) before `{workflowId}` patterns.
+    app.add_routes(workflows.routes)
+    app.add_routes(tasks.routes)
+    return app
