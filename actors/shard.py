@@ -558,7 +558,8 @@ class ShardCore:
 class WorkflowShard:
     """The Ray actor around ShardCore: finds pool actors and peer shards by name."""
 
-    def __init__(self, index: int, redis_url: str, partitions: int, shards: int) -> None:
+    def __init__(self, index: int, redis_url: str, partitions: int, shards: int, namespace: str) -> None:
+        self.namespace = namespace
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         self.core = ShardCore(index, Store(redis_url, partitions), shards, self._call_pool, self._send_to_peer)
         self._pools: dict[str, list[Any]] = {}
@@ -602,7 +603,7 @@ class WorkflowShard:
         handles = self._pools.get(task_type)
         if handles is None:
             size = self.core.pool_types.get(task_type, 0)
-            handles = [ray.get_actor(pool_actor_name(task_type, i)) for i in range(size)]
+            handles = [ray.get_actor(pool_actor_name(task_type, i), namespace=self.namespace) for i in range(size)]
             if not handles:
                 raise LookupError(f"no Python worker pool serves {task_type!r}")
             self._pools[task_type] = handles
@@ -634,6 +635,6 @@ class WorkflowShard:
     def _send_to_peer(self, shard: int, batch: list[tuple[str, str, messages.Message]]) -> None:
         peer = self._peers.get(shard)
         if peer is None:
-            peer = self._peers[shard] = ray.get_actor(shard_actor_name(shard))
+            peer = self._peers[shard] = ray.get_actor(shard_actor_name(shard), namespace=self.namespace)
         # Fire and forget: the message is already in the receiver's inbox in Redis.
         peer.accept_messages.remote(batch)

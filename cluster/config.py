@@ -34,6 +34,7 @@ ENV_VARS: dict[str, str] = {
     "redis_port": "PODIUM_REDIS_PORT",
     "dashboard_port": "PODIUM_DASHBOARD_PORT",
     "log_level": "PODIUM_LOG_LEVEL",
+    "namespace": "PODIUM_NAMESPACE",
 }
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -82,6 +83,10 @@ class Settings:
 
     log_level: str = "INFO"
     """Python logging level name for Podium's loggers (``PODIUM_LOG_LEVEL``)."""
+
+    namespace: str = "podium"
+    """Ray namespace of this node's named actors (``PODIUM_NAMESPACE``): two Podium
+    instances can share one Ray cluster under different namespaces."""
 
     def __post_init__(self) -> None:
         # Validate here rather than only in from_env so a Settings built in code

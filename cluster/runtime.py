@@ -20,7 +20,6 @@ from cluster.store import Keys
 from gateway.actor import GATEWAY_NAME, Gateway
 
 log = logging.getLogger("podium")
-NAMESPACE = "podium"
 
 
 @dataclass
@@ -63,7 +62,7 @@ class Runtime:
         # Workers import task modules by name: give them the directory Podium was started in.
         python_path = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
         options: dict[str, Any] = {
-            "namespace": NAMESPACE,
+            "namespace": self.settings.namespace,
             "runtime_env": {"env_vars": {"PYTHONPATH": python_path}},
             "log_to_driver": self.settings.log_level == "DEBUG" or self.dashboard,
         }
@@ -92,6 +91,7 @@ class Runtime:
                 self.pools.append(
                     WorkerPool.options(  # type: ignore[attr-defined]
                         name=pool_actor_name(task_type, index),
+                        namespace=self.settings.namespace,
                         num_cpus=spec.num_cpus,
                         max_concurrency=spec.max_concurrency,
                         get_if_exists=True,
@@ -103,17 +103,17 @@ class Runtime:
     def start_shards(self) -> None:
         settings = self.settings
         self.shards = [
-            WorkflowShard.options(name=shard_actor_name(i), get_if_exists=True).remote(  # type: ignore[attr-defined]
-                i, self.redis_url, settings.partitions, settings.shards
-            )
+            WorkflowShard.options(  # type: ignore[attr-defined]
+                name=shard_actor_name(i), namespace=settings.namespace, get_if_exists=True
+            ).remote(i, self.redis_url, settings.partitions, settings.shards, settings.namespace)
             for i in range(settings.shards)
         ]
         ray.get([shard.ready.remote() for shard in self.shards])
 
     def _start_gateway(self) -> None:
-        self.gateway = Gateway.options(name=GATEWAY_NAME, get_if_exists=True).remote(  # type: ignore[attr-defined]
-            self.settings, self.redis_url
-        )
+        self.gateway = Gateway.options(  # type: ignore[attr-defined]
+            name=GATEWAY_NAME, namespace=self.settings.namespace, get_if_exists=True
+        ).remote(self.settings, self.redis_url)
         address = ray.get(self.gateway.address.remote())
         self.api_url = f"{address}/api"
 

@@ -25,7 +25,7 @@ class Gateway:
     def __init__(self, settings: Settings, redis_url: str) -> None:
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         store = Store(redis_url, settings.partitions)
-        self.context = GatewayContext(settings, store, ShardRouter(store, settings.shards))
+        self.context = GatewayContext(settings, store, ShardRouter(store, settings.shards, settings.namespace))
         self.runner: web.AppRunner | None = None
         self.url = ""
         self._serving = asyncio.get_running_loop().create_task(self._serve())

@@ -14,7 +14,8 @@ from cluster.store import Store
 
 
 class ShardRouter:
-    def __init__(self, store: Store, shards: int) -> None:
+    def __init__(self, store: Store, shards: int, namespace: str) -> None:
+        self.namespace = namespace
         self.store = store
         self.shards = shards
         self._handles: dict[int, Any] = {}
@@ -22,7 +23,7 @@ class ShardRouter:
     def handle(self, shard: int) -> Any:
         found = self._handles.get(shard)
         if found is None:
-            found = self._handles[shard] = ray.get_actor(shard_actor_name(shard))
+            found = self._handles[shard] = ray.get_actor(shard_actor_name(shard), namespace=self.namespace)
         return found
 
     def shard_of(self, workflow_id: str) -> int:

@@ -1,4 +1,10 @@
-"""FORK_JOIN: starts every branch at once, and the JOIN that follows it."""
+"""FORK_JOIN: starts every branch at once, and the JOIN that follows it.
+
+As in Conductor, the fork's task is recorded with the type `FORK`, and what it starts is
+scheduled with it, depth first: the fork, the first task of each branch (a SWITCH there
+brings its case's first task along), then the JOIN. The task list therefore reads in
+Conductor's order.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,21 @@ from definitions.models import WorkflowTask
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
 
+# The type Conductor gives the task of a FORK_JOIN or a FORK_JOIN_DYNAMIC.
+FORK_TASK_TYPE = "FORK"
 
-def schedule_join(step: Step, fork_task: dict[str, Any], join_on: list[str]) -> None:
-    """The JOIN is the task after the fork in the same list (validation makes sure)."""
+
+def join_after(step: Step, fork_task: dict[str, Any]) -> WorkflowTask | None:
+    """The JOIN following a fork in its list, or None (after failing the fork) if there is none."""
     position = step.state.graph.position(fork_task["referenceTaskName"])
     join_task = position.next_sibling if position is not None else None
     if join_task is None or join_task.type != "JOIN":
         step.finish(fork_task, "FAILED", {}, f"{fork_task['referenceTaskName']} is not followed by a JOIN")
-        return
+        return None
+    return join_task
+
+
+def schedule_join(step: Step, fork_task: dict[str, Any], join_task: WorkflowTask, join_on: list[str]) -> None:
     step.schedule(join_task, iteration_of(fork_task["referenceTaskName"]), input_data={"joinOn": join_on})
 
 
@@ -27,17 +40,20 @@ class ForkJoinOperator(Operator):
     task_type = "FORK_JOIN"
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        task["taskType"] = FORK_TASK_TYPE
+        join = join_after(step, task)
+        if join is None:
+            return
         step.finish(task, "COMPLETED", {})
-
-    def on_success(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        iteration = iteration_of(task["referenceTaskName"])
-        position = step.state.graph.position(task["referenceTaskName"])
-        join = position.next_sibling if position is not None else None
-        join_on = list(join.join_on) if join is not None and join.join_on else []
+        join_on = list(join.join_on)
         if not join_on:
-            # An empty joinOn means "every branch": wait for the last task of each.
+            # Podium's reading of an empty joinOn: wait for the last task of every branch.
             join_on = [branch[-1].task_reference_name for branch in workflow_task.fork_tasks if branch]
+        iteration = iteration_of(task["referenceTaskName"])
         for branch in workflow_task.fork_tasks:
             if branch:
                 step.schedule(branch[0], iteration)
-        schedule_join(step, task, join_on)
+        schedule_join(step, task, join, join_on)
+
+    def on_success(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        """Nothing to do: the branches and the JOIN were scheduled with the fork."""

@@ -1,0 +1,87 @@
+"""A thin HTTP client for tests that want raw status codes and bodies."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+TERMINAL = {"COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"}
+
+
+class PodiumClient:
+    def __init__(self, api_url: str) -> None:
+        self.api = api_url.rstrip("/")
+        self.http = requests.Session()
+
+    def __enter__(self) -> PodiumClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.http.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.http.request(method, self.api + path, timeout=30, **kwargs)
+
+    def ok(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
+        if not response.content:
+            return None
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.json()
+        return response.text
+
+    def register(self, workflow: dict[str, Any], task_defs: list[dict[str, Any]] | None = None) -> None:
+        if task_defs:
+            self.ok("POST", "/metadata/taskdefs", json=task_defs)
+        self.ok("POST", "/metadata/workflow", json=workflow)
+
+    def start(self, name: str, workflow_input: dict[str, Any] | None = None, **fields: Any) -> str:
+        return str(self.ok("POST", "/workflow", json={"name": name, "input": workflow_input or {}, **fields}))
+
+    def workflow(self, workflow_id: str) -> dict[str, Any]:
+        return dict(self.ok("GET", f"/workflow/{workflow_id}"))
+
+    def wait(self, workflow_id: str, statuses: set[str] | None = None, timeout: float = 60.0) -> dict[str, Any]:
+        """Poll until the workflow reaches one of `statuses` (default: any terminal one)."""
+        wanted = statuses or TERMINAL
+        deadline = time.monotonic() + timeout
+        while True:
+            workflow = self.workflow(workflow_id)
+            if workflow["status"] in wanted:
+                return workflow
+            if time.monotonic() > deadline:
+                raise AssertionError(f"workflow {workflow_id} still {workflow['status']} after {timeout}s")
+            time.sleep(0.05)
+
+    def poll(self, task_type: str, count: int = 10, **params: Any) -> list[dict[str, Any]]:
+        return list(self.ok("GET", f"/tasks/poll/batch/{task_type}", params={"count": count, "timeout": 100, **params}))
+
+    def complete(self, task: dict[str, Any], output: dict[str, Any] | None = None, status: str = "COMPLETED") -> None:
+        self.ok(
+            "POST",
+            "/tasks",
+            json={
+                "workflowInstanceId": task["workflowInstanceId"],
+                "taskId": task["taskId"],
+                "status": status,
+                "outputData": output or {},
+            },
+        )
+
+    def run_workers(
+        self, task_types: list[str], workflow_id: str, output: dict[str, Any] | None = None, timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """Act as a stub external worker for `task_types` until the workflow ends."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for task_type in task_types:
+                for task in self.poll(task_type):
+                    self.complete(task, output)
+            workflow = self.workflow(workflow_id)
+            if workflow["status"] in TERMINAL:
+                return workflow
+            if time.monotonic() > deadline:
+                raise AssertionError(f"workflow {workflow_id} still {workflow['status']} after {timeout}s")

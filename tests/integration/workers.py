@@ -1,0 +1,42 @@
+"""Python actor workers the integration tests run on Podium's pools."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import redis
+
+from actors.workers import TerminalError, worker_task
+
+
+@worker_task("py_echo", pool_size=2)
+def echo(**inputs: Any) -> dict[str, Any]:
+    return {"echo": inputs, "pid": os.getpid()}
+
+
+@worker_task("py_add", pool_size=2)
+async def add(a: int, b: int) -> dict[str, Any]:
+    return {"sum": a + b}
+
+
+@worker_task("py_rendezvous", pool_size=2)
+def rendezvous(redisUrl: str, key: str, parties: int) -> dict[str, Any]:  # noqa: N803 - Conductor input names
+    """Returns only once `parties` tasks have arrived: proves they ran at the same time."""
+    client = redis.Redis.from_url(redisUrl)
+    try:
+        client.incr(key)
+        deadline = time.monotonic() + 30
+        while int(client.get(key) or 0) < parties:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {int(client.get(key) or 0)} of {parties} tasks arrived together")
+            time.sleep(0.01)
+    finally:
+        client.close()
+    return {"pid": os.getpid()}
+
+
+@worker_task("py_terminal_failure", pool_size=1)
+def terminal_failure(**inputs: Any) -> dict[str, Any]:
+    raise TerminalError("this input can never succeed")
