@@ -1,4 +1,8 @@
-"""JOIN: completes when every task in `joinOn` is done, with their outputs by reference."""
+"""JOIN: completes when every task in `joinOn` is done, with their outputs by reference.
+
+As in Conductor, only non-empty outputs appear in the JOIN's output, and a JOIN over an
+optional task that ended COMPLETED_WITH_ERRORS ends COMPLETED_WITH_ERRORS itself.
+"""
 
 from __future__ import annotations
 
@@ -14,19 +18,26 @@ if TYPE_CHECKING:
 
 def evaluate_join(step: Step, join_task: dict[str, Any]) -> None:
     iteration = iteration_of(join_task["referenceTaskName"])
-    outputs: dict[str, Any] = {}
-    failures: list[str] = []
+    joined: list[tuple[str, dict[str, Any]]] = []
     for reference in join_task["inputData"].get("joinOn") or []:
         task = step.find_task(reference, iteration)
         # `executed` means what follows the task was decided; `_open` a SWITCH whose
         # case still runs. Either way that branch is not done yet.
         if task is None or not task["executed"] or task.get("_open"):
             return
-        if task["status"] not in SUCCESSFUL_TASK_STATUSES:
-            failures.append(f"{reference} {task['status']}")
-        outputs[reference] = task["outputData"]
+        joined.append((reference, task))
+    outputs = {reference: task["outputData"] for reference, task in joined if task["outputData"]}
+    failures = [
+        f"{reference} {task['status']}" for reference, task in joined if task["status"] not in SUCCESSFUL_TASK_STATUSES
+    ]
     if failures:
         step.finish(join_task, "FAILED", outputs, "Joined tasks did not complete: " + ", ".join(failures))
+        return
+    with_errors = [
+        f"{task['taskDefName']}/{task['taskId']}" for _, task in joined if task["status"] == "COMPLETED_WITH_ERRORS"
+    ]
+    if with_errors:
+        step.finish(join_task, "COMPLETED_WITH_ERRORS", outputs, " ".join(with_errors) + " completed with errors")
     else:
         step.finish(join_task, "COMPLETED", outputs)
 

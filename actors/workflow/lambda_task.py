@@ -23,7 +23,8 @@ class LambdaOperator(Operator):
             step.finish(task, "FAILED", {}, "LAMBDA needs a scriptExpression")
             return
         try:
-            result = evaluate("javascript", script, task["inputData"])
+            # Conductor runs the script as a function body, so it ends with `return`.
+            result = evaluate("javascript", f"function scriptFun(){{{script}\n}} scriptFun();", task["inputData"])
         except EvaluationError as error:
             step.finish(task, "FAILED", {"error": str(error)}, str(error))
             return

@@ -29,6 +29,13 @@ RUNNING = "RUNNING"
 PAUSED = "PAUSED"
 RETRYABLE_STATUSES = frozenset({"FAILED", "TIMED_OUT"})
 CONTAINER_SWITCHES = frozenset({"SWITCH", "DECISION"})
+# Conductor never retries these, whatever a TaskDef of the same name says.
+NEVER_RETRIED_TYPES = frozenset(
+    {"SWITCH", "DECISION", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "EXCLUSIVE_JOIN", "DO_WHILE"}
+)
+# The workflow status a task's last unsuccessful status leads to (Conductor's DeciderService.retry).
+WORKFLOW_STATUS_AFTER = {"CANCELED": "TERMINATED", "TIMED_OUT": "TIMED_OUT"}
+FAILED_TASK_STATUSES = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR"})
 
 
 class Environment(Protocol):
@@ -245,6 +252,14 @@ class Step:
             self._evaluate_joins()
             if not self._pending:
                 break
+        if (
+            state.workflow["status"] == RUNNING
+            and not self._pending
+            and self._main_path_done()
+            and not state.active_tasks()
+        ):
+            # The last task left running outside the main path (see complete_workflow) ended.
+            self.complete_workflow()
         if state.workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
             self._pending.clear()
         state.pending = list(self._pending)
@@ -254,9 +269,9 @@ class Step:
         self.state.touch(task)
         self._joins_dirty = True
         status = task["status"]
-        if status == "CANCELED":
-            return
         workflow_task = self.workflow_task_of(task)
+        # A CANCELED task gets here only when something outside cancelled it (a terminated
+        # child workflow, an API update): like Conductor, that terminates the workflow.
         if status in SUCCESSFUL_TASK_STATUSES:
             operator_for(workflow_task.type).on_success(self, task, workflow_task)
         else:
@@ -267,7 +282,11 @@ class Step:
         allowed = workflow_task.retry_count
         if allowed is None:
             allowed = task_def.retry_count if task_def is not None else 0
-        if task["status"] in RETRYABLE_STATUSES and task["retryCount"] < allowed:
+        if (
+            task["status"] in RETRYABLE_STATUSES
+            and workflow_task.type not in NEVER_RETRIED_TYPES
+            and task["retryCount"] < allowed
+        ):
             self.schedule(
                 workflow_task,
                 iteration_of(task["referenceTaskName"]),
@@ -280,13 +299,10 @@ class Step:
             task["status"] = "COMPLETED_WITH_ERRORS"
             self.advance(task)
             return
-        workflow = self.state.workflow
-        workflow.setdefault("failedReferenceTaskNames", []).append(task["referenceTaskName"])
-        workflow.setdefault("failedTaskNames", []).append(task["taskDefName"])
-        reason = task.get("reasonForIncompletion") or (
-            f"Task '{task['referenceTaskName']}' ended {task['status']}"
-        )
-        self.end_workflow("FAILED", reason)
+        status = WORKFLOW_STATUS_AFTER.get(task["status"], "FAILED")
+        # Conductor's wording, which users' alerting may match on.
+        reason = f"Task {task['taskId']} failed with status: {status} and reason: '{task.get('reasonForIncompletion')}'"
+        self.end_workflow(status, reason, self.final_output(task))
 
     def advance(self, task: Json) -> None:
         """Move past a finished task: its next sibling, or up through its containers."""
@@ -336,13 +352,41 @@ class Step:
     # -- ending the workflow ------------------------------------------------------------
 
     def complete_workflow(self) -> None:
+        """The end of the definition is reached; complete once no task is still running.
+
+        As in Conductor, tasks a JOIN did not wait for (a branch left out of `joinOn`) keep
+        running and the workflow completes when the last of them ends.
+        """
+        if self.state.active_tasks():
+            return
+        self.end_workflow("COMPLETED", None, self.final_output())
+
+    def final_output(self, last: Json | None = None) -> Json:
+        """Conductor's workflow output: a successful TERMINATE task's output, else the
+        resolved outputParameters, else the output of `last` (by default the last task)."""
+        tasks = self.state.tasks
+        for task in tasks:
+            if task["taskType"] == "TERMINATE" and task["status"] in SUCCESSFUL_TASK_STATUSES:
+                return dict(task["outputData"])
         definition = self.state.definition
         if definition.output_parameters:
-            output = self.resolve(definition.output_parameters)
-        else:
-            last = self.state.tasks[-1] if self.state.tasks else None
-            output = dict(last["outputData"]) if last else {}
-        self.end_workflow("COMPLETED", None, output)
+            return dict(self.resolve(definition.output_parameters))
+        if last is None and tasks:
+            last = tasks[-1]
+        return dict(last["outputData"]) if last else {}
+
+    def _main_path_done(self) -> bool:
+        """Whether the last top-level task of the definition is done and decided."""
+        definition_tasks = self.state.definition.tasks
+        if not definition_tasks:
+            return True
+        task = self.state.by_ref.get(definition_tasks[-1].task_reference_name)
+        return (
+            task is not None
+            and task["executed"]
+            and task["status"] in SUCCESSFUL_TASK_STATUSES
+            and not task.get("_open")
+        )
 
     def end_workflow(self, status: str, reason: str | None, output: Json | None = None) -> None:
         workflow = self.state.workflow
@@ -353,8 +397,15 @@ class Step:
         workflow["updateTime"] = self.now
         if reason is not None:
             workflow["reasonForIncompletion"] = reason
+        if output is None and status != "COMPLETED":
+            output = self.final_output()
         if output is not None:
             workflow["output"] = output
+        # Like Conductor: every task that ended FAILED, retried or not, by name, once.
+        failed = [task for task in self.state.tasks if task["status"] in FAILED_TASK_STATUSES]
+        for key, field in (("failedReferenceTaskNames", "referenceTaskName"), ("failedTaskNames", "taskDefName")):
+            names = workflow.setdefault(key, [])
+            names.extend(dict.fromkeys(task[field] for task in failed if task[field] not in names))
         self.state.touch_workflow()
         self.cancel_active_tasks(reason or f"Workflow {status}")
         self._pending.clear()
@@ -373,6 +424,11 @@ class Step:
         self.commands.append(cmd.WorkflowEnded(status))
 
     def cancel_active_tasks(self, reason: str) -> None:
+        workflow = self.state.workflow
+        if workflow.get("reasonForIncompletion"):
+            child_reason = f"Parent workflow has been terminated with reason: {workflow['reasonForIncompletion']}"
+        else:
+            child_reason = f"Parent workflow has been terminated with status {workflow['status']}"
         for task in self.state.active_tasks():
             task["status"] = "CANCELED"
             task["endTime"] = self.now
@@ -384,7 +440,7 @@ class Step:
                 self.commands.append(cmd.CancelTask(task))
             child_id = task.get("subWorkflowId")
             if child_id and task["taskType"] == "SUB_WORKFLOW":
-                self.commands.append(cmd.TerminateChild(child_id, f"Parent workflow: {reason}"))
+                self.commands.append(cmd.TerminateChild(child_id, child_reason))
 
 
 # -- events ---------------------------------------------------------------------------------

@@ -25,10 +25,12 @@ def _start_command(step: Step, task: dict[str, Any], workflow_task: WorkflowTask
         definition = definition.to_wire()
     elif definition is not None:
         definition = step.resolve(definition, task["iteration"])
+    # The name may be an expression, as in Conductor: "name": "${workflow.input.subwf}".
+    name = step.resolve(params.name, task["iteration"]) if params and params.name else None
     return cmd.StartChild(
         child_workflow_id=task["subWorkflowId"],
         parent_task_id=task["taskId"],
-        name=params.name if params else None,
+        name=str(name) if name is not None else None,
         version=params.version if params else None,
         definition=definition if isinstance(definition, dict) else None,
         input=task["inputData"],
@@ -55,6 +57,9 @@ class SubWorkflowOperator(Operator):
         step.commands.append(_start_command(step, task, workflow_task))
 
 
+_TASK_STATUS_OF_CHILD = {"TIMED_OUT": "TIMED_OUT", "TERMINATED": "CANCELED", "FAILED": "FAILED"}
+
+
 def child_finished(step: Step, task: dict[str, Any], event: ev.ChildFinished) -> None:
     if event.child_workflow_id != task.get("subWorkflowId"):
         return
@@ -62,6 +67,7 @@ def child_finished(step: Step, task: dict[str, Any], event: ev.ChildFinished) ->
     if event.status == "COMPLETED":
         step.finish(task, "COMPLETED", output)
         return
-    status = "TIMED_OUT" if event.status == "TIMED_OUT" else "FAILED"
+    # As in Conductor: a terminated child cancels the task (the parent then ends TERMINATED).
+    status = _TASK_STATUS_OF_CHILD.get(event.status, "FAILED")
     reason = event.reason_for_incompletion or f"sub workflow {event.child_workflow_id} ended {event.status}"
     step.finish(task, status, output, reason)

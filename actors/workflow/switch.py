@@ -1,7 +1,10 @@
 """SWITCH and DECISION: pick one case list by an evaluated value, then run it.
 
-The task itself completes as soon as it has chosen; while the chosen case runs it is
-marked `_open`, so a JOIN waiting on it waits for the whole case.
+The task itself completes as soon as it has chosen and, as in Conductor, schedules the
+first task of the chosen case at once (so the case's tasks follow it in the task list).
+While the case runs the task is marked `_open`, so a JOIN waiting on it waits for the
+whole case. With no case to run (no match and no default, or an explicitly empty case),
+the workflow moves on past it when it is decided.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ def case_label(value: Any) -> str:
     return str(value)
 
 
-def _run_case(step: Step, task: dict[str, Any], workflow_task: WorkflowTask, case: str) -> None:
+def _start_case(step: Step, task: dict[str, Any], workflow_task: WorkflowTask, case: str) -> None:
+    """Schedule the chosen case's first task; a key present with an empty list runs nothing."""
     chosen = workflow_task.decision_cases.get(case)
     if chosen is None:
         chosen = workflow_task.default_case
@@ -37,7 +41,11 @@ def _run_case(step: Step, task: dict[str, Any], workflow_task: WorkflowTask, cas
         task["_open"] = True
         step.state.touch(task)
         step.schedule(chosen[0], iteration_of(task["referenceTaskName"]))
-    else:
+
+
+def _after_choice(step: Step, task: dict[str, Any]) -> None:
+    # An open case moves the workflow on when its last task ends; nothing to do here.
+    if not task.get("_open"):
         step.advance(task)
 
 
@@ -59,10 +67,10 @@ class SwitchOperator(Operator):
             return
         case = case_label(value)
         step.finish(task, "COMPLETED", {"evaluationResult": [case], "selectedCase": case})
+        _start_case(step, task, workflow_task, case)
 
     def on_success(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        result = task["outputData"].get("evaluationResult") or ["null"]
-        _run_case(step, task, workflow_task, result[0])
+        _after_choice(step, task)
 
 
 @register
@@ -79,8 +87,9 @@ class DecisionOperator(Operator):
         except EvaluationError as error:
             step.finish(task, "FAILED", {"error": str(error)}, str(error))
             return
-        step.finish(task, "COMPLETED", {"caseOutput": [case_label(value)]})
+        case = case_label(value)
+        step.finish(task, "COMPLETED", {"caseOutput": [case]})
+        _start_case(step, task, workflow_task, case)
 
     def on_success(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        result = task["outputData"].get("caseOutput") or ["null"]
-        _run_case(step, task, workflow_task, result[0])
+        _after_choice(step, task)

@@ -33,8 +33,7 @@ class TerminateOperator(Operator):
         step.finish(task, "COMPLETED", output)
         task["executed"] = True
         reason = inputs.get("terminationReason")
-        if status == "FAILED":
-            workflow = step.state.workflow
-            workflow.setdefault("failedReferenceTaskNames", []).append(task["referenceTaskName"])
-            workflow.setdefault("failedTaskNames", []).append(task["taskDefName"])
-        step.end_workflow(status, reason if isinstance(reason, str) else None, output)
+        if not isinstance(reason, str) or not reason.strip():
+            # Conductor's default, also given when the workflow COMPLETES through a TERMINATE.
+            reason = f"Workflow is {status} by TERMINATE task: {task['taskId']}"
+        step.end_workflow(status, reason, output)

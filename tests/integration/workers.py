@@ -40,3 +40,23 @@ def rendezvous(redisUrl: str, key: str, parties: int) -> dict[str, Any]:  # noqa
 @worker_task("py_terminal_failure", pool_size=1)
 def terminal_failure(**inputs: Any) -> dict[str, Any]:
     raise TerminalError("this input can never succeed")
+
+
+@worker_task("py_gate", pool_size=2, max_concurrency=200)
+async def gate(redisUrl: str, gate: str, item: int) -> dict[str, Any]:  # noqa: N803 - Conductor input names
+    """Waits until the test opens the gate (sets the key), then echoes its item."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redisUrl)
+    try:
+        deadline = time.monotonic() + 120
+        while not await client.exists(gate):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"gate {gate} never opened")
+            await asyncio.sleep(0.02)
+        await client.incr(f"{gate}:runs:{item}")
+    finally:
+        await client.aclose()
+    return {"item": item}

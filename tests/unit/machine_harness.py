@@ -66,7 +66,8 @@ class Run:
 
     def waiting_worker_tasks(self) -> list[dict[str, Any]]:
         dispatched = {c.task["taskId"] for c in self.commands if isinstance(c, cmd.DispatchTask)}
-        return [t for t in self.state.tasks if t["taskId"] in dispatched and t["status"] in ("SCHEDULED", "IN_PROGRESS")]
+        waiting = ("SCHEDULED", "IN_PROGRESS")
+        return [t for t in self.state.tasks if t["taskId"] in dispatched and t["status"] in waiting]
 
     def complete(self, reference_name: str, output: dict[str, Any] | None = None) -> list[cmd.Command]:
         return self.send(ev.TaskUpdate(self.task(reference_name)["taskId"], "COMPLETED", output or {}))

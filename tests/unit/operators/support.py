@@ -1,0 +1,73 @@
+"""Helpers for the operator tests: Conductor's shared definitions and compact views of a run."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.workflow import commands as cmd
+from tests.unit.machine_harness import Run
+
+Json = dict[str, Any]
+
+
+def shared_conductor_dir() -> Path:
+    """`PODIUM_SHARED_DIR` (the shared folder or its `conductor` folder), else ../shared."""
+    configured = os.environ.get("PODIUM_SHARED_DIR", "").strip()
+    shared = Path(configured) if configured else Path(__file__).resolve().parents[4] / "shared"
+    return shared / "conductor" if (shared / "conductor").is_dir() else shared
+
+
+@cache
+def _read(relative_path: str) -> Any:
+    path = shared_conductor_dir() / relative_path
+    if not path.is_file():
+        pytest.skip(f"Conductor definition {relative_path} not found under {shared_conductor_dir()}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def conductor_definition(relative_path: str, name: str | None = None) -> Json:
+    """A fresh copy of one workflow definition from Conductor's test suites.
+
+    `relative_path` is relative to the `conductor` folder (`workflows/x.json`); `name`
+    picks one definition from a file holding several.
+    """
+    data = _read(relative_path)
+    candidates = data if isinstance(data, list) else [data]
+    for item in candidates:
+        if isinstance(item, dict) and (name is None or item.get("name") == name):
+            return json.loads(json.dumps(item))
+    raise LookupError(f"no workflow definition named {name!r} in {relative_path}")
+
+
+def rows(run: Run) -> list[tuple[str, str, str]]:
+    """(referenceTaskName, taskType, status) of every task, in order."""
+    return [(t["referenceTaskName"], t["taskType"], t["status"]) for t in run.state.tasks]
+
+
+def types(run: Run) -> list[tuple[str, str]]:
+    """(taskType, status) of every task, in order, as Conductor's specs check them."""
+    return [(t["taskType"], t["status"]) for t in run.state.tasks]
+
+
+def dispatched(commands: list[cmd.Command]) -> list[str]:
+    """Reference names of the tasks handed to workers by `commands`."""
+    return [c.task["referenceTaskName"] for c in commands if isinstance(c, cmd.DispatchTask)]
+
+
+def of_type(commands: list[cmd.Command], kind: type) -> list[Any]:
+    return [c for c in commands if isinstance(c, kind)]
+
+
+def simple(ref: str, name: str | None = None, **extra: Any) -> Json:
+    """A SIMPLE task definition; `name` defaults to the reference name."""
+    return {"name": name or ref, "taskReferenceName": ref, "type": "SIMPLE", **extra}
+
+
+def workflow(*tasks: Json, **extra: Any) -> Json:
+    return {"name": extra.pop("name", "test_wf"), "version": 1, "tasks": list(tasks), **extra}
