@@ -57,4 +57,4 @@ def encode(message: Message) -> bytes:
 
 
 def decode(raw: bytes) -> Message:
-    return orjson.loads(raw)  # type: ignore[no-any-return]
+    return orjson.loads(raw)

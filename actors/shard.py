@@ -284,6 +284,7 @@ class ShardCore:
         replies: list[tuple[asyncio.Future[Any], Any]] = []
         touched: dict[str, Execution] = {}
         for envelope in batch:
+            outcome: Any
             try:
                 outcome = self._apply(envelope, now, checkpoint, effects, touched)
             except Exception as error:

@@ -130,7 +130,7 @@ class Checkpoint:
         if not fields:
             return
         pipe = self.pipe
-        pipe.hset(Keys.execution(partition, state.workflow_id), mapping=fields)  # type: ignore[arg-type]
+        pipe.hset(Keys.execution(partition, state.workflow_id), mapping=fields)
         if state.dirty_task_ids:
             pipe.hset(Keys.task_workflow, mapping=dict.fromkeys(state.dirty_task_ids, state.workflow_id))
         state.dirty_task_ids = set()
@@ -219,13 +219,13 @@ class Store:
         if not versions:
             return None
         latest = max(versions, key=int)
-        return orjson.loads(versions[latest])  # type: ignore[no-any-return]
+        return orjson.loads(versions[latest])
 
     async def get_workflow_def_raw(self, name: str, version: int | None = None) -> bytes | None:
         """The stored JSON bytes, as a shard wants them (no parse on the start path)."""
         key = Keys.workflow_def(name)
         if version is not None:
-            return await self.redis.hget(key, str(version))  # type: ignore[no-any-return]
+            return await self.redis.hget(key, str(version))
         versions = await self.redis.hgetall(key)
         return versions[max(versions, key=int)] if versions else None
 
@@ -253,7 +253,7 @@ class Store:
     async def put_task_defs(self, task_defs: Iterable[Json]) -> None:
         mapping = {d["name"]: dumps(d) for d in task_defs}
         if mapping:
-            await self.redis.hset(Keys.task_defs, mapping=mapping)  # type: ignore[arg-type]
+            await self.redis.hset(Keys.task_defs, mapping=mapping)
 
     async def get_task_def(self, name: str) -> Json | None:
         raw = await self.redis.hget(Keys.task_defs, name)
@@ -272,7 +272,7 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         for workflow_id in workflow_ids:
             pipe.hgetall(Keys.execution(self.partition(workflow_id), workflow_id))
-        return await pipe.execute()  # type: ignore[no-any-return]
+        return await pipe.execute()
 
     async def get_workflow(self, workflow_id: str, include_tasks: bool = True) -> Json | None:
         """The execution as Conductor's API shows it, from its last checkpoint."""
@@ -388,7 +388,7 @@ class Store:
 
     async def register_pools(self, sizes: dict[str, int]) -> None:
         if sizes:
-            await self.redis.hset(Keys.pools, mapping=sizes)  # type: ignore[arg-type]
+            await self.redis.hset(Keys.pools, mapping=sizes)
 
     async def pool_sizes(self) -> dict[str, int]:
         found = await self.redis.hgetall(Keys.pools)

@@ -37,7 +37,7 @@ class Gateway:
         await self.runner.setup()
         site = web.TCPSite(self.runner, settings.host, settings.port, reuse_address=True)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        sockets = getattr(site._server, "sockets", None) or []
         port = sockets[0].getsockname()[1] if sockets else settings.port
         self.url = f"http://{settings.host}:{port}"
         log.info("Podium API at %s/api", self.url)

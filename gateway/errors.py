@@ -70,7 +70,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(error.status, error.message, error.validation_errors)
     except web.HTTPRequestEntityTooLarge as error:
         return error_response(
-            413, f"Request body is too large: the limit is {error.max_size} bytes (PODIUM_MAX_PAYLOAD_BYTES)"
+            413, f"Request body is too large: {error.text} (the limit is set by PODIUM_MAX_PAYLOAD_BYTES)"
         )
     except web.HTTPException as error:
         if error.status < 400:

@@ -66,7 +66,7 @@ def graph_of(definition: WorkflowDef) -> DefinitionGraph:
     graph = definition._derived.get("graph")
     if graph is None:
         graph = definition._derived["graph"] = DefinitionGraph(definition)
-    return graph  # type: ignore[no-any-return]
+    return graph
 
 
 def base_reference(reference_name: str) -> str:

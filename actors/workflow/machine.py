@@ -34,6 +34,8 @@ NEVER_RETRIED_TYPES = frozenset(
     {"SWITCH", "DECISION", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "EXCLUSIVE_JOIN", "DO_WHILE"}
 )
 # The workflow status a task's last unsuccessful status leads to (Conductor's DeciderService.retry).
+# `${CPEWF_TASK_ID}` in a task's inputParameters is that task's own id, as in Conductor.
+CURRENT_TASK_ID = "CPEWF_TASK_ID"
 WORKFLOW_STATUS_AFTER = {"CANCELED": "TERMINATED", "TIMED_OUT": "TIMED_OUT"}
 FAILED_TASK_STATUSES = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR"})
 
@@ -114,10 +116,12 @@ class Step:
             "priority": workflow.get("priority", 0),
         }
 
-    def roots(self, iteration: int = 0) -> Callable[[str], Any]:
+    def roots(self, iteration: int = 0, task_id: str | None = None) -> Callable[[str], Any]:
         def lookup(name: str) -> Any:
             if name == "workflow":
                 return self.workflow_view()
+            if name == CURRENT_TASK_ID and task_id is not None:
+                return task_id
             task = self.find_task(name, iteration)
             if task is None:
                 return None
@@ -125,8 +129,9 @@ class Step:
 
         return lookup
 
-    def resolve(self, template: Any, iteration: int = 0) -> Any:
-        return resolve(template, self.roots(iteration))
+    def resolve(self, template: Any, iteration: int = 0, task_id: str | None = None) -> Any:
+        """Resolve `${...}` references; `task_id` is what `${CPEWF_TASK_ID}` stands for."""
+        return resolve(template, self.roots(iteration, task_id))
 
     # -- creating and finishing tasks ---------------------------------------------------
 
@@ -187,7 +192,7 @@ class Step:
             retry_of["retried"] = True
             self.state.touch(retry_of)
         if input_data is None:
-            input_data = self.resolve(workflow_task.input_parameters, iteration)
+            input_data = self.resolve(workflow_task.input_parameters, iteration, task["taskId"])
             if task_def is not None and task_def.input_template:
                 input_data = {**task_def.input_template, **input_data}
         task["inputData"] = input_data

@@ -27,7 +27,11 @@ def _gated_workflow(name: str) -> dict[str, object]:
                     "item": "${workflow.input.item}",
                 },
             },
-            {"name": f"{name}_after", "taskReferenceName": "after", "inputParameters": {"item": "${gated.output.item}"}},
+            {
+                "name": f"{name}_after",
+                "taskReferenceName": "after",
+                "inputParameters": {"item": "${gated.output.item}"},
+            },
         ],
         "outputParameters": {"item": "${after.output.item}"},
     }

@@ -9,7 +9,9 @@ def test_external_worker_workflow_completes(client: PodiumClient) -> None:
     client.register(
         {
             "name": "smoke_external",
-            "tasks": [{"name": "smoke_task", "taskReferenceName": "t1", "inputParameters": {"n": "${workflow.input.n}"}}],
+            "tasks": [
+                {"name": "smoke_task", "taskReferenceName": "t1", "inputParameters": {"n": "${workflow.input.n}"}}
+            ],
             "outputParameters": {"doubled": "${t1.output.doubled}"},
         },
         [{"name": "smoke_task", "retryCount": 0}],

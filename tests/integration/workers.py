@@ -22,7 +22,7 @@ async def add(a: int, b: int) -> dict[str, Any]:
 
 
 @worker_task("py_rendezvous", pool_size=2)
-def rendezvous(redisUrl: str, key: str, parties: int) -> dict[str, Any]:  # noqa: N803 - Conductor input names
+def rendezvous(redisUrl: str, key: str, parties: int) -> dict[str, Any]:  # Conductor-style input names
     """Returns only once `parties` tasks have arrived: proves they ran at the same time."""
     client = redis.Redis.from_url(redisUrl)
     try:
@@ -43,7 +43,7 @@ def terminal_failure(**inputs: Any) -> dict[str, Any]:
 
 
 @worker_task("py_gate", pool_size=2, max_concurrency=200)
-async def gate(redisUrl: str, gate: str, item: int) -> dict[str, Any]:  # noqa: N803 - Conductor input names
+async def gate(redisUrl: str, gate: str, item: int) -> dict[str, Any]:  # Conductor-style input names
     """Waits until the test opens the gate (sets the key), then echoes its item."""
     import asyncio
 
