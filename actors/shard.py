@@ -35,7 +35,8 @@ from definitions.models import TERMINAL_WORKFLOW_STATUSES, TaskDef, WorkflowDef
 
 log = logging.getLogger("podium.shard")
 
-IDLE_SECONDS = 30.0
+# How long an execution with nothing to do stays in memory (PODIUM_IDLE_SECONDS).
+IDLE_SECONDS = float(os.environ.get("PODIUM_IDLE_SECONDS", "30"))
 TIMER_INTERVAL = 0.1
 SWEEP_INTERVAL = 5.0
 # Results of `deliver`, one per event.

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jq
@@ -186,7 +187,11 @@ _local = threading.local()
 def _racer() -> MiniRacer:
     racer: MiniRacer | None = getattr(_local, "racer", None)
     if racer is None:
-        racer = MiniRacer()
+        # MiniRacer adopts the asyncio loop running on the thread that creates it and
+        # then refuses an eval with a timeout (the shard's step runs on such a loop).
+        # Created on a thread without a loop, it runs its own loop thread instead.
+        with ThreadPoolExecutor(max_workers=1) as creator:
+            racer = creator.submit(MiniRacer).result()
         racer.eval(_PRELUDE)
         _local.racer = racer
     return racer

@@ -29,12 +29,16 @@ def finish_iteration(step: Step, loop_task: dict[str, Any], workflow_task: Workf
     iteration = loop_task["iteration"]
     start_seq = loop_task.get("_iterationStartSeq", 0)
     body_outputs: dict[str, Any] = {}
+    graph = step.state.graph
     for task in reversed(step.state.tasks):
         if task["seq"] <= start_seq:
             break
         base = task.get("_baseRef")
-        if base and task["iteration"] == iteration and base not in body_outputs:
+        # The latest attempt of each task of this loop's iteration; a loop running beside
+        # this one (in another fork branch) has its own tasks with the same iteration.
+        if base and task["iteration"] == iteration and base not in body_outputs and graph.contains(workflow_task, base):
             body_outputs[base] = task["outputData"]
+    body_outputs = dict(reversed(body_outputs.items()))
     output = loop_task["outputData"]
     output[str(iteration)] = body_outputs
     condition_input = {
@@ -45,7 +49,9 @@ def finish_iteration(step: Step, loop_task: dict[str, Any], workflow_task: Workf
     try:
         again = evaluate("javascript", workflow_task.loop_condition or "false", condition_input)
     except EvaluationError as error:
-        step.finish(loop_task, "FAILED", output, f"loopCondition: {error}")
+        # As in Conductor: a condition that cannot be evaluated will not be fixed by a retry.
+        reason = f"Unable to evaluate condition {workflow_task.loop_condition}, exception {error}"
+        step.finish(loop_task, "FAILED_WITH_TERMINAL_ERROR", output, reason)
         return
     if again:
         _begin_iteration(step, loop_task, workflow_task, iteration + 1)

@@ -1,14 +1,15 @@
 """JOIN: completes when every task in `joinOn` is done, with their outputs by reference.
 
-As in Conductor, only non-empty outputs appear in the JOIN's output, and a JOIN over an
-optional task that ended COMPLETED_WITH_ERRORS ends COMPLETED_WITH_ERRORS itself.
+As in Conductor, only non-empty outputs appear in the JOIN's output (inside a loop keyed
+by the iteration's reference name, `ref__2`), and a JOIN over an optional task that ended
+COMPLETED_WITH_ERRORS ends COMPLETED_WITH_ERRORS itself.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from actors.workflow.graph import iteration_of
+from actors.workflow.graph import iteration_of, with_iteration
 from actors.workflow.operator import Operator, register
 from definitions.models import SUCCESSFUL_TASK_STATUSES, WorkflowTask
 
@@ -25,7 +26,8 @@ def evaluate_join(step: Step, join_task: dict[str, Any]) -> None:
         # case still runs. Either way that branch is not done yet.
         if task is None or not task["executed"] or task.get("_open"):
             return
-        joined.append((reference, task))
+        # Inside a loop Conductor joins on (and keys the output by) `ref__<iteration>`.
+        joined.append((with_iteration(reference, iteration), task))
     outputs = {reference: task["outputData"] for reference, task in joined if task["outputData"]}
     failures = [
         f"{reference} {task['status']}" for reference, task in joined if task["status"] not in SUCCESSFUL_TASK_STATUSES

@@ -33,9 +33,9 @@ CONTAINER_SWITCHES = frozenset({"SWITCH", "DECISION"})
 NEVER_RETRIED_TYPES = frozenset(
     {"SWITCH", "DECISION", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "EXCLUSIVE_JOIN", "DO_WHILE"}
 )
-# The workflow status a task's last unsuccessful status leads to (Conductor's DeciderService.retry).
 # `${CPEWF_TASK_ID}` in a task's inputParameters is that task's own id, as in Conductor.
 CURRENT_TASK_ID = "CPEWF_TASK_ID"
+# The workflow status a task's last unsuccessful status leads to (Conductor's DeciderService.retry).
 WORKFLOW_STATUS_AFTER = {"CANCELED": "TERMINATED", "TIMED_OUT": "TIMED_OUT"}
 FAILED_TASK_STATUSES = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR"})
 

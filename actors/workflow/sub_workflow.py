@@ -23,10 +23,15 @@ def _start_command(step: Step, task: dict[str, Any], workflow_task: WorkflowTask
     definition = params.workflow_definition if params else None
     if isinstance(definition, WorkflowDef):
         definition = definition.to_wire()
-    elif definition is not None:
+    elif isinstance(definition, str):
+        # Only an expression is resolved ("${prepare.output.definition}"): the `${...}` in an
+        # inline definition belong to the child and must reach it untouched.
         definition = step.resolve(definition, task["iteration"])
     # The name may be an expression, as in Conductor: "name": "${workflow.input.subwf}".
     name = step.resolve(params.name, task["iteration"]) if params and params.name else None
+    priority = step.resolve(params.priority, task["iteration"]) if params else None
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        priority = workflow.get("priority", 0)
     return cmd.StartChild(
         child_workflow_id=task["subWorkflowId"],
         parent_task_id=task["taskId"],
@@ -35,7 +40,7 @@ def _start_command(step: Step, task: dict[str, Any], workflow_task: WorkflowTask
         definition=definition if isinstance(definition, dict) else None,
         input=task["inputData"],
         correlation_id=workflow.get("correlationId"),
-        priority=workflow.get("priority", 0),
+        priority=priority,
         task_to_domain=(params.task_to_domain if params and params.task_to_domain else None)
         or workflow.get("taskToDomain")
         or {},

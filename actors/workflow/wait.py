@@ -46,6 +46,10 @@ def parse_until_ms(text: str) -> int:
     return int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp() * 1000)
 
 
+def _given(value: Any) -> bool:
+    return value is not None and str(value).strip() != ""
+
+
 @register
 class WaitOperator(Operator):
     task_type = "WAIT"
@@ -54,6 +58,10 @@ class WaitOperator(Operator):
         inputs = task["inputData"]
         duration, until = inputs.get("duration"), inputs.get("until")
         step.start_task(task)
+        if _given(duration) and _given(until):
+            reason = "Both 'duration' and 'until' specified. Please provide only one input"
+            step.finish(task, "FAILED_WITH_TERMINAL_ERROR", {}, reason)
+            return
         try:
             if duration:
                 due = step.now + parse_duration_seconds(str(duration)) * 1000

@@ -66,9 +66,9 @@ def _poll_arguments(request: web.Request) -> tuple[str, str | None, str | None]:
 @routes.get("/api/tasks/poll/batch/{taskType}")
 async def batch_poll(request: web.Request) -> web.Response:
     task_type, domain, worker_id = _poll_arguments(request)
-    count = int_param(request, "count", 1) or 1
+    count = int_param(request, "count", 1)
     timeout = int_param(request, "timeout", 100) or 0
-    if not 1 <= count <= MAX_BATCH:
+    if count is None or not 1 <= count <= MAX_BATCH:
         raise bad_request(f"count must be between 1 and {MAX_BATCH}, got {count}")
     if not 0 <= timeout <= MAX_LONG_POLL_MS:
         raise bad_request(f"timeout must be between 0 and {MAX_LONG_POLL_MS} ms, got {timeout}")

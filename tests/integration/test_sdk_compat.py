@@ -3,9 +3,9 @@
 The SDK's TaskHandler runs each worker in its own (spawned) process that batch-polls
 `GET /api/tasks/poll/batch/{type}` and reports through `POST /api/tasks/update-v2`.
 The worker functions live at module level so the spawned processes can import them.
+This module does not use `from __future__ import annotations`: the SDK reads the
+workers' parameter annotations as real types to convert their inputs.
 """
-
-from __future__ import annotations
 
 import time
 import uuid
@@ -17,11 +17,15 @@ from conductor.client.automator.task_handler import TaskHandler
 from conductor.client.configuration.configuration import Configuration
 from conductor.client.http.models.start_workflow_request import StartWorkflowRequest
 from conductor.client.http.models.task_def import TaskDef
+from conductor.client.http.models.task_result import TaskResult
+from conductor.client.http.models.task_result_status import TaskResultStatus
 from conductor.client.http.models.workflow import Workflow
 from conductor.client.http.models.workflow_def import WorkflowDef
 from conductor.client.http.models.workflow_task import WorkflowTask
+from conductor.client.http.rest import ApiException
 from conductor.client.metadata_client import MetadataClient
 from conductor.client.orkes_clients import OrkesClients
+from conductor.client.task_client import TaskClient
 from conductor.client.worker.worker import Worker
 from conductor.client.workflow_client import WorkflowClient
 
@@ -66,6 +70,11 @@ def workflow_client(clients: OrkesClients) -> WorkflowClient:
     return clients.get_workflow_client()
 
 
+@pytest.fixture(scope="module")
+def task_client(clients: OrkesClients) -> TaskClient:
+    return clients.get_task_client()
+
+
 def simple(name: str, reference: str, inputs: dict[str, Any]) -> WorkflowTask:
     return WorkflowTask(name=name, task_reference_name=reference, type="SIMPLE", input_parameters=inputs)
 
@@ -74,7 +83,9 @@ def simple(name: str, reference: str, inputs: dict[str, Any]) -> WorkflowTask:
 def registered(metadata_client: MetadataClient) -> None:
     for name in (LEFT, RIGHT, FINAL, IDLE):
         metadata_client.register_task_def(
-            TaskDef(name=name, retry_count=0, timeout_seconds=60, response_timeout_seconds=30, owner_email="t@podium.dev")
+            TaskDef(
+                name=name, retry_count=0, timeout_seconds=60, response_timeout_seconds=30, owner_email="t@podium.dev"
+            )
         )
     fork = WorkflowTask(
         name="fork",
@@ -217,3 +228,91 @@ def test_sdk_get_workflow_def(registered: None, metadata_client: MetadataClient)
         ["right"],
     ]
     assert workflow_def.tasks[1].join_on == ["left", "right"]
+
+
+def test_sdk_sees_conductor_errors(
+    registered: None, workflow_client: WorkflowClient, metadata_client: MetadataClient
+) -> None:
+    missing = str(uuid.uuid4())
+    with pytest.raises(ApiException) as lookup:
+        workflow_client.get_workflow(missing)
+    assert lookup.value.status == 404
+    assert missing in lookup.value.message
+
+    with pytest.raises(ApiException) as start:
+        workflow_client.start_workflow(StartWorkflowRequest(name="sdk_no_such_workflow", input={}))
+    assert start.value.status == 404
+    assert "sdk_no_such_workflow" in start.value.message
+
+    with pytest.raises(ApiException) as task_def:
+        metadata_client.get_task_def("sdk_no_such_task")
+    assert task_def.value.status == 404
+    assert "sdk_no_such_task" in task_def.value.message
+
+
+def test_sdk_task_client_round_trip(registered: None, workflow_client: WorkflowClient, task_client: TaskClient) -> None:
+    """A hand-written worker loop on the SDK's TaskClient: poll, inspect, log, complete."""
+    # Nothing queued: a 204, as from Conductor, which this SDK turns into an empty Task.
+    nothing = task_client.poll_task("sdk_nobody_queues_this", worker_id="manual")
+    assert nothing is None or nothing.task_id is None
+    workflow_id = workflow_client.start_workflow(StartWorkflowRequest(name=IDLE_WORKFLOW, input={"n": 7}))
+
+    task = None
+    deadline = time.monotonic() + 30
+    while task is None or task.workflow_instance_id != workflow_id:
+        assert time.monotonic() < deadline, "the idle task was never handed out"
+        polled = task_client.batch_poll_tasks(IDLE, worker_id="manual", count=10, timeout_in_millisecond=100)
+        task = next((t for t in polled if t.workflow_instance_id == workflow_id), None)
+        for other in polled:
+            if other.workflow_instance_id != workflow_id:  # left over by an earlier test
+                task_client.update_task(
+                    TaskResult(
+                        workflow_instance_id=other.workflow_instance_id,
+                        task_id=other.task_id,
+                        status=TaskResultStatus.COMPLETED,
+                    )
+                )
+    assert task.input_data == {}
+    assert task.reference_task_name == "idle"
+
+    # The poll answers at once; the owning shard records IN_PROGRESS just after.
+    deadline = time.monotonic() + 30
+    while (fetched := task_client.get_task(task.task_id)).status == "SCHEDULED":
+        assert time.monotonic() < deadline, "the polled task never became IN_PROGRESS"
+        time.sleep(0.05)
+    assert fetched.status == "IN_PROGRESS"
+    assert fetched.worker_id == "manual"
+    assert fetched.poll_count == 1
+
+    task_client.add_task_log(task.task_id, "halfway there")
+    assert [entry.log for entry in task_client.get_task_logs(task.task_id)] == ["halfway there"]
+
+    updated = task_client.update_task(
+        TaskResult(
+            workflow_instance_id=workflow_id,
+            task_id=task.task_id,
+            status=TaskResultStatus.COMPLETED,
+            output_data={"done": True},
+            worker_id="manual",
+        )
+    )
+    assert updated == task.task_id
+    workflow = wait_for(workflow_client, workflow_id, TERMINAL)
+    assert workflow.status == "COMPLETED"
+    assert workflow.tasks[0].output_data == {"done": True}
+
+
+def test_sdk_pause_resume_and_status(registered: None, workflow_client: WorkflowClient) -> None:
+    workflow_id = workflow_client.start_workflow(StartWorkflowRequest(name=IDLE_WORKFLOW, correlation_id="sdk-pr"))
+    try:
+        workflow_client.pause_workflow(workflow_id)
+        status = workflow_client.get_workflow_status(workflow_id, include_output=True, include_variables=True)
+        assert (status.workflow_id, status.status, status.correlation_id) == (workflow_id, "PAUSED", "sdk-pr")
+        workflow_client.resume_workflow(workflow_id)
+        assert workflow_client.get_workflow_status(workflow_id).status == "RUNNING"
+    finally:
+        workflow_client.terminate_workflow(workflow_id, reason="test cleanup")
+    workflow_client.remove_workflow(workflow_id)
+    with pytest.raises(ApiException) as removed:
+        workflow_client.get_workflow(workflow_id)
+    assert removed.value.status == 404

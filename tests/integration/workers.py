@@ -60,3 +60,21 @@ async def gate(redisUrl: str, gate: str, item: int) -> dict[str, Any]:  # Conduc
     finally:
         await client.aclose()
     return {"item": item}
+
+
+@worker_task("py_fail_first_attempt", pool_size=1)
+def fail_first_attempt(task: dict[str, Any]) -> dict[str, Any]:
+    """Counts its executions in Redis under the input `key`; the first one raises.
+
+    Takes the whole task so it can also report the retryCount the engine gave it.
+    """
+    inputs = task["inputData"]
+    client = redis.Redis.from_url(inputs["redisUrl"])
+    try:
+        count: Any = client.incr(inputs["key"])  # redis-py types it as possibly awaitable
+        attempt = int(count)
+    finally:
+        client.close()
+    if attempt == 1:
+        raise RuntimeError(f"attempt {attempt} fails on purpose")
+    return {"attempt": attempt, "retryCountSeen": task["retryCount"]}

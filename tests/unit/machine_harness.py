@@ -33,14 +33,16 @@ class Run:
         workflow_input: dict[str, Any] | None = None,
         task_defs: list[dict[str, Any]] | None = None,
         now: int = 1_000_000,
+        **start: Any,
     ) -> None:
+        """`start` holds further StartWorkflow fields: correlation_id, task_to_domain, ..."""
         self.env = FakeEnvironment({d["name"]: TaskDef.model_validate(d) for d in task_defs or []})
         self.now = now
         if not isinstance(definition, WorkflowDef):
             definition = WorkflowDef.model_validate(definition)
         self.state: WorkflowState
         self.state, self.commands = start_workflow(
-            ev.StartWorkflow(workflow_id="wf-1", definition=definition, input=workflow_input or {}),
+            ev.StartWorkflow(workflow_id="wf-1", definition=definition, input=workflow_input or {}, **start),
             self.now,
             self.env,
         )

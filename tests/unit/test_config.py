@@ -49,6 +49,7 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "PODIUM_REDIS_PORT": "6390",
         "PODIUM_DASHBOARD_PORT": "0",
         "PODIUM_LOG_LEVEL": "debug",
+        "PODIUM_NAMESPACE": "podium-blue",
     }
     assert set(env) == set(ENV_VARS.values())
     for key, value in env.items():
@@ -66,6 +67,7 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         redis_port=6390,
         dashboard_port=0,
         log_level="DEBUG",
+        namespace="podium-blue",
     )
     assert not s.embedded_redis
 

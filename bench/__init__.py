@@ -1,0 +1,1 @@
+"""`make bench`: Podium's throughput, latency and memory, measured on this machine."""

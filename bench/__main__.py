@@ -1,0 +1,145 @@
+"""`python -m bench [--quick]`: run every scenario and write bench/results/."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from bench.driver import open_loop_starts, register, start, sustain, wait_until_done
+from bench.poller import Pollers
+from bench.workflows import TASKS_PER_WORKFLOW, reference_workflows
+from cluster.config import Settings
+from cluster.runtime import Runtime
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def scenario_python_workers(runtime: Runtime, runs: int, seconds: float) -> dict[str, Any]:
+    child, parent = reference_workflows("bench_py")
+    asyncio.run(register(runtime.api_url, [child, parent], []))
+    rates = []
+    for _ in range(runs):
+        result = asyncio.run(sustain(runtime.api_url, runtime.redis_url, parent["name"], 200, 3.0, seconds))
+        rates.append(result.per_second)
+        print(f"  1a python workers: {result.per_second:.1f} workflows/s {result.sample_statuses}", flush=True)
+    median = statistics.median(rates)
+    return {"workflowsPerSecond": median, "taskTransitionsPerSecond": median * TASKS_PER_WORKFLOW, "runs": rates}
+
+
+def scenario_external_workers(runtime: Runtime, runs: int, seconds: float) -> dict[str, Any]:
+    task_type = "bench_ext"
+    child, parent = reference_workflows(task_type)
+    asyncio.run(register(runtime.api_url, [child, parent], [{"name": task_type, "retryCount": 0}]))
+    rates = []
+    with Pollers(runtime.api_url, task_type):
+        for _ in range(runs):
+            result = asyncio.run(sustain(runtime.api_url, runtime.redis_url, parent["name"], 200, 3.0, seconds))
+            rates.append(result.per_second)
+            print(f"  1b external workers: {result.per_second:.1f} workflows/s {result.sample_statuses}", flush=True)
+    median = statistics.median(rates)
+    return {"workflowsPerSecond": median, "taskTransitionsPerSecond": median * TASKS_PER_WORKFLOW, "runs": rates}
+
+
+def scenario_start_latency(runtime: Runtime, runs: int, seconds: float) -> dict[str, Any]:
+    name = "bench_start_latency"
+    definition = {"name": name, "version": 1, "tasks": [{"name": "bench_py", "taskReferenceName": "only"}]}
+    asyncio.run(register(runtime.api_url, [definition], []))
+    steady = [asyncio.run(open_loop_starts(runtime.api_url, name, 100, seconds)) for _ in range(runs)]
+    for result in steady:
+        print(f"  2 start latency @100/s: p50 {result.percentile(0.5):.1f} ms p99 {result.percentile(0.99):.1f} ms",
+              flush=True)
+    highest: dict[str, Any] = {}
+    for rate in (200, 300, 400, 600, 800):
+        result = asyncio.run(open_loop_starts(runtime.api_url, name, rate, min(seconds, 10.0)))
+        held = result.achieved_rate >= 0.95 * rate and result.percentile(0.99) < 1000
+        print(f"  2 start rate {rate}/s: achieved {result.achieved_rate:.0f}/s p99 {result.percentile(0.99):.1f} ms",
+              flush=True)
+        if not held:
+            break
+        highest = {"rate": rate, "p50": result.percentile(0.5), "p95": result.percentile(0.95),
+                   "p99": result.percentile(0.99)}
+    return {
+        "at100PerSecond": {
+            key: statistics.median(r.percentile(q) for r in steady)
+            for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+        },
+        "highestHeld": highest,
+    }
+
+
+def scenario_long_chain(runtime: Runtime, runs: int, length: int) -> dict[str, Any]:
+    chain = {
+        "name": "bench_chain", "version": 1,
+        "tasks": [{"name": "bench_py", "taskReferenceName": f"step_{n}"} for n in range(length)],
+    }
+    loop = {
+        "name": "bench_loop", "version": 1,
+        "tasks": [{
+            "name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE",
+            "inputParameters": {"limit": length},
+            "loopCondition": "$.loop['iteration'] < $.limit",
+            "loopOver": [{"name": "bench_py", "taskReferenceName": "body"}],
+        }],
+    }
+    asyncio.run(register(runtime.api_url, [chain, loop], []))
+    figures: dict[str, Any] = {}
+    for name in ("bench_chain", "bench_loop"):
+        times = []
+        for _ in range(runs):
+            began = time.perf_counter()
+            workflow_id = asyncio.run(start(runtime.api_url, name, {}))
+            workflow = asyncio.run(wait_until_done(runtime.api_url, workflow_id))
+            elapsed = time.perf_counter() - began
+            assert workflow["status"] == "COMPLETED", workflow.get("reasonForIncompletion")
+            times.append(elapsed)
+            print(f"  3 {name} of {length}: {elapsed:.2f} s, {length / elapsed:.0f} transitions/s", flush=True)
+        seconds_median = statistics.median(times)
+        figures[name] = {"tasks": length, "seconds": seconds_median, "transitionsPerSecond": length / seconds_median}
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument("--quick", action="store_true", help="one short run per scenario")
+    parser.add_argument("--only", help="run only this scenario (e.g. 1a)")
+    args = parser.parse_args()
+    runs, seconds = (1, 10.0) if args.quick else (3, 30.0)
+    with tempfile.TemporaryDirectory(prefix="podium-bench-") as home:
+        settings = Settings(home=Path(home), port=0, namespace="podium-bench")
+        ray.init(include_dashboard=False, log_to_driver=False, namespace="podium-bench",
+                 runtime_env={"env_vars": {"PYTHONPATH": str(Path.cwd())}})
+        runtime = Runtime(settings, worker_modules=["bench.workers"], dashboard=False).start()
+        results: dict[str, Any] = {
+            "machine": {"cpus": ray.cluster_resources().get("CPU"), "python": platform.python_version(),
+                        "platform": platform.platform()},
+            "quick": args.quick,
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        try:
+            if not args.only or args.only == "1a":
+                results["1a_python_workers"] = scenario_python_workers(runtime, runs, seconds)
+            if not args.only or args.only == "1b":
+                results["1b_external_workers"] = scenario_external_workers(runtime, runs, seconds)
+            if not args.only or args.only == "2":
+                results["2_start_latency"] = scenario_start_latency(runtime, runs, seconds)
+            if not args.only or args.only == "3":
+                results["3_long_chain"] = scenario_long_chain(runtime, runs, 1000)
+        finally:
+            runtime.stop()
+            ray.shutdown()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""A lean external worker: batch-polls over HTTP and reports results, as conductor-python does.
+
+Runs in its own processes so the load looks like real remote workers: one process
+per `processes`, each with `loops` concurrent poll loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from multiprocessing.synchronize import Event
+
+import aiohttp
+import orjson
+
+OUTPUT = {"value": 1, "kind": "small"}
+HEADERS = {"Content-Type": "application/json"}
+
+
+async def _poll_loop(http: aiohttp.ClientSession, api: str, task_type: str, stop: Event, worker_id: str) -> None:
+    url = f"{api}/tasks/poll/batch/{task_type}?count=32&timeout=200&workerid={worker_id}"
+    while not stop.is_set():
+        async with http.get(url) as response:
+            tasks = orjson.loads(await response.read()) if response.status == 200 else []
+        if not tasks:
+            continue
+
+        async def report(task: dict[str, object]) -> None:
+            body = orjson.dumps({"workflowInstanceId": task["workflowInstanceId"], "taskId": task["taskId"],
+                                 "status": "COMPLETED", "outputData": OUTPUT, "workerId": worker_id})
+            async with http.post(f"{api}/tasks", data=body, headers=HEADERS) as response:
+                await response.read()
+
+        await asyncio.gather(*(report(task) for task in tasks))
+
+
+def _run(api: str, task_type: str, stop: Event, loops: int, index: int) -> None:
+    async def main() -> None:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=loops * 40)) as http:
+            await asyncio.gather(*(_poll_loop(http, api, task_type, stop, f"bench-{index}-{n}") for n in range(loops)))
+
+    asyncio.run(main())
+
+
+class Pollers:
+    def __init__(self, api: str, task_type: str, processes: int = 2, loops: int = 4) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.stop_event = context.Event()
+        self.processes = [
+            context.Process(target=_run, args=(api, task_type, self.stop_event, loops, i), daemon=True)
+            for i in range(processes)
+        ]
+
+    def __enter__(self) -> Pollers:
+        for process in self.processes:
+            process.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_event.set()
+        for process in self.processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()

@@ -1,0 +1,149 @@
+"""Python actor workers (tests/integration/workers.py) on Podium's Ray pools: fork/join, failures, retries."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from cluster.runtime import Runtime
+from tests.integration.client import PodiumClient
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4()}"
+
+
+def tasks_by_reference(workflow: dict[str, Any], reference: str) -> list[dict[str, Any]]:
+    return [task for task in workflow["tasks"] if task["referenceTaskName"] == reference]
+
+
+def test_fork_join_branches_run_concurrently_on_different_pool_actors(podium: Runtime, client: PodiumClient) -> None:
+    rendezvous_input = {"redisUrl": "${workflow.input.redisUrl}", "key": "${workflow.input.key}", "parties": 2}
+    client.register(
+        {
+            "name": "py_fork_rendezvous",
+            "tasks": [
+                {
+                    "name": "fork",
+                    "taskReferenceName": "fork",
+                    "type": "FORK_JOIN",
+                    "forkTasks": [
+                        [{"name": "py_rendezvous", "taskReferenceName": "left", "inputParameters": rendezvous_input}],
+                        [{"name": "py_rendezvous", "taskReferenceName": "right", "inputParameters": rendezvous_input}],
+                    ],
+                },
+                {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["left", "right"]},
+                {
+                    "name": "py_echo",
+                    "taskReferenceName": "after",
+                    "inputParameters": {"left": "${left.output.pid}", "right": "${right.output.pid}"},
+                },
+            ],
+            "outputParameters": {
+                "leftPid": "${left.output.pid}",
+                "rightPid": "${right.output.pid}",
+                "echoed": "${after.output.echo}",
+            },
+        }
+    )
+    key = unique("rendezvous")
+
+    workflow = client.wait(client.start("py_fork_rendezvous", {"redisUrl": podium.redis_url, "key": key}))
+
+    assert workflow["status"] == "COMPLETED", workflow.get("reasonForIncompletion")
+    output = workflow["output"]
+    # Both branches passed the barrier, so they ran at the same time, and on two pool actors.
+    assert isinstance(output["leftPid"], int) and isinstance(output["rightPid"], int)
+    assert output["leftPid"] != output["rightPid"]
+    assert output["echoed"] == {"left": output["leftPid"], "right": output["rightPid"]}
+    assert {t["referenceTaskName"]: t["status"] for t in workflow["tasks"]} == {
+        "fork": "COMPLETED",
+        "left": "COMPLETED",
+        "right": "COMPLETED",
+        "join": "COMPLETED",
+        "after": "COMPLETED",
+    }
+    [join] = tasks_by_reference(workflow, "join")
+    assert join["outputData"] == {"left": {"pid": output["leftPid"]}, "right": {"pid": output["rightPid"]}}
+
+
+def test_terminal_error_fails_workflow_without_retry(client: PodiumClient) -> None:
+    # Retries are allowed by the TaskDef, so only the TerminalError can explain a single attempt.
+    client.register(
+        {
+            "name": "py_terminal",
+            "tasks": [{"name": "py_terminal_failure", "taskReferenceName": "doomed", "inputParameters": {"x": 1}}],
+        },
+        [{"name": "py_terminal_failure", "retryCount": 2, "retryDelaySeconds": 0}],
+    )
+
+    workflow = client.wait(client.start("py_terminal"))
+
+    assert workflow["status"] == "FAILED"
+    assert "this input can never succeed" in workflow["reasonForIncompletion"]
+    [task] = tasks_by_reference(workflow, "doomed")
+    assert task["status"] == "FAILED_WITH_TERMINAL_ERROR"
+    assert task["reasonForIncompletion"] == "this input can never succeed"
+    assert task["retryCount"] == 0
+    assert not task["retried"]
+    assert workflow["failedReferenceTaskNames"] == ["doomed"]
+
+
+def test_plain_exception_is_retried_per_task_def(podium: Runtime, client: PodiumClient) -> None:
+    client.register(
+        {
+            "name": "py_retry_once",
+            "tasks": [
+                {
+                    "name": "py_fail_first_attempt",
+                    "taskReferenceName": "flaky",
+                    "inputParameters": {"redisUrl": "${workflow.input.redisUrl}", "key": "${workflow.input.key}"},
+                }
+            ],
+            "outputParameters": {"attempt": "${flaky.output.attempt}"},
+        },
+        [{"name": "py_fail_first_attempt", "retryCount": 1, "retryDelaySeconds": 0}],
+    )
+    key = unique("attempts")
+
+    workflow = client.wait(client.start("py_retry_once", {"redisUrl": podium.redis_url, "key": key}))
+
+    assert workflow["status"] == "COMPLETED", workflow.get("reasonForIncompletion")
+    assert workflow["output"] == {"attempt": 2}
+    first, second = tasks_by_reference(workflow, "flaky")
+    assert first["status"] == "FAILED"
+    assert first["reasonForIncompletion"] == "RuntimeError: attempt 1 fails on purpose"
+    assert first["retryCount"] == 0
+    assert first["retried"] is True
+    assert second["status"] == "COMPLETED"
+    assert second["retryCount"] == 1
+    assert second["retriedTaskId"] == first["taskId"]
+    assert second["taskId"] != first["taskId"]
+    assert second["inputData"] == first["inputData"]
+    assert second["outputData"] == {"attempt": 2, "retryCountSeen": 1}
+    assert len(workflow["tasks"]) == 2
+
+
+def test_plain_exception_without_retries_fails_workflow(podium: Runtime, client: PodiumClient) -> None:
+    # Same worker, but the workflow task overrides the TaskDef's retryCount with 0.
+    client.register(
+        {
+            "name": "py_no_retry",
+            "tasks": [
+                {
+                    "name": "py_fail_first_attempt",
+                    "taskReferenceName": "flaky",
+                    "retryCount": 0,
+                    "inputParameters": {"redisUrl": "${workflow.input.redisUrl}", "key": "${workflow.input.key}"},
+                }
+            ],
+        },
+        [{"name": "py_fail_first_attempt", "retryCount": 1, "retryDelaySeconds": 0}],
+    )
+
+    workflow = client.wait(client.start("py_no_retry", {"redisUrl": podium.redis_url, "key": unique("attempts")}))
+
+    assert workflow["status"] == "FAILED"
+    assert "RuntimeError: attempt 1 fails on purpose" in workflow["reasonForIncompletion"]
+    [task] = tasks_by_reference(workflow, "flaky")
+    assert task["status"] == "FAILED"
