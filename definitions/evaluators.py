@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jq
+import orjson
 from py_mini_racer import (
     JSEvalException,
     JSOOMException,
@@ -219,8 +220,8 @@ def _evaluate_js(
     if not isinstance(expression, str) or not expression.strip():
         raise EvaluationError(evaluator_type, "the script is empty")
     try:
-        # allow_nan: NaN/Infinity are valid JS identifiers, so they survive the trip.
-        input_literal = json.dumps(inputs, default=_json_fallback, allow_nan=True)
+        # orjson: this runs on every loop condition and switch, often over large inputs.
+        input_literal = orjson.dumps(inputs, default=_json_fallback, option=orjson.OPT_NON_STR_KEYS).decode()
     except (TypeError, ValueError) as exc:
         raise EvaluationError(evaluator_type, f"inputs are not JSON-serialisable: {exc}") from exc
     code = f"__podium_eval({input_literal}, {json.dumps(expression)})"
@@ -241,7 +242,7 @@ def _evaluate_js(
         return None
     if not isinstance(text, str):
         raise EvaluationError(evaluator_type, f"unexpected result type {type(text).__name__}")
-    return json.loads(text)
+    return orjson.loads(text)
 
 
 def _json_fallback(value: Any) -> Any:
