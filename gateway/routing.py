@@ -4,13 +4,55 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 import ray
 
 from actors.shard import owner_shard, shard_actor_name
 from actors.workflow import events as ev
 from cluster.store import Store
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+MAX_BATCH = 512
+
+
+class Batcher(Generic[Item, Result]):
+    """Group concurrent calls into one: requests that arrive while a batch is in flight
+    go together in the next one, so one Ray call carries many starts or results."""
+
+    def __init__(self, send: Callable[[list[Item]], Awaitable[list[Result]]]) -> None:
+        self._send = send
+        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._flushing = False
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> Result:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        self._pending.append((item, future))
+        if not self._flushing:
+            self._flushing = True
+            self._flusher = loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                try:
+                    results = await self._send([item for item, _ in batch])
+                except Exception as error:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._flushing = False
 
 
 class ShardRouter:
@@ -19,6 +61,20 @@ class ShardRouter:
         self.store = store
         self.shards = shards
         self._handles: dict[int, Any] = {}
+        self._starts = [Batcher(self._start_sender(i)) for i in range(shards)]
+        self._deliveries = [Batcher(self._deliver_sender(i)) for i in range(shards)]
+
+    def _start_sender(self, shard: int) -> Callable[[list[dict[str, Any]]], Awaitable[list[str]]]:
+        async def send(requests: list[dict[str, Any]]) -> list[str]:
+            return list(await self.handle(shard).start_workflows.remote(requests))
+
+        return send
+
+    def _deliver_sender(self, shard: int) -> Callable[[list[tuple[str, ev.Event]]], Awaitable[list[str]]]:
+        async def send(events: list[tuple[str, ev.Event]]) -> list[str]:
+            return list(await self.handle(shard).deliver.remote(events))
+
+        return send
 
     def handle(self, shard: int) -> Any:
         found = self._handles.get(shard)
@@ -30,12 +86,10 @@ class ShardRouter:
         return owner_shard(self.store.partition(workflow_id), self.shards)
 
     async def start(self, request: dict[str, Any]) -> str:
-        replies = await self.handle(self.shard_of(request["workflowId"])).start_workflows.remote([request])
-        return str(replies[0])
+        return await self._starts[self.shard_of(request["workflowId"])].submit(request)
 
     async def deliver(self, workflow_id: str, event: ev.Event) -> str:
-        replies = await self.handle(self.shard_of(workflow_id)).deliver.remote([(workflow_id, event)])
-        return str(replies[0])
+        return await self._deliveries[self.shard_of(workflow_id)].submit((workflow_id, event))
 
     def notify(self, events: list[tuple[str, ev.Event]]) -> None:
         """Fire-and-forget events (a poll marking tasks IN_PROGRESS)."""
