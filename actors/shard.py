@@ -11,6 +11,9 @@ side effects (Python pool dispatch, messages to other shards).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import gc
 import itertools
 import logging
 import os
@@ -41,6 +44,23 @@ TIMER_INTERVAL = 0.1
 SWEEP_INTERVAL = 5.0
 # Results of `deliver`, one per event.
 OK, NOT_FOUND, TASK_NOT_FOUND, IGNORED = "ok", "not_found", "task_not_found", "ignored"
+
+
+# Task types that wait for a person, a timer or a child: an execution blocked only on
+# them may wait for days, so it leaves memory at once instead of after IDLE_SECONDS.
+LONG_WAITS = frozenset({"WAIT", "HUMAN", "SUB_WORKFLOW"})
+
+
+def parked(state: WorkflowState) -> bool:
+    active = state.active_tasks()
+    return bool(active) and all(task["taskType"] in LONG_WAITS for task in active)
+
+
+def release_freed_memory() -> None:
+    """Give memory freed by passivation back to the OS, so parked workflows cost RSS nowhere."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def now_ms() -> int:
@@ -122,6 +142,7 @@ class ShardCore:
         self._call_pool = call_pool
         self._send_to_peer = send_to_peer
         self._definitions: dict[bytes, WorkflowDef] = {}
+        self._by_digest: dict[bytes, WorkflowDef] = {}
         self._wake = asyncio.Event()
         self._timers_in_flight: set[str] = set()
         self._messages_in_flight: set[str] = set()
@@ -157,10 +178,9 @@ class ShardCore:
         for partition in self.owned:
             ids = await self.store.partition_running_ids(partition)
             for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                for workflow_id, raw in zip(chunk, await self.store.load_executions(chunk), strict=True):
-                    if raw and workflow_id not in self.executions:
-                        self._activate(workflow_id, raw)
+                for workflow_id, raw, definition in await self._load(ids[start : start + 500]):
+                    if workflow_id not in self.executions:
+                        self._activate(workflow_id, raw, definition)
                         self.post(workflow_id, ev.Redispatch())
         await self._redeliver_inbox()
         if self.executions:
@@ -204,6 +224,8 @@ class ShardCore:
         ]
         for workflow_id in idle:
             del self.executions[workflow_id]
+        if len(idle) > 1000:
+            release_freed_memory()
         return len(idle)
 
     # -- entry points -----------------------------------------------------------------------
@@ -317,6 +339,9 @@ class ShardCore:
                 reply.set_result(outcome)
         for workflow_id in effects.ended:
             self.executions.pop(workflow_id, None)
+        for workflow_id, execution in touched.items():
+            if parked(execution.state):
+                self.executions.pop(workflow_id, None)
         self._carry_out(effects)
 
     async def _activate_missing(self, batch: list[Envelope]) -> None:
@@ -327,18 +352,29 @@ class ShardCore:
                 continue
             missing.append(workflow_id)
         if missing:
-            unique = list(dict.fromkeys(missing))
-            for workflow_id, raw in zip(unique, await self.store.load_executions(unique), strict=True):
-                if raw:
-                    self._activate(workflow_id, raw)
+            for workflow_id, raw, definition in await self._load(list(dict.fromkeys(missing))):
+                self._activate(workflow_id, raw, definition)
         for envelope in batch:
             message = envelope.message
             if message is not None and message["kind"] == "start_child" and envelope.workflow_id not in self.executions:
                 await self._resolve_child_definition(message)
 
-    def _activate(self, workflow_id: str, raw: dict[bytes, bytes]) -> Execution:
+    async def _load(self, workflow_ids: list[str]) -> list[tuple[str, dict[bytes, bytes], WorkflowDef]]:
+        """Checkpoints of these executions (those that exist), with their definitions."""
+        loaded = await self.store.load_executions(workflow_ids)
+        found = [(workflow_id, raw) for workflow_id, raw in zip(workflow_ids, loaded, strict=True) if raw]
+        known = {raw[b"def"]: self._by_digest.get(raw[b"def"]) for _, raw in found}
+        unknown = [digest for digest, definition in known.items() if definition is None]
+        for digest, definition_json in (await self.store.definitions_by_digest(unknown)).items():
+            known[digest] = self._by_digest[digest] = self._definition(definition_json)
+        return [
+            (workflow_id, raw, definition)
+            for workflow_id, raw in found
+            if (definition := known[raw[b"def"]]) is not None
+        ]
+
+    def _activate(self, workflow_id: str, raw: dict[bytes, bytes], definition: WorkflowDef) -> Execution:
         workflow = orjson.loads(raw[b"meta"])
-        definition = self._definition(raw[b"def"])
         tasks = [orjson.loads(value) for key, value in raw.items() if key.startswith(b"t:")]
         execution = Execution(
             WorkflowState(workflow, definition, tasks), self.store.partition(workflow_id), time.monotonic()
@@ -353,7 +389,9 @@ class ShardCore:
         if definition is None:
             if len(self._definitions) > 1000:
                 self._definitions.clear()
+                self._by_digest.clear()
             definition = WorkflowDef.model_validate(orjson.loads(key))
+            definition._derived["json"] = key
             self._definitions[key] = definition
         return definition
 
@@ -384,9 +422,8 @@ class ShardCore:
             if workflow_id in self.executions:
                 return IGNORED
             state, commands = start_workflow(event, now, self.env)
-            execution = Execution(
-                state, self.store.partition(workflow_id), time.monotonic(), orjson.dumps(event.definition.to_wire())
-            )
+            definition_json = event.definition._derived.get("json") or orjson.dumps(event.definition.to_wire())
+            execution = Execution(state, self.store.partition(workflow_id), time.monotonic(), definition_json)
             self.executions[workflow_id] = execution
             checkpoint.index_started(execution.partition, state.workflow)
         else:

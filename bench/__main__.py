@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import ray
+import redis
 
-from bench.driver import open_loop_starts, register, start, sustain, wait_until_done
+from bench.driver import open_loop_starts, register, start, start_many, sustain, wait_until_done
 from bench.poller import Pollers
 from bench.workflows import TASKS_PER_WORKFLOW, reference_workflows
 from cluster.config import Settings
@@ -107,6 +108,46 @@ def scenario_long_chain(runtime: Runtime, runs: int, length: int) -> dict[str, A
     return figures
 
 
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def scenario_idle_memory(runtime: Runtime, parked: int) -> dict[str, Any]:
+    name = "bench_parked"
+    definition = {
+        "name": name, "version": 1,
+        "tasks": [{"name": "park", "taskReferenceName": "park", "type": "WAIT", "inputParameters": {"duration": "2h"}}],
+    }
+    asyncio.run(register(runtime.api_url, [definition], []))
+    client = redis.Redis.from_url(runtime.redis_url)
+    shard_pids = [ray.get(shard.stats.remote())["pid"] for shard in runtime.shards]
+    redis_before = int(client.info("memory")["used_memory"])
+    rss_before = sum(_rss_bytes(pid) for pid in shard_pids)
+    began = time.perf_counter()
+    asyncio.run(start_many(runtime.api_url, name, parked))
+    start_seconds = time.perf_counter() - began
+    redis_after = int(client.info("memory")["used_memory"])
+    rss_loaded = sum(_rss_bytes(pid) for pid in shard_pids)
+    # Wait for every shard to passivate its idle executions (PODIUM_IDLE_SECONDS).
+    deadline = time.monotonic() + 120
+    while any(ray.get(s.stats.remote())["activeExecutions"] for s in runtime.shards) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    rss_passivated = sum(_rss_bytes(pid) for pid in shard_pids)
+    client.close()
+    figures = {
+        "workflows": parked,
+        "startSeconds": start_seconds,
+        "redisBytesPerWorkflow": (redis_after - redis_before) / parked,
+        "shardRssBytesPerWorkflowLoaded": (rss_loaded - rss_before) / parked,
+        "shardRssBytesPerWorkflowPassivated": (rss_passivated - rss_before) / parked,
+    }
+    print(f"  4 idle memory: {figures}", flush=True)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--quick", action="store_true", help="one short run per scenario")
@@ -116,7 +157,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as home:
         settings = Settings(home=Path(home), port=0, namespace="podium-bench")
         ray.init(include_dashboard=False, log_to_driver=False, namespace="podium-bench",
-                 runtime_env={"env_vars": {"PYTHONPATH": str(Path.cwd())}})
+                 runtime_env={"env_vars": {"PYTHONPATH": str(Path.cwd()), "PODIUM_IDLE_SECONDS": "2"}})
         runtime = Runtime(settings, worker_modules=["bench.workers"], dashboard=False).start()
         results: dict[str, Any] = {
             "machine": {"cpus": ray.cluster_resources().get("CPU"), "python": platform.python_version(),
@@ -133,6 +174,8 @@ def main() -> None:
                 results["2_start_latency"] = scenario_start_latency(runtime, runs, seconds)
             if not args.only or args.only == "3":
                 results["3_long_chain"] = scenario_long_chain(runtime, runs, 1000)
+            if not args.only or args.only == "4":
+                results["4_idle_memory"] = scenario_idle_memory(runtime, 10_000 if args.quick else 100_000)
         finally:
             runtime.stop()
             ray.shutdown()

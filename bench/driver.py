@@ -147,3 +147,19 @@ async def start(api: str, name: str, workflow_input: dict[str, Any]) -> str:
     ):
         response.raise_for_status()
         return (await response.read()).decode()
+
+
+async def start_many(api: str, name: str, count: int, concurrency: int = 256) -> None:
+    body = orjson.dumps({"name": name, "input": {}})
+    remaining = count
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+
+        async def starter() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                async with http.post(f"{api}/workflow", data=body, headers={"Content-Type": "application/json"}) as r:
+                    r.raise_for_status()
+                    await r.read()
+
+        await asyncio.gather(*(starter() for _ in range(concurrency)))

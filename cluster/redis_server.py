@@ -345,6 +345,9 @@ class EmbeddedRedis:
             # The AOF is the only persistence; RDB snapshots would fork a full copy
             # of the dataset on a timer for no durability gain.
             "--save", "",
+            # A workflow's checkpoint is a hash of a few JSON values of a few hundred
+            # bytes each; the compact encoding keeps it near its raw size in memory.
+            "--hash-max-ziplist-value", "8192",
             "--daemonize", "no",
             "--logfile", str(self.log_path),
         ]  # fmt: skip

@@ -7,7 +7,8 @@ Layout (all keys start with `podium:`):
 | `meta:wf:{name}` | hash version -> WorkflowDef JSON | workflow definitions |
 | `meta:wfnames` | set | names with at least one version |
 | `meta:task` | hash name -> TaskDef JSON | task definitions |
-| `{pN}:wf:{id}` | hash `meta`, `def`, `t:{taskId}` | one execution's checkpoint |
+| `defs` | hash digest -> WorkflowDef JSON | the definitions executions run, stored once each |
+| `{pN}:wf:{id}` | hash `meta`, `def` (digest), `t:{taskId}` | one execution's checkpoint |
 | `{pN}:running` | set of ids | executions to recover in partition N |
 | `{pN}:timers` | zset `id|taskId|kind` by due ms | durable timers of partition N |
 | `{pN}:inbox` | hash message id -> event | messages between executions |
@@ -25,6 +26,7 @@ Layout (all keys start with `podium:`):
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections.abc import Iterable
 from typing import Any
@@ -50,6 +52,7 @@ class Keys:
 
     workflow_names = f"{PREFIX}meta:wfnames"
     task_defs = f"{PREFIX}meta:task"
+    definitions = f"{PREFIX}defs"
     task_workflow = f"{PREFIX}taskwf"
     pools = f"{PREFIX}pools"
 
@@ -110,6 +113,11 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+def definition_digest(definition_json: bytes) -> bytes:
+    """Executions of one definition share its stored JSON: the checkpoint holds this key."""
+    return hashlib.blake2b(definition_json, digest_size=16).hexdigest().encode()
+
+
 class Checkpoint:
     """The writes of one shard loop turn, sent as one MULTI/EXEC transaction."""
 
@@ -123,7 +131,9 @@ class Checkpoint:
         if state.meta_dirty:
             fields["meta"] = dumps(state.workflow)
         if definition_json is not None:
-            fields["def"] = definition_json
+            digest = definition_digest(definition_json)
+            self.pipe.hsetnx(Keys.definitions, digest, definition_json)
+            fields["def"] = digest
         tasks = state.by_id
         for task_id in state.dirty_task_ids:
             fields["t:" + task_id] = dumps(tasks[task_id])
@@ -274,18 +284,26 @@ class Store:
             pipe.hgetall(Keys.execution(self.partition(workflow_id), workflow_id))
         return await pipe.execute()
 
+    async def definitions_by_digest(self, digests: list[bytes]) -> dict[bytes, bytes]:
+        if not digests:
+            return {}
+        found = await self.redis.hmget(Keys.definitions, digests)
+        return {digest: raw for digest, raw in zip(digests, found, strict=True) if raw is not None}
+
     async def get_workflow(self, workflow_id: str, include_tasks: bool = True) -> Json | None:
         """The execution as Conductor's API shows it, from its last checkpoint."""
         key = Keys.execution(self.partition(workflow_id), workflow_id)
         if include_tasks:
             raw = await self.redis.hgetall(key)
-            if not raw:
-                return None
-            return execution_json(raw, include_tasks=True)
-        meta, definition = await self.redis.hmget(key, ["meta", "def"])
-        if meta is None:
+        else:
+            meta, digest = await self.redis.hmget(key, ["meta", "def"])
+            raw = {b"meta": meta, b"def": digest} if meta is not None else {}
+        if not raw:
             return None
-        return execution_json({b"meta": meta, b"def": definition or b"{}"}, include_tasks=False)
+        digest = raw.get(b"def")
+        if digest:
+            raw[b"def"] = await self.redis.hget(Keys.definitions, digest) or b"{}"
+        return execution_json(raw, include_tasks=include_tasks)
 
     async def workflow_of_task(self, task_id: str) -> str | None:
         raw = await self.redis.hget(Keys.task_workflow, task_id)

@@ -70,8 +70,9 @@ class Step:
         self.now = now
         self.env = env
         self.commands: list[cmd.Command] = []
+        # `state.pending` stays as it is until `run` replaces it: an event ignored before
+        # `run` (a second pause, a stale poll) must not drop what a paused workflow owes.
         self._pending: deque[Json] = deque(state.pending)
-        state.pending = []
         self._joins_dirty = False
 
     # -- looking things up --------------------------------------------------------------
@@ -414,6 +415,7 @@ class Step:
         self.state.touch_workflow()
         self.cancel_active_tasks(reason or f"Workflow {status}")
         self._pending.clear()
+        self.state.pending = []
         parent_id = workflow.get("parentWorkflowId")
         if parent_id:
             self.commands.append(

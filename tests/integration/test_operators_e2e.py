@@ -464,9 +464,10 @@ def test_do_while_runs_three_iterations(client: PodiumClient, uid: str) -> None:
     for iteration in (1, 2, 3):
         outputs = loop["outputData"][str(iteration)]
         assert outputs["integration_task_0"] == {"step": 0, "iteration": iteration}
+        # Inside a loop the JOIN's output is keyed by the iteration's reference names.
         assert outputs["join"] == {
-            "integration_task_1": {"step": 1, "iteration": iteration},
-            "integration_task_2": {"step": 2, "iteration": iteration},
+            f"integration_task_1__{iteration}": {"step": 1, "iteration": iteration},
+            f"integration_task_2__{iteration}": {"step": 2, "iteration": iteration},
         }
     assert task_of(workflow, "join__2")["inputData"] == {"joinOn": ["integration_task_1", "integration_task_2"]}
 

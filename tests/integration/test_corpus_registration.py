@@ -1,0 +1,208 @@
+"""Every workflow definition from Conductor's own test suites, registered over HTTP.
+
+`POST /api/metadata/workflow` must accept each definition whose task types this
+Podium runs (Conductor accepted them all) and give it back on GET; any other must be
+refused with a 400 that names the type it does not run, leaving nothing behind.
+
+Files in the corpus hold a definition, a list of them, a start request carrying one as
+`workflowDef` (the kitchen-sink ephemeral workflows), task definitions, or something
+else entirely (schemas, event handlers, inputs, one empty file); only definitions are
+registered, under a unique name each, so the session's other tests never see them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from definitions.models import TaskDef, WorkflowDef
+from definitions.validation import IMPLEMENTED_TASK_TYPES
+from tests.integration.client import PodiumClient
+
+Json = dict[str, Any]
+# Fields the server stamps on what it stores.
+SERVER_STAMPS = ("createTime", "updateTime")
+
+
+def corpus_dir() -> Path:
+    """`PODIUM_SHARED_DIR` names the shared folder or the conductor folder inside it."""
+    configured = os.environ.get("PODIUM_SHARED_DIR", "").strip()
+    if not configured:
+        return Path(__file__).resolve().parents[3] / "shared" / "conductor"
+    shared = Path(configured)
+    return shared / "conductor" if (shared / "conductor").is_dir() else shared
+
+
+CORPUS = corpus_dir()
+
+
+def is_workflow_def(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("tasks"), list)
+
+
+def is_task_def(item: Any) -> bool:
+    """A TaskDef: a name, no tasks, and the retry and timeout settings only a TaskDef has."""
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("name"), str)
+        and "tasks" not in item
+        and "retryCount" in item
+        and "timeoutSeconds" in item
+    )
+
+
+def corpus_items() -> Iterator[tuple[str, Any]]:
+    for path in sorted(CORPUS.rglob("*.json")):
+        text = path.read_text(encoding="utf-8")
+        if not text.strip():
+            continue
+        data = json.loads(text)
+        for item in data if isinstance(data, list) else [data]:
+            yield str(path.relative_to(CORPUS)), item
+
+
+def load_workflow_defs() -> list[tuple[str, Json]]:
+    found: list[tuple[str, Json]] = []
+    for relative, item in corpus_items():
+        if is_workflow_def(item):
+            definition = item
+        elif isinstance(item, dict) and is_workflow_def(item.get("workflowDef")):
+            definition = item["workflowDef"]
+        else:
+            continue
+        found.append((f"{relative}::{definition['name']}:v{definition.get('version', 1)}", definition))
+    return found
+
+
+def load_task_defs() -> list[tuple[str, Json]]:
+    return [(f"{relative}::{item['name']}", item) for relative, item in corpus_items() if is_task_def(item)]
+
+
+WORKFLOW_DEFS = load_workflow_defs()
+TASK_DEFS = load_task_defs()
+
+
+def walk(tasks: list[Json] | None) -> Iterator[Json]:
+    """Every task of a definition, including those of inline sub-workflow definitions."""
+    for task in tasks or []:
+        yield task
+        for branch in (task.get("decisionCases") or {}).values():
+            yield from walk(branch)
+        yield from walk(task.get("defaultCase"))
+        for branch in task.get("forkTasks") or []:
+            yield from walk(branch)
+        yield from walk(task.get("loopOver"))
+        inline = (task.get("subWorkflowParam") or {}).get("workflowDefinition")
+        if isinstance(inline, dict):
+            yield from walk(inline.get("tasks"))
+
+
+def unsupported_types(definition: Json) -> set[str]:
+    return {task.get("type") or "SIMPLE" for task in walk(definition["tasks"])} - IMPLEMENTED_TASK_TYPES
+
+
+def unique(definition: Json) -> Json:
+    renamed = copy.deepcopy(definition)
+    renamed["name"] = f"{definition['name']}__corpus_{uuid.uuid4().hex[:10]}"
+    return renamed
+
+
+def without_stamps(stored: Json) -> Json:
+    return {key: value for key, value in stored.items() if key not in SERVER_STAMPS}
+
+
+def assert_holds(given: Any, stored: Any, where: str) -> None:
+    """Everything the author wrote comes back unchanged (nulls may be left out)."""
+    if isinstance(given, dict):
+        assert isinstance(stored, dict), f"{where}: expected an object, got {stored!r}"
+        for key, value in given.items():
+            if value is not None:
+                assert key in stored, f"{where}.{key} is missing"
+                assert_holds(value, stored[key], f"{where}.{key}")
+    elif isinstance(given, list):
+        assert isinstance(stored, list) and len(stored) == len(given), f"{where}: {stored!r} != {given!r}"
+        for index, (item, kept) in enumerate(zip(given, stored, strict=True)):
+            assert_holds(item, kept, f"{where}[{index}]")
+    else:
+        assert stored == given, f"{where}: {stored!r} != {given!r}"
+
+
+def test_the_corpus_has_what_these_tests_expect() -> None:
+    """Guards the parametrisation: an empty or misplaced corpus must fail, not pass."""
+    assert CORPUS.is_dir(), f"no Conductor corpus at {CORPUS} (set PODIUM_SHARED_DIR)"
+    assert len(WORKFLOW_DEFS) >= 100
+    assert len({key for key, _ in WORKFLOW_DEFS}) == len(WORKFLOW_DEFS), "file::name:version must be unique"
+    assert any(key.startswith("kitchensink/kitchenSink-ephemeral") for key, _ in WORKFLOW_DEFS)
+    assert any(unsupported_types(d) for _, d in WORKFLOW_DEFS), "expected some definitions Podium cannot run yet"
+    assert any(not unsupported_types(d) for _, d in WORKFLOW_DEFS)
+    assert TASK_DEFS, "expected the task definitions of e2e/tasks_data.json"
+
+
+@pytest.mark.parametrize("task_def", [d for _, d in TASK_DEFS], ids=[k for k, _ in TASK_DEFS])
+def test_task_definition_registers(client: PodiumClient, task_def: Json) -> None:
+    renamed = unique(task_def)
+    client.ok("POST", "/metadata/taskdefs", json=[renamed])
+    stored = client.ok("GET", f"/metadata/taskdefs/{renamed['name']}")
+    assert_holds(without_stamps(renamed), stored, renamed["name"])
+    assert TaskDef.model_validate(stored) == TaskDef.model_validate(renamed).model_copy(
+        update={"create_time": stored.get("createTime")}
+    )
+
+
+@pytest.mark.parametrize("definition", [d for _, d in WORKFLOW_DEFS], ids=[k for k, _ in WORKFLOW_DEFS])
+def test_workflow_definition_registers_or_is_refused(client: PodiumClient, definition: Json) -> None:
+    renamed = unique(definition)
+    name, version = renamed["name"], renamed.get("version", 1)
+    response = client.request("POST", "/metadata/workflow", json=renamed)
+    unsupported = unsupported_types(definition)
+
+    if not unsupported:
+        assert response.status_code == 200, response.text
+        stored = client.ok("GET", f"/metadata/workflow/{name}", params={"version": version})
+        assert stored["name"] == name
+        assert stored["version"] == version
+        assert_holds(without_stamps(renamed), stored, name)
+        expected = WorkflowDef.model_validate(without_stamps(renamed)).to_wire()
+        assert without_stamps(stored) == expected
+        assert client.ok("GET", f"/metadata/workflow/{name}")["version"] == version
+        return
+
+    assert response.status_code == 400, response.text
+    error = response.json()
+    assert error["status"] == 400
+    for task_type in sorted(unsupported):
+        assert f"'{task_type}'" in error["message"], (task_type, error["message"])
+    assert client.request("GET", f"/metadata/workflow/{name}").status_code == 404
+    assert client.request("GET", f"/metadata/workflow/{name}", params={"version": version}).status_code == 404
+    assert name not in {d["name"] for d in client.ok("GET", "/metadata/workflow")}
+
+
+def test_a_bulk_update_with_one_refused_definition_writes_none(client: PodiumClient) -> None:
+    accepted = next(unique(d) for _, d in WORKFLOW_DEFS if not unsupported_types(d))
+    refused = next(unique(d) for _, d in WORKFLOW_DEFS if unsupported_types(d))
+    response = client.request("PUT", "/metadata/workflow", json=[accepted, refused])
+    assert response.status_code == 400, response.text
+    for definition in (accepted, refused):
+        assert client.request("GET", f"/metadata/workflow/{definition['name']}").status_code == 404
+
+    client.ok("PUT", "/metadata/workflow", json=[accepted])
+    assert client.ok("GET", f"/metadata/workflow/{accepted['name']}")["name"] == accepted["name"]
+
+
+def test_registering_the_same_name_again_overwrites(client: PodiumClient) -> None:
+    definition = unique(next(d for _, d in WORKFLOW_DEFS if not unsupported_types(d)))
+    client.ok("POST", "/metadata/workflow", json=definition)
+    first = client.ok("GET", f"/metadata/workflow/{definition['name']}")
+    changed = {**definition, "description": "registered again"}
+    client.ok("POST", "/metadata/workflow", json=changed)
+    second = client.ok("GET", f"/metadata/workflow/{definition['name']}")
+    assert second["description"] == "registered again"
+    assert second["createTime"] == first["createTime"]
+    assert second["tasks"] == first["tasks"]
