@@ -62,6 +62,9 @@ def _call(method: str, url: str, body: Any = None) -> Any:
 def cmd_up(args: argparse.Namespace) -> int:
     from cluster.runtime import configure_logging, runtime_for, with_overrides
 
+    # `--workers pkg.mod` names modules relative to where Podium is started, as `python -m` does.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     settings = with_overrides(Settings.from_env(), port=args.port, shards=args.shards, host=args.host)
     configure_logging(settings.log_level)
     runtime = runtime_for(settings, args.workers, dashboard=not args.no_dashboard)

@@ -18,12 +18,12 @@ from cluster.runtime import Runtime
 from tests.integration.client import PodiumClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TEST_WORKERS = "tests.integration.workers"
+TEST_WORKERS = ["tests.integration.workers", "examples.workers"]
 
 
 def start_podium(home: Path, namespace: str, workers: list[str] | None = None, **overrides: object) -> Runtime:
     settings = Settings(home=home, port=0, shards=2, partitions=8, namespace=namespace, **overrides)  # type: ignore[arg-type]
-    return Runtime(settings, worker_modules=workers if workers is not None else [TEST_WORKERS], dashboard=False).start()
+    return Runtime(settings, worker_modules=workers if workers is not None else TEST_WORKERS, dashboard=False).start()
 
 
 @pytest.fixture(scope="session")

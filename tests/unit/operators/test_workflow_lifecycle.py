@@ -489,3 +489,23 @@ def test_dirty_tracking_marks_what_a_step_changed() -> None:
 
     assert run.state.dirty_task_ids == {run.task("a")["taskId"], run.task("b")["taskId"]}
     assert run.state.meta_dirty is True
+
+
+def test_an_ignored_event_while_paused_keeps_the_finished_task_for_resume() -> None:
+    """A second pause (ignored) must not drop the finished task waiting to be decided."""
+    from actors.workflow import events as ev
+
+    run = Run(
+        {
+            "name": "paused_twice",
+            "tasks": [
+                {"name": "first", "taskReferenceName": "first"},
+                {"name": "second", "taskReferenceName": "second"},
+            ],
+        }
+    )
+    run.send(ev.Pause())
+    run.complete("first")
+    assert run.send(ev.Pause()) == []
+    run.send(ev.Resume())
+    assert run.statuses() == {"first": "COMPLETED", "second": "SCHEDULED"}
