@@ -7,6 +7,8 @@ import asyncio
 import json
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -148,6 +150,73 @@ def scenario_idle_memory(runtime: Runtime, parked: int) -> dict[str, Any]:
     return figures
 
 
+def scenario_peers(runs: int, seconds: float) -> dict[str, Any]:
+    """Celery and Prefect run in their own processes: Podium is stopped by then."""
+    figures: dict[str, Any] = {}
+    for peer, in_flight in (("celery", 200), ("prefect", 20)):
+        command = [sys.executable, "-m", f"bench.peers.{peer}_bench", str(seconds), str(in_flight)]
+        rates = []
+        for _ in range(runs):
+            finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds * 4 + 300)
+            lines = [line for line in finished.stdout.strip().splitlines() if line.strip()]
+            if finished.returncode != 0 or not lines:
+                raise RuntimeError(f"{peer} bench failed: {finished.stderr[-2000:]}")
+            rates.append(float(lines[-1]))
+            print(f"  5 {peer}: {rates[-1]:.1f} workflows/s", flush=True)
+        figures[peer] = {"workflowsPerSecond": statistics.median(rates), "runs": rates, "inFlight": in_flight}
+    return figures
+
+
+def markdown(results: dict[str, Any]) -> str:
+    rows = [("Scenario", "Figure (median)", "Target", "Met")]
+
+    def add(name: str, figure: str, target: str, met: bool | None) -> None:
+        rows.append((name, figure, target, "" if met is None else ("yes" if met else "no")))
+
+    a = results.get("1a_python_workers")
+    if a:
+        add("1a reference workflow, Python actor workers",
+            f"{a['workflowsPerSecond']:.0f} workflows/s ({a['taskTransitionsPerSecond']:.0f} task transitions/s)",
+            ">= 200 workflows/s", a["workflowsPerSecond"] >= 200)
+    b = results.get("1b_external_workers")
+    if b:
+        add("1b reference workflow, external HTTP workers", f"{b['workflowsPerSecond']:.0f} workflows/s",
+            ">= 100 workflows/s", b["workflowsPerSecond"] >= 100)
+    latency = results.get("2_start_latency")
+    if latency:
+        at100 = latency["at100PerSecond"]
+        add("2 start latency at 100 starts/s",
+            f"p50 {at100['p50']:.1f} ms, p95 {at100['p95']:.1f} ms, p99 {at100['p99']:.1f} ms",
+            "p99 <= 25 ms", at100["p99"] <= 25)
+        highest = latency.get("highestHeld") or {}
+        if highest:
+            add("2 highest start rate held", f"{highest['rate']} starts/s (p99 {highest['p99']:.1f} ms)", "", None)
+    chain = results.get("3_long_chain")
+    if chain:
+        for name, label in (("bench_chain", "3 chain of 1,000 SIMPLE tasks"), ("bench_loop", "3 DO_WHILE of 1,000")):
+            figure = chain[name]
+            add(label, f"{figure['seconds']:.2f} s, {figure['transitionsPerSecond']:.0f} transitions/s",
+                ">= 2,000 transitions/s", figure["transitionsPerSecond"] >= 2000)
+    memory = results.get("4_idle_memory")
+    if memory:
+        add(f"4 parked workflows ({memory['workflows']:,}), Redis",
+            f"{memory['redisBytesPerWorkflow']:.0f} bytes each", "<= 4 KB", memory["redisBytesPerWorkflow"] <= 4096)
+        add("4 parked workflows, shard RSS", f"{memory['shardRssBytesPerWorkflowPassivated']:.0f} bytes each",
+            "<= 1 KB", memory["shardRssBytesPerWorkflowPassivated"] <= 1024)
+    peers = results.get("5_peers")
+    if peers and a:
+        for peer, figure in peers.items():
+            ratio = a["workflowsPerSecond"] / figure["workflowsPerSecond"] if figure["workflowsPerSecond"] else 0
+            add(f"5 {peer}, same shape", f"{figure['workflowsPerSecond']:.1f} workflows/s; Podium 1a is {ratio:.1f}x",
+                "Podium ahead", ratio > 1)
+    machine = results["machine"]
+    mode = "quick mode (one short run each)" if results["quick"] else "median of 3 runs"
+    header = (f"Machine: {machine['cpus']:.0f} CPUs, Python {machine['python']}, {machine['platform']}; "
+              f"{mode}; {results['when']}.\n\n")
+    table = "\n".join("| " + " | ".join(row) + " |" for row in [rows[0], ("---",) * 4, *rows[1:]])
+    return header + table + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--quick", action="store_true", help="one short run per scenario")
@@ -179,9 +248,12 @@ def main() -> None:
         finally:
             runtime.stop()
             ray.shutdown()
+    if not args.only or args.only == "5":
+        results["5_peers"] = scenario_peers(runs, seconds)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    (RESULTS / "latest.md").write_text(markdown(results))
+    print(markdown(results))
 
 
 if __name__ == "__main__":

@@ -493,8 +493,6 @@ def test_dirty_tracking_marks_what_a_step_changed() -> None:
 
 def test_an_ignored_event_while_paused_keeps_the_finished_task_for_resume() -> None:
     """A second pause (ignored) must not drop the finished task waiting to be decided."""
-    from actors.workflow import events as ev
-
     run = Run(
         {
             "name": "paused_twice",
