@@ -186,8 +186,12 @@ class Checkpoint:
 
 
 class Store:
-    def __init__(self, redis_url: str, partitions: int) -> None:
-        self.redis = aioredis.Redis.from_url(redis_url, decode_responses=False)
+    def __init__(self, redis_url: str, partitions: int, max_connections: int = 64) -> None:
+        # A blocking pool: under a burst, callers wait for a connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=max_connections, timeout=None)
+        # Typed as Any: redis-py's own annotations say `bytes | str` for every reply,
+        # whatever decode_responses is; with decode_responses off they are bytes.
+        self.redis: Any = aioredis.Redis(connection_pool=pool, decode_responses=False)
         self.partitions = partitions
         self._poll = self.redis.register_script(_POLL_SCRIPT)
 

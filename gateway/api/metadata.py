@@ -47,6 +47,7 @@ async def create_workflow_def(request: web.Request) -> web.Response:
     if previous is not None and not overwrite:
         raise conflict(f"Workflow definition '{definition.name}' version {definition.version} already exists")
     await context.store.put_workflow_def(_stamped(definition, previous))
+    context.definitions.clear()
     return json_response({})
 
 
@@ -62,6 +63,7 @@ async def update_workflow_defs(request: web.Request) -> web.Response:
         previous = await context.store.get_workflow_def(definition.name, definition.version)
         stamped.append(_stamped(definition, previous))
     await context.store.put_workflow_defs(stamped)
+    context.definitions.clear()
     return json_response({"bulkErrorResults": {}, "bulkSuccessfulResults": [d.name for d in definitions]})
 
 
@@ -92,8 +94,10 @@ async def delete_workflow_def(request: web.Request) -> web.Response:
     name, raw_version = request.match_info["name"], request.match_info["version"]
     if not raw_version.isdigit():
         raise bad_request(f"Version must be an integer, got {raw_version!r}")
-    if not await context_of(request).store.delete_workflow_def(name, int(raw_version)):
+    context = context_of(request)
+    if not await context.store.delete_workflow_def(name, int(raw_version)):
         raise not_found(f"No workflow definition named '{name}' version {raw_version}")
+    context.definitions.clear()
     return json_response({})
 
 

@@ -25,7 +25,7 @@ async def start_workflow(context: GatewayContext, request: StartWorkflowRequest)
         definition = await checked_definition(context, request.workflow_def.to_wire())
         definition_json = orjson.dumps(definition.to_wire())
     else:
-        found = await context.store.get_workflow_def_raw(request.name, request.version)
+        found = await context.definitions.get(context.store, request.name, request.version)
         if found is None:
             version = f" version {request.version}" if request.version is not None else ""
             raise not_found(f"No workflow definition named '{request.name}'{version}")
