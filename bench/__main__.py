@@ -31,7 +31,7 @@ def scenario_python_workers(runtime: Runtime, runs: int, seconds: float) -> dict
     asyncio.run(register(runtime.api_url, [child, parent], []))
     rates = []
     for _ in range(runs):
-        result = asyncio.run(sustain(runtime.api_url, runtime.redis_url, parent["name"], 200, 3.0, seconds))
+        result = asyncio.run(sustain(runtime.api_url, runtime.redis_url, parent["name"], 200, 2.0, seconds))
         rates.append(result.per_second)
         print(f"  1a python workers: {result.per_second:.1f} workflows/s {result.sample_statuses}", flush=True)
     median = statistics.median(rates)
@@ -45,7 +45,7 @@ def scenario_external_workers(runtime: Runtime, runs: int, seconds: float) -> di
     rates = []
     with Pollers(runtime.api_url, task_type):
         for _ in range(runs):
-            result = asyncio.run(sustain(runtime.api_url, runtime.redis_url, parent["name"], 200, 3.0, seconds))
+            result = asyncio.run(sustain(runtime.api_url, runtime.redis_url, parent["name"], 200, 2.0, seconds))
             rates.append(result.per_second)
             print(f"  1b external workers: {result.per_second:.1f} workflows/s {result.sample_statuses}", flush=True)
     median = statistics.median(rates)
@@ -62,7 +62,7 @@ def scenario_start_latency(runtime: Runtime, runs: int, seconds: float) -> dict[
               flush=True)
     highest: dict[str, Any] = {}
     for rate in (200, 300, 400, 600, 800):
-        result = asyncio.run(open_loop_starts(runtime.api_url, name, rate, min(seconds, 10.0)))
+        result = asyncio.run(open_loop_starts(runtime.api_url, name, rate, min(seconds, 10.0) / 2))
         held = result.achieved_rate >= 0.95 * rate and result.percentile(0.99) < 1000
         print(f"  2 start rate {rate}/s: achieved {result.achieved_rate:.0f}/s p99 {result.percentile(0.99):.1f} ms",
               flush=True)
@@ -222,7 +222,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one short run per scenario")
     parser.add_argument("--only", help="run only this scenario (e.g. 1a)")
     args = parser.parse_args()
-    runs, seconds = (1, 10.0) if args.quick else (3, 30.0)
+    runs, seconds = (1, 5.0) if args.quick else (3, 30.0)
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as home:
         settings = Settings(home=Path(home), port=0, namespace="podium-bench")
         ray.init(include_dashboard=False, log_to_driver=False, namespace="podium-bench",
