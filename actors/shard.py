@@ -465,36 +465,14 @@ class ShardCore:
             # Started before (a redelivery): if it already ended, tell the parent again.
             workflow = existing.state.workflow
             if workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
-                self._post(
-                    messages.child_done(
-                        cmd.NotifyParent(
-                            message["parentWorkflowId"],
-                            message["parentWorkflowTaskId"],
-                            workflow_id,
-                            workflow["status"],
-                            workflow.get("output", {}),
-                            workflow.get("reasonForIncompletion"),
-                        )
-                    ),
-                    checkpoint,
-                    effects,
+                self._answer_parent(
+                    message, workflow["status"], workflow.get("output", {}), workflow.get("reasonForIncompletion"),
+                    checkpoint, effects,
                 )
             return None
         if message.get("error") or not message.get("definition"):
-            self._post(
-                messages.child_done(
-                    cmd.NotifyParent(
-                        message["parentWorkflowId"],
-                        message["parentWorkflowTaskId"],
-                        workflow_id,
-                        "FAILED",
-                        {},
-                        message.get("error") or "sub workflow has no definition",
-                    )
-                ),
-                checkpoint,
-                effects,
-            )
+            reason = message.get("error") or "sub workflow has no definition"
+            self._answer_parent(message, "FAILED", {}, reason, checkpoint, effects)
             return None
         try:
             definition = self._definition(message["definition"])
@@ -511,6 +489,22 @@ class ShardCore:
             parent_workflow_id=message["parentWorkflowId"],
             parent_workflow_task_id=message["parentWorkflowTaskId"],
         )
+
+    def _answer_parent(
+        self,
+        start_message: messages.Message,
+        status: str,
+        output: dict[str, Any],
+        reason: str | None,
+        checkpoint: Checkpoint,
+        effects: TurnEffects,
+    ) -> None:
+        """Tell the parent how a child it asked for ended (or why it never started)."""
+        notice = cmd.NotifyParent(
+            start_message["parentWorkflowId"], start_message["parentWorkflowTaskId"],
+            start_message["workflowId"], status, output, reason,
+        )
+        self._post(messages.child_done(notice), checkpoint, effects)
 
     def _post(
         self, addressed: tuple[str, str, messages.Message], checkpoint: Checkpoint, effects: TurnEffects

@@ -13,17 +13,14 @@ registered, under a unique name each, so the session's other tests never see the
 from __future__ import annotations
 
 import copy
-import json
-import os
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from definitions.models import TaskDef, WorkflowDef
 from definitions.validation import IMPLEMENTED_TASK_TYPES
+from tests.conductor_corpus import CORPUS, load_task_defs, load_workflow_defs, task_types
 from tests.integration.client import PodiumClient
 
 Json = dict[str, Any]
@@ -31,81 +28,12 @@ Json = dict[str, Any]
 SERVER_STAMPS = ("createTime", "updateTime")
 
 
-def corpus_dir() -> Path:
-    """`PODIUM_SHARED_DIR` names the shared folder or the conductor folder inside it."""
-    configured = os.environ.get("PODIUM_SHARED_DIR", "").strip()
-    if not configured:
-        return Path(__file__).resolve().parents[3] / "shared" / "conductor"
-    shared = Path(configured)
-    return shared / "conductor" if (shared / "conductor").is_dir() else shared
-
-
-CORPUS = corpus_dir()
-
-
-def is_workflow_def(item: Any) -> bool:
-    return isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("tasks"), list)
-
-
-def is_task_def(item: Any) -> bool:
-    """A TaskDef: a name, no tasks, and the retry and timeout settings only a TaskDef has."""
-    return (
-        isinstance(item, dict)
-        and isinstance(item.get("name"), str)
-        and "tasks" not in item
-        and "retryCount" in item
-        and "timeoutSeconds" in item
-    )
-
-
-def corpus_items() -> Iterator[tuple[str, Any]]:
-    for path in sorted(CORPUS.rglob("*.json")):
-        text = path.read_text(encoding="utf-8")
-        if not text.strip():
-            continue
-        data = json.loads(text)
-        for item in data if isinstance(data, list) else [data]:
-            yield str(path.relative_to(CORPUS)), item
-
-
-def load_workflow_defs() -> list[tuple[str, Json]]:
-    found: list[tuple[str, Json]] = []
-    for relative, item in corpus_items():
-        if is_workflow_def(item):
-            definition = item
-        elif isinstance(item, dict) and is_workflow_def(item.get("workflowDef")):
-            definition = item["workflowDef"]
-        else:
-            continue
-        found.append((f"{relative}::{definition['name']}:v{definition.get('version', 1)}", definition))
-    return found
-
-
-def load_task_defs() -> list[tuple[str, Json]]:
-    return [(f"{relative}::{item['name']}", item) for relative, item in corpus_items() if is_task_def(item)]
-
-
 WORKFLOW_DEFS = load_workflow_defs()
 TASK_DEFS = load_task_defs()
 
 
-def walk(tasks: list[Json] | None) -> Iterator[Json]:
-    """Every task of a definition, including those of inline sub-workflow definitions."""
-    for task in tasks or []:
-        yield task
-        for branch in (task.get("decisionCases") or {}).values():
-            yield from walk(branch)
-        yield from walk(task.get("defaultCase"))
-        for branch in task.get("forkTasks") or []:
-            yield from walk(branch)
-        yield from walk(task.get("loopOver"))
-        inline = (task.get("subWorkflowParam") or {}).get("workflowDefinition")
-        if isinstance(inline, dict):
-            yield from walk(inline.get("tasks"))
-
-
 def unsupported_types(definition: Json) -> set[str]:
-    return {task.get("type") or "SIMPLE" for task in walk(definition["tasks"])} - IMPLEMENTED_TASK_TYPES
+    return task_types(definition) - IMPLEMENTED_TASK_TYPES
 
 
 def unique(definition: Json) -> Json:

@@ -10,16 +10,14 @@ definitions in conductor-oss/conductor (test-harness/src/test/groovy/).
 from __future__ import annotations
 
 import copy
-import json
-import os
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conductor_corpus import read
 from tests.integration.client import PodiumClient
 
 Json = dict[str, Any]
@@ -29,17 +27,8 @@ DEADLINE_SECONDS = 30.0
 # -- the shared Conductor definitions -----------------------------------------------------
 
 
-def shared_conductor_dir() -> Path:
-    """`PODIUM_SHARED_DIR` names the shared folder or the conductor folder inside it."""
-    configured = os.environ.get("PODIUM_SHARED_DIR", "").strip()
-    if not configured:
-        return Path(__file__).resolve().parents[3] / "shared" / "conductor"
-    shared = Path(configured)
-    return shared / "conductor" if (shared / "conductor").is_dir() else shared
-
-
 def shared_definition(name: str) -> Json:
-    definition: Json = json.loads((shared_conductor_dir() / "workflows" / f"{name}.json").read_text("utf-8"))
+    definition: Json = read(f"workflows/{name}.json")
     return definition
 
 

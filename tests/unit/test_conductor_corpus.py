@@ -8,10 +8,7 @@ except where they are built from ``${...}`` at run time.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,64 +16,9 @@ import pytest
 from definitions.evaluators import EvaluationError, evaluate_jq, js_syntax_error
 from definitions.models import WorkflowDef
 from definitions.validation import IMPLEMENTED_TASK_TYPES, validate_workflow_def
+from tests.conductor_corpus import load_workflow_defs, task_types, walk
 
-
-def corpus_dir() -> Path:
-    configured = os.environ.get("PODIUM_SHARED_DIR", "").strip()
-    shared = Path(configured) if configured else Path(__file__).resolve().parents[3] / "shared"
-    # PODIUM_SHARED_DIR may name the shared folder or the conductor folder inside it.
-    return shared / "conductor" if (shared / "conductor").is_dir() else shared
-
-
-CORPUS = corpus_dir()
-
-
-def definitions_in(data: Any) -> Iterator[dict[str, Any]]:
-    """Workflow definitions in one file: a definition, a list of them, or a start
-    request carrying one as ``workflowDef``. JSON schemas and task definitions are skipped."""
-    for item in data if isinstance(data, list) else [data]:
-        if not isinstance(item, dict):
-            continue
-        if "name" in item and "tasks" in item and isinstance(item["tasks"], list):
-            yield item
-        elif isinstance(item.get("workflowDef"), dict):
-            yield item["workflowDef"]
-
-
-def load_corpus() -> list[tuple[str, dict[str, Any]]]:
-    found: list[tuple[str, dict[str, Any]]] = []
-    for path in sorted(CORPUS.rglob("*.json")):
-        text = path.read_text(encoding="utf-8")
-        if not text.strip():
-            continue
-        for definition in definitions_in(json.loads(text)):
-            # One file can hold several versions of the same workflow.
-            key = f"{path.relative_to(CORPUS)}::{definition['name']}:v{definition.get('version', 1)}"
-            found.append((key, definition))
-    return found
-
-
-ENTRIES = load_corpus() if CORPUS.is_dir() else []
-pytestmark = pytest.mark.skipif(not ENTRIES, reason=f"no Conductor definitions under {CORPUS}")
-
-
-def walk(tasks: list[dict[str, Any]] | None) -> Iterator[dict[str, Any]]:
-    """Every task, including those of inline sub-workflow definitions."""
-    for task in tasks or []:
-        yield task
-        for branch in (task.get("decisionCases") or {}).values():
-            yield from walk(branch)
-        yield from walk(task.get("defaultCase"))
-        for branch in task.get("forkTasks") or []:
-            yield from walk(branch)
-        yield from walk(task.get("loopOver"))
-        inline = (task.get("subWorkflowParam") or {}).get("workflowDefinition")
-        if isinstance(inline, dict):
-            yield from walk(inline.get("tasks"))
-
-
-def task_types(definition: dict[str, Any]) -> set[str]:
-    return {task.get("type", "SIMPLE") for task in walk(definition["tasks"])}
+ENTRIES = load_workflow_defs()
 
 
 def test_the_corpus_is_there() -> None:

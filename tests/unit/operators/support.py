@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from actors.workflow import commands as cmd
+from tests.conductor_corpus import read
 from tests.unit.machine_harness import Run
 
 Json = dict[str, Any]
-
-
-def shared_conductor_dir() -> Path:
-    """`PODIUM_SHARED_DIR` (the shared folder or its `conductor` folder), else ../shared."""
-    configured = os.environ.get("PODIUM_SHARED_DIR", "").strip()
-    shared = Path(configured) if configured else Path(__file__).resolve().parents[4] / "shared"
-    return shared / "conductor" if (shared / "conductor").is_dir() else shared
-
-
-@cache
-def _read(relative_path: str) -> Any:
-    path = shared_conductor_dir() / relative_path
-    if not path.is_file():
-        pytest.skip(f"Conductor definition {relative_path} not found under {shared_conductor_dir()}")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def conductor_definition(relative_path: str, name: str | None = None) -> Json:
@@ -37,11 +17,11 @@ def conductor_definition(relative_path: str, name: str | None = None) -> Json:
     `relative_path` is relative to the `conductor` folder (`workflows/x.json`); `name`
     picks one definition from a file holding several.
     """
-    data = _read(relative_path)
+    data = read(relative_path)
     candidates = data if isinstance(data, list) else [data]
     for item in candidates:
         if isinstance(item, dict) and (name is None or item.get("name") == name):
-            return json.loads(json.dumps(item))
+            return item
     raise LookupError(f"no workflow definition named {name!r} in {relative_path}")
 
 
