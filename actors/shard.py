@@ -28,11 +28,12 @@ import orjson
 import ray
 
 from actors import messages
+from actors.metrics import Metrics, NoMetrics, RayMetrics
 from actors.pool import pool_actor_name
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
 from actors.workflow.machine import handle, start_workflow
-from actors.workflow.state import WorkflowState
+from actors.workflow.state import WorkflowState, public_task
 from cluster.store import Checkpoint, Store
 from definitions.models import TERMINAL_WORKFLOW_STATUSES, TaskDef, WorkflowDef
 
@@ -42,6 +43,8 @@ log = logging.getLogger("podium.shard")
 IDLE_SECONDS = float(os.environ.get("PODIUM_IDLE_SECONDS", "30"))
 TIMER_INTERVAL = 0.1
 SWEEP_INTERVAL = 5.0
+# The timer kind a shard sets itself to hand a delayed task to its Python pool.
+DISPATCH_TIMER = "dispatch"
 # Results of `deliver`, one per event.
 OK, NOT_FOUND, TASK_NOT_FOUND, IGNORED = "ok", "not_found", "task_not_found", "ignored"
 
@@ -129,8 +132,10 @@ class ShardCore:
         shards: int,
         call_pool: PoolCall | None = None,
         send_to_peer: PeerSend | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.index = index
+        self.metrics: Metrics = metrics or NoMetrics()
         self.store = store
         self.shards = shards
         self.owned = [p for p in range(store.partitions) if owner_shard(p, shards) == index]
@@ -213,6 +218,7 @@ class ShardCore:
                 await self.refresh_metadata()
                 await self._redeliver_inbox()
                 self.passivate_idle(time.monotonic() - IDLE_SECONDS)
+                self.metrics.active_executions(len(self.executions))
             except Exception:
                 log.exception("shard %d: sweep failed", self.index)
 
@@ -339,18 +345,16 @@ class ShardCore:
                 reply.set_result(outcome)
         for workflow_id in effects.ended:
             self.executions.pop(workflow_id, None)
-        for workflow_id, execution in touched.items():
-            if parked(execution.state):
-                self.executions.pop(workflow_id, None)
+        for envelope in batch:
+            held = self.executions.get(envelope.workflow_id)
+            if held is not None and held.definition_json is None and parked(held.state):
+                del self.executions[envelope.workflow_id]
         self._carry_out(effects)
 
     async def _activate_missing(self, batch: list[Envelope]) -> None:
-        missing = []
-        for envelope in batch:
-            workflow_id = envelope.workflow_id
-            if workflow_id in self.executions or isinstance(envelope.event, ev.StartWorkflow):
-                continue
-            missing.append(workflow_id)
+        # Starts are looked up too: Ray retries a call whose shard died after its commit,
+        # and a start seen twice must find the execution the first one made.
+        missing = [envelope.workflow_id for envelope in batch if envelope.workflow_id not in self.executions]
         if missing:
             for workflow_id, raw, definition in await self._load(list(dict.fromkeys(missing))):
                 self._activate(workflow_id, raw, definition)
@@ -426,6 +430,7 @@ class ShardCore:
             execution = Execution(state, self.store.partition(workflow_id), time.monotonic(), definition_json)
             self.executions[workflow_id] = execution
             checkpoint.index_started(execution.partition, state.workflow)
+            self.metrics.workflow_started(state.workflow["workflowName"])
         else:
             existing = self.executions.get(workflow_id)
             if existing is None:
@@ -434,13 +439,27 @@ class ShardCore:
             assert event is not None
             if isinstance(event, ev.TaskUpdate | ev.TaskPolled) and event.task_id not in existing.state.by_id:
                 return TASK_NOT_FOUND
+            if isinstance(event, ev.TimerFired) and event.kind == DISPATCH_TIMER:
+                return self._dispatch_when_due(existing, event.task_id, effects)
             commands = handle(execution.state, event, now, self.env)
+            if isinstance(event, ev.TaskUpdate):
+                task = execution.state.by_id[event.task_id]
+                if task["status"] == event.status and task["endTime"] == now:
+                    self.metrics.task_ended(task["taskType"], task["status"], now - task["scheduledTime"])
         execution.last_active = time.monotonic()
         state = execution.state
         if state.dirty_task_ids or state.meta_dirty or execution.definition_json is not None:
             touched[workflow_id] = execution
         self._translate(execution, commands, now, checkpoint, effects)
         return OK if commands or workflow_id in touched else IGNORED
+
+    def _dispatch_when_due(self, execution: Execution, task_id: str, effects: TurnEffects) -> str:
+        """A pool task's start delay or retry delay has passed: send it to its pool now."""
+        task = execution.state.by_id.get(task_id)
+        if task is None or task["status"] != "SCHEDULED" or execution.state.status != "RUNNING":
+            return IGNORED
+        effects.pool_tasks[task["taskType"]].append(public_task(task))
+        return OK
 
     def _message_event(
         self, message: messages.Message, now: int, checkpoint: Checkpoint, effects: TurnEffects
@@ -528,10 +547,10 @@ class ShardCore:
                     if task["taskType"] in self.pool_types and not task.get("domain"):
                         if delay > 0:
                             checkpoint.set_timer(
-                                execution.partition, f"{workflow_id}|{task['taskId']}|dispatch", now + delay
+                                execution.partition, f"{workflow_id}|{task['taskId']}|{DISPATCH_TIMER}", now + delay
                             )
                         else:
-                            effects.pool_tasks[task["taskType"]].append(dict(task))
+                            effects.pool_tasks[task["taskType"]].append(public_task(task))
                     else:
                         checkpoint.enqueue(task, now + delay)
                 case cmd.CancelTask(task=task):
@@ -544,8 +563,9 @@ class ShardCore:
                     self._post(messages.terminate(command), checkpoint, effects)
                 case cmd.NotifyParent():
                     self._post(messages.child_done(command), checkpoint, effects)
-                case cmd.WorkflowEnded():
+                case cmd.WorkflowEnded(status=status):
                     checkpoint.index_ended(execution.partition, execution.state.workflow)
+                    self.metrics.workflow_ended(execution.state.workflow["workflowName"], status)
                     effects.ended.append(workflow_id)
 
     # -- after the commit -------------------------------------------------------------------
@@ -591,10 +611,14 @@ class ShardCore:
 class WorkflowShard:
     """The Ray actor around ShardCore: finds pool actors and peer shards by name."""
 
-    def __init__(self, index: int, redis_url: str, partitions: int, shards: int, namespace: str) -> None:
+    def __init__(
+        self, index: int, redis_url: str, partitions: int, shards: int, namespace: str, log_level: str = "INFO"
+    ) -> None:
         self.namespace = namespace
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        self.core = ShardCore(index, Store(redis_url, partitions), shards, self._call_pool, self._send_to_peer)
+        logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        self.core = ShardCore(
+            index, Store(redis_url, partitions), shards, self._call_pool, self._send_to_peer, RayMetrics(index)
+        )
         self._pools: dict[str, list[Any]] = {}
         self._peers: dict[int, Any] = {}
         self._round_robin = itertools.count()

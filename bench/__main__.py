@@ -252,8 +252,10 @@ def main() -> None:
     if not args.only or args.only == "5":
         results["5_peers"] = scenario_peers(runs, seconds)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / "latest.md").write_text(markdown(results))
+    # A partial run must not overwrite the last full table.
+    stem = f"only-{args.only}" if args.only else "latest"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / f"{stem}.md").write_text(markdown(results))
     print(markdown(results))
 
 

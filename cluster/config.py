@@ -35,6 +35,7 @@ ENV_VARS: dict[str, str] = {
     "dashboard_port": "PODIUM_DASHBOARD_PORT",
     "log_level": "PODIUM_LOG_LEVEL",
     "namespace": "PODIUM_NAMESPACE",
+    "gateway_resource": "PODIUM_GATEWAY_RESOURCE",
 }
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -46,7 +47,9 @@ class Settings:
 
     redis_url: str | None = None
     """Redis to keep all durable state in (``REDIS_URL``). ``None`` starts the embedded
-    Redis under ``home``; set it to share one Redis (or a Redis Cluster) between nodes."""
+    Redis under ``home``. One Podium instance per Redis database: keys are not
+    prefixed per instance. A Redis Cluster is not supported yet (a step's transaction
+    spans hash slots)."""
 
     ray_address: str | None = None
     """Ray cluster to join (``RAY_ADDRESS``, e.g. ``auto`` or ``ray://head:10001``).
@@ -86,7 +89,13 @@ class Settings:
 
     namespace: str = "podium"
     """Ray namespace of this node's named actors (``PODIUM_NAMESPACE``): two Podium
-    instances can share one Ray cluster under different namespaces."""
+    instances, each with its own Redis database, can share one Ray cluster under
+    different namespaces."""
+
+    gateway_resource: str | None = None
+    """A Ray custom resource the gateway actor needs one unit of
+    (``PODIUM_GATEWAY_RESOURCE``), to pin it to the node its Service points at, e.g.
+    the head node of a KubeRay cluster started with ``--resources='{"podium_gateway": 1}'``."""
 
     def __post_init__(self) -> None:
         # Validate here rather than only in from_env so a Settings built in code

@@ -80,6 +80,7 @@ class Runtime:
     def _register_pools(self, workers: dict[str, WorkerSpec]) -> None:
         client = redis.Redis.from_url(self.redis_url)
         try:
+            self._check_partitions(client)
             # Types served last time but not now must go back to the Redis queues.
             client.delete(Keys.pools)
             if workers:
@@ -100,19 +101,31 @@ class Runtime:
         if self.pools:
             ray.get([pool.ping.remote() for pool in self.pools])
 
+    def _check_partitions(self, client: redis.Redis) -> None:
+        """The partition count is fixed when a Redis first holds Podium's data: with any
+        other count, every workflow id would hash to another partition and be lost."""
+        client.hsetnx(Keys.cluster, "partitions", self.settings.partitions)
+        stored = int(client.hget(Keys.cluster, "partitions") or self.settings.partitions)
+        if stored != self.settings.partitions:
+            raise ValueError(
+                f"PODIUM_PARTITIONS={self.settings.partitions}, but this Redis holds data written with "
+                f"{stored} partitions; start with PODIUM_PARTITIONS={stored}"
+            )
+
     def start_shards(self) -> None:
         settings = self.settings
         self.shards = [
             WorkflowShard.options(  # type: ignore[attr-defined]
                 name=shard_actor_name(i), namespace=settings.namespace, get_if_exists=True
-            ).remote(i, self.redis_url, settings.partitions, settings.shards, settings.namespace)
+            ).remote(i, self.redis_url, settings.partitions, settings.shards, settings.namespace, settings.log_level)
             for i in range(settings.shards)
         ]
         ray.get([shard.ready.remote() for shard in self.shards])
 
     def _start_gateway(self) -> None:
+        placement = {"resources": {self.settings.gateway_resource: 1}} if self.settings.gateway_resource else {}
         self.gateway = Gateway.options(  # type: ignore[attr-defined]
-            name=GATEWAY_NAME, namespace=self.settings.namespace, get_if_exists=True
+            name=GATEWAY_NAME, namespace=self.settings.namespace, get_if_exists=True, **placement
         ).remote(self.settings, self.redis_url)
         address = ray.get(self.gateway.address.remote())
         self.api_url = f"{address}/api"

@@ -14,12 +14,13 @@ Layout (all keys start with `podium:`):
 | `{pN}:inbox` | hash message id -> event | messages between executions |
 | `taskwf` | hash taskId -> workflowId | finding a task by its id |
 | `queue:{domain:}{type}` | zset taskId by visible-at ms | tasks for external workers |
-| `queue:{domain:}{type}:tasks` | hash taskId -> Task JSON | what a poll hands out |
+| `queued:{domain:}{type}` | hash taskId -> Task JSON | what a poll hands out |
 | `running:{name}` | set of ids | RUNNING/PAUSED executions of a workflow |
 | `corr:{name}:{correlationId}` | set of ids | executions by correlation id |
 | `log:{taskId}` | list | task execution logs |
 | `polldata:{type}` | hash worker -> JSON | last poll per worker |
 | `pools` | hash type -> pool size | task types served by Python actor pools |
+| `cluster` | hash | settings fixed at creation (`partitions`) |
 
 `{pN}` is a Redis Cluster hash tag: every key of one partition lives in one slot.
 """
@@ -55,6 +56,7 @@ class Keys:
     definitions = f"{PREFIX}defs"
     task_workflow = f"{PREFIX}taskwf"
     pools = f"{PREFIX}pools"
+    cluster = f"{PREFIX}cluster"
 
     @staticmethod
     def execution(partition: int, workflow_id: str) -> str:
@@ -78,7 +80,8 @@ class Keys:
 
     @staticmethod
     def queue_tasks(queue_key: str) -> str:
-        return f"{queue_key}:tasks"
+        # A prefix of its own, so no task type or domain can make it collide with a queue.
+        return queue_key.replace(f"{PREFIX}queue:", f"{PREFIX}queued:", 1)
 
     @staticmethod
     def running(name: str) -> str:

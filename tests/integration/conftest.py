@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ray
@@ -22,7 +23,8 @@ TEST_WORKERS = ["tests.integration.workers", "examples.workers"]
 
 
 def start_podium(home: Path, namespace: str, workers: list[str] | None = None, **overrides: object) -> Runtime:
-    settings = Settings(home=home, port=0, shards=2, partitions=8, namespace=namespace, **overrides)  # type: ignore[arg-type]
+    fields: dict[str, Any] = {"port": 0, "shards": 2, "partitions": 8, **overrides}
+    settings = Settings(home=home, namespace=namespace, **fields)
     return Runtime(settings, worker_modules=workers if workers is not None else TEST_WORKERS, dashboard=False).start()
 
 

@@ -7,6 +7,7 @@ import signal
 import uuid
 from pathlib import Path
 
+import pytest
 import ray
 import redis
 
@@ -113,3 +114,11 @@ def test_stopped_system_resumes_running_workflows_after_restart(ray_cluster: Non
         assert moved_before_stop == 10
     finally:
         runtime.stop()
+
+
+def test_a_restart_with_another_partition_count_is_refused(ray_cluster: None, tmp_path: Path) -> None:
+    """Ids hash to partitions: another count would strand every stored execution."""
+    home = tmp_path / "podium"
+    start_podium(home, "podium-partitions", workers=[]).stop()
+    with pytest.raises(ValueError, match="PODIUM_PARTITIONS=4, but this Redis holds data written with 8 partitions"):
+        start_podium(home, "podium-partitions", workers=[], partitions=4)

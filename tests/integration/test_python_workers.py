@@ -147,3 +147,27 @@ def test_plain_exception_without_retries_fails_workflow(podium: Runtime, client:
     assert "RuntimeError: attempt 1 fails on purpose" in workflow["reasonForIncompletion"]
     [task] = tasks_by_reference(workflow, "flaky")
     assert task["status"] == "FAILED"
+
+
+def test_a_retry_delay_holds_a_pool_task_back_then_dispatches_it(podium: Runtime, client: PodiumClient) -> None:
+    """The delay is a durable timer; when it fires the shard hands the retry to the pool."""
+    client.register(
+        {
+            "name": "py_retry_after_delay",
+            "tasks": [
+                {
+                    "name": "py_fail_first_attempt",
+                    "taskReferenceName": "flaky",
+                    "inputParameters": {"redisUrl": "${workflow.input.redisUrl}", "key": "${workflow.input.key}"},
+                    "taskDefinition": {"name": "py_fail_first_attempt", "retryCount": 1, "retryDelaySeconds": 1},
+                }
+            ],
+        }
+    )
+    workflow = client.wait(client.start("py_retry_after_delay", {"redisUrl": podium.redis_url, "key": unique("k")}))
+
+    assert workflow["status"] == "COMPLETED", workflow.get("reasonForIncompletion")
+    first, second = tasks_by_reference(workflow, "flaky")
+    assert (first["status"], second["status"]) == ("FAILED", "COMPLETED")
+    # The retry did not run before its delay was up.
+    assert second["endTime"] - first["endTime"] >= 1000

@@ -50,6 +50,7 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "PODIUM_DASHBOARD_PORT": "0",
         "PODIUM_LOG_LEVEL": "debug",
         "PODIUM_NAMESPACE": "podium-blue",
+        "PODIUM_GATEWAY_RESOURCE": "podium_gateway",
     }
     assert set(env) == set(ENV_VARS.values())
     for key, value in env.items():
@@ -68,6 +69,7 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         dashboard_port=0,
         log_level="DEBUG",
         namespace="podium-blue",
+        gateway_resource="podium_gateway",
     )
     assert not s.embedded_redis
 
