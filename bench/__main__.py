@@ -61,7 +61,7 @@ def scenario_start_latency(runtime: Runtime, runs: int, seconds: float, hold: fl
         print(f"  2 start latency @100/s: p50 {result.percentile(0.5):.1f} ms p99 {result.percentile(0.99):.1f} ms",
               flush=True)
     highest: dict[str, Any] = {}
-    for rate in (200, 300, 400, 600, 800):
+    for rate in (200, 400, 800, 1200, 1600, 2400):
         result = asyncio.run(open_loop_starts(runtime.api_url, name, rate, hold))
         # Held: the rate was sustained and requests did not queue up (no backlog growth).
         held = result.achieved_rate >= 0.95 * rate and result.percentile(0.99) < 1000
@@ -154,17 +154,26 @@ def scenario_idle_memory(runtime: Runtime, parked: int) -> dict[str, Any]:
 def scenario_peers(runs: int, seconds: float) -> dict[str, Any]:
     """Celery and Prefect run in their own processes: Podium is stopped by then."""
     figures: dict[str, Any] = {}
-    for peer, in_flight in (("celery", 200), ("prefect", 20)):
+    for peer, in_flight in (("celery", 200), ("prefect", 10)):
         command = [sys.executable, "-m", f"bench.peers.{peer}_bench", str(seconds), str(in_flight)]
-        rates = []
+        rates: list[float] = []
+        failures: list[str] = []
         for _ in range(runs):
             finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds * 4 + 300)
             lines = [line for line in finished.stdout.strip().splitlines() if line.strip()]
             if finished.returncode != 0 or not lines:
-                raise RuntimeError(f"{peer} bench failed: {finished.stderr[-2000:]}")
+                # A peer falling over under load is a result too; keep the runs that finished.
+                failures.append(finished.stderr.strip().splitlines()[-1] if finished.stderr.strip() else "no output")
+                print(f"  5 {peer}: run failed: {failures[-1]}", flush=True)
+                continue
             rates.append(float(lines[-1]))
             print(f"  5 {peer}: {rates[-1]:.1f} workflows/s", flush=True)
-        figures[peer] = {"workflowsPerSecond": statistics.median(rates), "runs": rates, "inFlight": in_flight}
+        figures[peer] = {
+            "workflowsPerSecond": statistics.median(rates) if rates else 0.0,
+            "runs": rates,
+            "failedRuns": failures,
+            "inFlight": in_flight,
+        }
     return figures
 
 
@@ -191,7 +200,8 @@ def markdown(results: dict[str, Any]) -> str:
             "p99 <= 25 ms", at100["p99"] <= 25)
         highest = latency.get("highestHeld") or {}
         if highest:
-            add("2 highest start rate held", f"{highest['rate']} starts/s (p99 {highest['p99']:.1f} ms)", "", None)
+            add("2 highest start rate held (of 200-2,400/s tried)",
+                f"{highest['rate']} starts/s (p99 {highest['p99']:.1f} ms)", "", None)
     chain = results.get("3_long_chain")
     if chain:
         for name, label in (("bench_chain", "3 chain of 1,000 SIMPLE tasks"), ("bench_loop", "3 DO_WHILE of 1,000")):
@@ -207,8 +217,13 @@ def markdown(results: dict[str, Any]) -> str:
     peers = results.get("5_peers")
     if peers and a:
         for peer, figure in peers.items():
-            ratio = a["workflowsPerSecond"] / figure["workflowsPerSecond"] if figure["workflowsPerSecond"] else 0
-            add(f"5 {peer}, same shape", f"{figure['workflowsPerSecond']:.1f} workflows/s; Podium 1a is {ratio:.1f}x",
+            failed = f"; {len(figure['failedRuns'])} run(s) failed" if figure.get("failedRuns") else ""
+            if not figure["runs"]:
+                add(f"5 {peer}, same shape", f"no run finished{failed}", "Podium ahead", None)
+                continue
+            ratio = a["workflowsPerSecond"] / figure["workflowsPerSecond"]
+            add(f"5 {peer}, same shape",
+                f"{figure['workflowsPerSecond']:.1f} workflows/s; Podium 1a is {ratio:.1f}x{failed}",
                 "Podium ahead", ratio > 1)
     machine = results["machine"]
     mode = "quick mode (one short run each)" if results["quick"] else "median of 3 runs"
@@ -218,12 +233,20 @@ def markdown(results: dict[str, Any]) -> str:
     return header + table + "\n"
 
 
+def save(results: dict[str, Any], stem: str) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / f"{stem}.md").write_text(markdown(results))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--quick", action="store_true", help="one short run per scenario")
     parser.add_argument("--only", help="run only this scenario (e.g. 1a)")
     args = parser.parse_args()
     runs, seconds = (1, 5.0) if args.quick else (3, 30.0)
+    # A partial run must not overwrite the last full table.
+    stem = f"only-{args.only}" if args.only else "latest"
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as home:
         settings = Settings(home=Path(home), port=0, namespace="podium-bench")
         ray.init(include_dashboard=False, log_to_driver=False, namespace="podium-bench",
@@ -238,24 +261,25 @@ def main() -> None:
         try:
             if not args.only or args.only == "1a":
                 results["1a_python_workers"] = scenario_python_workers(runtime, runs, seconds)
+                save(results, stem)
             if not args.only or args.only == "1b":
                 results["1b_external_workers"] = scenario_external_workers(runtime, runs, seconds)
+                save(results, stem)
             if not args.only or args.only == "2":
                 results["2_start_latency"] = scenario_start_latency(runtime, runs, seconds, 3.0 if args.quick else 30.0)
+                save(results, stem)
             if not args.only or args.only == "3":
                 results["3_long_chain"] = scenario_long_chain(runtime, runs, 1000)
+                save(results, stem)
             if not args.only or args.only == "4":
                 results["4_idle_memory"] = scenario_idle_memory(runtime, 10_000 if args.quick else 100_000)
+                save(results, stem)
         finally:
             runtime.stop()
             ray.shutdown()
     if not args.only or args.only == "5":
         results["5_peers"] = scenario_peers(runs, seconds)
-    RESULTS.mkdir(exist_ok=True)
-    # A partial run must not overwrite the last full table.
-    stem = f"only-{args.only}" if args.only else "latest"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / f"{stem}.md").write_text(markdown(results))
+    save(results, stem)
     print(markdown(results))
 
 
