@@ -159,7 +159,10 @@ def scenario_peers(runs: int, seconds: float) -> dict[str, Any]:
         command = [sys.executable, "-m", f"bench.peers.{peer}_bench", str(seconds), str(in_flight)]
         rates: list[float] = []
         failures: list[str] = []
-        for _ in range(runs):
+        # One spare attempt: a peer that falls over once still gets its runs measured.
+        for _ in range(runs + 1):
+            if len(rates) == runs:
+                break
             try:
                 finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds * 4 + 300)
             except subprocess.TimeoutExpired:
@@ -169,7 +172,8 @@ def scenario_peers(runs: int, seconds: float) -> dict[str, Any]:
             lines = [line for line in finished.stdout.strip().splitlines() if line.strip()]
             if finished.returncode != 0 or not lines:
                 # A peer falling over under load is a result too; keep the runs that finished.
-                failures.append(finished.stderr.strip().splitlines()[-1] if finished.stderr.strip() else "no output")
+                tail = " | ".join(finished.stderr.strip().splitlines()[-5:]) or "no output"
+                failures.append(f"exit {finished.returncode}: {tail}")
                 print(f"  5 {peer}: run failed: {failures[-1]}", flush=True)
                 continue
             rates.append(float(lines[-1]))
