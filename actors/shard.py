@@ -66,6 +66,15 @@ def release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def failed_results(tasks: list[dict[str, Any]], reason: str) -> list[dict[str, Any]]:
+    """TaskResult-shaped failures for tasks whose worker never answered; they are retried."""
+    return [
+        {"taskId": t["taskId"], "workflowInstanceId": t["workflowInstanceId"], "status": "FAILED",
+         "reasonForIncompletion": reason}
+        for t in tasks
+    ]
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -588,12 +597,7 @@ class ShardCore:
                 raise RuntimeError("this shard has no worker pools")
             results = await self._call_pool(task_type, tasks)
         except Exception as error:
-            reason = f"worker pool for {task_type!r} failed: {type(error).__name__}: {error}"
-            results = [
-                {"taskId": t["taskId"], "workflowInstanceId": t["workflowInstanceId"], "status": "FAILED",
-                 "reasonForIncompletion": reason}
-                for t in tasks
-            ]
+            results = failed_results(tasks, f"worker pool for {task_type!r} failed: {type(error).__name__}: {error}")
         for result in results:
             self.post(
                 result["workflowInstanceId"],
@@ -680,11 +684,7 @@ class WorkflowShard:
                 # The pool actor died mid-call: these tasks failed and will be retried.
                 self._pools.pop(task_type, None)
                 reason = f"worker pool actor for {task_type!r} failed: {type(outcome).__name__}: {outcome}"
-                results.extend(
-                    {"taskId": t["taskId"], "workflowInstanceId": t["workflowInstanceId"], "status": "FAILED",
-                     "reasonForIncompletion": reason}
-                    for t in group
-                )
+                results.extend(failed_results(group, reason))
             else:
                 results.extend(outcome)
         return results

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
+import ray
+import redis
+
+from actors.pool import pool_actor_name
 from cluster.runtime import Runtime
 from tests.integration.client import PodiumClient
 
@@ -171,3 +176,45 @@ def test_a_retry_delay_holds_a_pool_task_back_then_dispatches_it(podium: Runtime
     assert (first["status"], second["status"]) == ("FAILED", "COMPLETED")
     # The retry did not run before its delay was up.
     assert second["endTime"] - first["endTime"] >= 1000
+
+
+def test_a_killed_pool_actor_fails_its_task_which_is_retried(podium: Runtime, client: PodiumClient) -> None:
+    """The awaited Ray future raises; the task fails with that reason and its retry runs
+    on the actor Ray restarted."""
+    gate = unique("gate")
+    client.register(
+        {
+            "name": "py_pool_actor_killed",
+            "tasks": [
+                {
+                    "name": "py_gate_marked",
+                    "taskReferenceName": "gated",
+                    "inputParameters": {"redisUrl": "${workflow.input.redisUrl}", "gate": "${workflow.input.gate}"},
+                    "taskDefinition": {"name": "py_gate_marked", "retryCount": 1, "retryDelaySeconds": 0},
+                }
+            ],
+        }
+    )
+    workflow_id = client.start("py_pool_actor_killed", {"redisUrl": podium.redis_url, "gate": gate})
+    redis_client = redis.Redis.from_url(podium.redis_url)
+    try:
+        deadline = time.monotonic() + 60
+        while not redis_client.exists(f"{gate}:entered"):
+            assert time.monotonic() < deadline, "the task never started on its pool"
+            time.sleep(0.02)
+        name = pool_actor_name("py_gate_marked", 0)
+        pool = ray.get_actor(name, namespace=podium.settings.namespace)
+        worker_id = ray.get(pool.ping.remote())  # "<host>-<pid>-<actor name>"
+        killed_pid = worker_id[: -len(name) - 1].rsplit("-", 1)[1]
+        ray.kill(pool, no_restart=False)
+        redis_client.set(gate, 1)
+        workflow = client.wait(workflow_id)
+    finally:
+        redis_client.close()
+
+    assert workflow["status"] == "COMPLETED", workflow.get("reasonForIncompletion")
+    first, second = tasks_by_reference(workflow, "gated")
+    assert first["status"] == "FAILED"
+    assert "worker pool actor for 'py_gate_marked' failed" in first["reasonForIncompletion"]
+    assert second["status"] == "COMPLETED"
+    assert str(second["outputData"]["pid"]) != killed_pid

@@ -78,3 +78,23 @@ def fail_first_attempt(task: dict[str, Any]) -> dict[str, Any]:
     if attempt == 1:
         raise RuntimeError(f"attempt {attempt} fails on purpose")
     return {"attempt": attempt, "retryCountSeen": task["retryCount"]}
+
+
+@worker_task("py_gate_marked", pool_size=1, max_concurrency=10)
+async def gate_marked(redisUrl: str, gate: str) -> dict[str, Any]:  # Conductor-style input names
+    """Marks that it started (`{gate}:entered`), then waits for the gate like py_gate."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redisUrl)
+    try:
+        await client.incr(f"{gate}:entered")
+        deadline = time.monotonic() + 120
+        while not await client.exists(gate):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"gate {gate} never opened")
+            await asyncio.sleep(0.02)
+    finally:
+        await client.aclose()
+    return {"passed": True, "pid": os.getpid()}
