@@ -20,7 +20,7 @@ import os
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +30,13 @@ import ray
 from actors import messages
 from actors.metrics import Metrics, NoMetrics, RayMetrics
 from actors.pool import pool_actor_name
+from actors.tracing import ExecutionTracer, tracer_from_environment
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
 from actors.workflow.machine import handle, start_workflow
 from actors.workflow.state import WorkflowState, public_task
 from cluster.store import Checkpoint, Store
-from definitions.models import TERMINAL_WORKFLOW_STATUSES, TaskDef, WorkflowDef
+from definitions.models import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES, TaskDef, WorkflowDef
 
 log = logging.getLogger("podium.shard")
 
@@ -142,9 +143,11 @@ class ShardCore:
         call_pool: PoolCall | None = None,
         send_to_peer: PeerSend | None = None,
         metrics: Metrics | None = None,
+        tracer: ExecutionTracer | None = None,
     ) -> None:
         self.index = index
         self.metrics: Metrics = metrics or NoMetrics()
+        self.tracer = tracer
         self.store = store
         self.shards = shards
         self.owned = [p for p in range(store.partitions) if owner_shard(p, shards) == index]
@@ -338,6 +341,8 @@ class ShardCore:
                 checkpoint.ack(*envelope.inbox_ack)
             if envelope.timer is not None:
                 checkpoint.clear_timer(*envelope.timer)
+        if self.tracer is not None:
+            self._trace(touched.values(), now)
         for execution in touched.values():
             checkpoint.save(execution.partition, execution.state, execution.definition_json)
             execution.definition_json = None
@@ -359,6 +364,18 @@ class ShardCore:
             if held is not None and held.definition_json is None and parked(held.state):
                 del self.executions[envelope.workflow_id]
         self._carry_out(effects)
+
+    def _trace(self, touched: Iterable[Execution], now: int) -> None:
+        """Spans for the tasks and workflows this turn ended (before the dirty sets clear)."""
+        assert self.tracer is not None
+        for execution in touched:
+            state = execution.state
+            for task_id in state.dirty_task_ids:
+                task = state.by_id[task_id]
+                if task["endTime"] == now and task["status"] in TERMINAL_TASK_STATUSES:
+                    self.tracer.task_ended(state.workflow, task)
+            if state.meta_dirty and state.workflow.get("endTime") == now:
+                self.tracer.workflow_ended(state.workflow)
 
     async def _activate_missing(self, batch: list[Envelope]) -> None:
         # Starts are looked up too: Ray retries a call whose shard died after its commit,
@@ -621,7 +638,8 @@ class WorkflowShard:
         self.namespace = namespace
         logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         self.core = ShardCore(
-            index, Store(redis_url, partitions), shards, self._call_pool, self._send_to_peer, RayMetrics(index)
+            index, Store(redis_url, partitions), shards, self._call_pool, self._send_to_peer, RayMetrics(index),
+            tracer_from_environment(),
         )
         self._pools: dict[str, list[Any]] = {}
         self._peers: dict[int, Any] = {}

@@ -9,8 +9,11 @@ from typing import Any
 
 import orjson
 import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from actors.shard import ShardCore
+from actors.tracing import ExecutionTracer, root_span_id_of, trace_id_of
 from cluster.redis_server import EmbeddedRedis
 from cluster.store import Store
 
@@ -48,3 +51,39 @@ def test_a_start_repeated_after_a_restart_finds_the_first_execution(redis_url: s
     before, after = asyncio.run(_restart_and_start_again(redis_url))
     assert after["createTime"] == before["createTime"]
     assert [t["taskId"] for t in after["tasks"]] == [t["taskId"] for t in before["tasks"]]
+
+
+async def _run_inline_workflow(redis_url: str, tracer: ExecutionTracer) -> None:
+    definition = orjson.dumps(
+        {
+            "name": "traced_flow",
+            "version": 1,
+            "tasks": [
+                {"name": "first", "taskReferenceName": "first", "type": "NOOP"},
+                {"name": "remember", "taskReferenceName": "remember", "type": "SET_VARIABLE",
+                 "inputParameters": {"x": 1}},
+            ],
+        }
+    )
+    core = ShardCore(0, Store(redis_url, 4), 1, tracer=tracer)
+    await core.start()
+    await core.start_workflows([{"workflowId": "wf-traced", "definition": definition, "input": {}}])
+
+
+def test_an_execution_is_one_trace_with_a_span_per_task(redis_url: str) -> None:
+    exporter = InMemorySpanExporter()
+    asyncio.run(_run_inline_workflow(redis_url, ExecutionTracer(SimpleSpanProcessor(exporter))))
+
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert set(spans) == {"traced_flow", "first", "remember"}
+    root = spans["traced_flow"]
+    assert root.context.trace_id == trace_id_of("wf-traced")
+    assert root.context.span_id == root_span_id_of("wf-traced")
+    assert root.parent is None
+    assert root.attributes is not None and root.attributes["podium.workflow.status"] == "COMPLETED"
+    for name in ("first", "remember"):
+        span = spans[name]
+        assert span.context.trace_id == root.context.trace_id
+        assert span.parent is not None and span.parent.span_id == root.context.span_id
+        assert span.attributes is not None and span.attributes["podium.task.status"] == "COMPLETED"
+    assert dict(spans["first"].attributes or {})["podium.task.type"] == "NOOP"
