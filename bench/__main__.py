@@ -26,30 +26,29 @@ from cluster.runtime import Runtime
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _sustained(runtime: Runtime, name: str, runs: int, seconds: float, label: str) -> dict[str, Any]:
+    """Median completions/s of `name` with 200 executions kept in flight."""
+    rates = []
+    for _ in range(runs):
+        result = asyncio.run(sustain(runtime.api_url, runtime.redis_url, name, 200, 2.0, seconds))
+        rates.append(result.per_second)
+        print(f"  {label}: {result.per_second:.1f} workflows/s {result.sample_statuses}", flush=True)
+    median = statistics.median(rates)
+    return {"workflowsPerSecond": median, "taskTransitionsPerSecond": median * TASKS_PER_WORKFLOW, "runs": rates}
+
+
 def scenario_python_workers(runtime: Runtime, runs: int, seconds: float) -> dict[str, Any]:
     child, parent = reference_workflows("bench_py")
     asyncio.run(register(runtime.api_url, [child, parent], []))
-    rates = []
-    for _ in range(runs):
-        result = asyncio.run(sustain(runtime.api_url, runtime.redis_url, parent["name"], 200, 2.0, seconds))
-        rates.append(result.per_second)
-        print(f"  1a python workers: {result.per_second:.1f} workflows/s {result.sample_statuses}", flush=True)
-    median = statistics.median(rates)
-    return {"workflowsPerSecond": median, "taskTransitionsPerSecond": median * TASKS_PER_WORKFLOW, "runs": rates}
+    return _sustained(runtime, parent["name"], runs, seconds, "1a python workers")
 
 
 def scenario_external_workers(runtime: Runtime, runs: int, seconds: float) -> dict[str, Any]:
     task_type = "bench_ext"
     child, parent = reference_workflows(task_type)
     asyncio.run(register(runtime.api_url, [child, parent], [{"name": task_type, "retryCount": 0}]))
-    rates = []
     with Pollers(runtime.api_url, task_type):
-        for _ in range(runs):
-            result = asyncio.run(sustain(runtime.api_url, runtime.redis_url, parent["name"], 200, 2.0, seconds))
-            rates.append(result.per_second)
-            print(f"  1b external workers: {result.per_second:.1f} workflows/s {result.sample_statuses}", flush=True)
-    median = statistics.median(rates)
-    return {"workflowsPerSecond": median, "taskTransitionsPerSecond": median * TASKS_PER_WORKFLOW, "runs": rates}
+        return _sustained(runtime, parent["name"], runs, seconds, "1b external workers")
 
 
 def scenario_start_latency(runtime: Runtime, runs: int, seconds: float, hold: float) -> dict[str, Any]:

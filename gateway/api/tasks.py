@@ -174,12 +174,17 @@ async def get_task(request: web.Request) -> web.Response:
     return json_response(task)
 
 
+async def _known_task_id(request: web.Request) -> str:
+    task_id = request.match_info["taskId"]
+    if await context_of(request).store.workflow_of_task(task_id) is None:
+        raise not_found(f"No task with id '{task_id}'")
+    return task_id
+
+
 @routes.post("/api/tasks/{taskId}/log")
 async def append_log(request: web.Request) -> web.Response:
     context = context_of(request)
-    task_id = request.match_info["taskId"]
-    if await context.store.workflow_of_task(task_id) is None:
-        raise not_found(f"No task with id '{task_id}'")
+    task_id = await _known_task_id(request)
     body = await request.read()
     try:
         text = (await read_json(request)) if body.strip().startswith(b'"') else body.decode()
@@ -193,8 +198,5 @@ async def append_log(request: web.Request) -> web.Response:
 
 @routes.get("/api/tasks/{taskId}/log")
 async def get_logs(request: web.Request) -> web.Response:
-    context = context_of(request)
-    task_id = request.match_info["taskId"]
-    if await context.store.workflow_of_task(task_id) is None:
-        raise not_found(f"No task with id '{task_id}'")
-    return json_response(await context.store.task_logs(task_id))
+    task_id = await _known_task_id(request)
+    return json_response(await context_of(request).store.task_logs(task_id))
