@@ -59,20 +59,25 @@ class Keys:
     cluster = f"{PREFIX}cluster"
 
     @staticmethod
+    def _in_partition(partition: int, rest: str) -> str:
+        # The one place the hash tag is written: every key of a partition shares it.
+        return f"{PREFIX}{{p{partition}}}:{rest}"
+
+    @staticmethod
     def execution(partition: int, workflow_id: str) -> str:
-        return f"{PREFIX}{{p{partition}}}:wf:{workflow_id}"
+        return Keys._in_partition(partition, f"wf:{workflow_id}")
 
     @staticmethod
     def partition_running(partition: int) -> str:
-        return f"{PREFIX}{{p{partition}}}:running"
+        return Keys._in_partition(partition, "running")
 
     @staticmethod
     def timers(partition: int) -> str:
-        return f"{PREFIX}{{p{partition}}}:timers"
+        return Keys._in_partition(partition, "timers")
 
     @staticmethod
     def inbox(partition: int) -> str:
-        return f"{PREFIX}{{p{partition}}}:inbox"
+        return Keys._in_partition(partition, "inbox")
 
     @staticmethod
     def queue(task_type: str, domain: str | None = None) -> str:
