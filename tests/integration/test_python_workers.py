@@ -207,6 +207,16 @@ def test_a_killed_pool_actor_fails_its_task_which_is_retried(podium: Runtime, cl
         worker_id = ray.get(pool.ping.remote())  # "<host>-<pid>-<actor name>"
         killed_pid = worker_id[: -len(name) - 1].rsplit("-", 1)[1]
         ray.kill(pool, no_restart=False)
+        # ray.kill returns before the process is gone: open the gate only once Ray
+        # answers from the restarted actor, or the task could finish on the old one.
+        while True:
+            assert time.monotonic() < deadline, "the pool actor did not restart"
+            try:
+                if ray.get(pool.ping.remote(), timeout=30) != worker_id:
+                    break
+            except ray.exceptions.RayActorError:
+                pass
+            time.sleep(0.02)
         redis_client.set(gate, 1)
         workflow = client.wait(workflow_id)
     finally:
