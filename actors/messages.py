@@ -34,6 +34,44 @@ def start_child(command: cmd.StartChild, parent_workflow_id: str) -> tuple[str, 
     return command.child_workflow_id, f"start:{command.child_workflow_id}", message
 
 
+def start_workflow(command: cmd.StartWorkflow) -> tuple[str, str, Message]:
+    """Start a workflow with no parent (a failureWorkflow) by name, at its latest version."""
+    message = {
+        "kind": "start_child",
+        "workflowId": command.workflow_id,
+        "name": command.name,
+        "version": None,
+        "definition": None,
+        "input": command.input,
+        "correlationId": command.correlation_id,
+        "priority": command.priority,
+        "taskToDomain": command.task_to_domain,
+        "parentWorkflowId": None,
+        "parentWorkflowTaskId": None,
+    }
+    return command.workflow_id, f"start:{command.workflow_id}", message
+
+
+def child_reopened(command: cmd.ReopenParent) -> tuple[str, str, Message]:
+    message = {
+        "kind": "child_reopened",
+        "workflowId": command.parent_workflow_id,
+        "taskId": command.parent_task_id,
+        "childWorkflowId": command.child_workflow_id,
+    }
+    return command.parent_workflow_id, f"reopened:{command.child_workflow_id}", message
+
+
+def retry_child(command: cmd.RetryChild) -> tuple[str, str, Message]:
+    message = {
+        "kind": "retry",
+        "workflowId": command.child_workflow_id,
+        "parentWorkflowId": command.parent_workflow_id,
+        "parentWorkflowTaskId": command.parent_task_id,
+    }
+    return command.child_workflow_id, f"retry:{command.child_workflow_id}", message
+
+
 def terminate(command: cmd.TerminateChild) -> tuple[str, str, Message]:
     message = {"kind": "terminate", "workflowId": command.child_workflow_id, "reason": command.reason}
     return command.child_workflow_id, f"terminate:{command.child_workflow_id}", message

@@ -35,7 +35,7 @@ from actors.workflow import commands as cmd
 from actors.workflow import events as ev
 from actors.workflow.machine import handle, start_workflow
 from actors.workflow.state import WorkflowState, public_task
-from cluster.store import Checkpoint, Store
+from cluster.store import Checkpoint, Keys, QueueLimits, Store
 from definitions.models import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES, TaskDef, WorkflowDef
 
 log = logging.getLogger("podium.shard")
@@ -43,11 +43,26 @@ log = logging.getLogger("podium.shard")
 # How long an execution with nothing to do stays in memory (PODIUM_IDLE_SECONDS).
 IDLE_SECONDS = float(os.environ.get("PODIUM_IDLE_SECONDS", "30"))
 TIMER_INTERVAL = 0.1
+# Limited Python pool tasks taken per type and timer tick.
+POOL_FEED_BATCH = 100
 SWEEP_INTERVAL = 5.0
-# The timer kind a shard sets itself to hand a delayed task to its Python pool.
-DISPATCH_TIMER = "dispatch"
+DISPATCH_TIMER = cmd.DISPATCH_TIMER
 # Results of `deliver`, one per event.
 OK, NOT_FOUND, TASK_NOT_FOUND, IGNORED = "ok", "not_found", "task_not_found", "ignored"
+REJECTED_PREFIX = "rejected:"
+
+
+def rejected_outcome(rejection: ev.Rejected) -> str:
+    """A refused lifecycle operation travels back as `rejected:{status}:{message}`."""
+    return f"{REJECTED_PREFIX}{rejection.status}:{rejection.message}"
+
+
+def parse_rejection(outcome: str) -> tuple[int, str] | None:
+    """(HTTP status, message) of a refused operation, or None for any other outcome."""
+    if not outcome.startswith(REJECTED_PREFIX):
+        return None
+    status, _, message = outcome[len(REJECTED_PREFIX) :].partition(":")
+    return int(status), message
 
 
 # Task types that wait for a person, a timer or a child: an execution blocked only on
@@ -70,8 +85,12 @@ def release_freed_memory() -> None:
 def failed_results(tasks: list[dict[str, Any]], reason: str) -> list[dict[str, Any]]:
     """TaskResult-shaped failures for tasks whose worker never answered; they are retried."""
     return [
-        {"taskId": t["taskId"], "workflowInstanceId": t["workflowInstanceId"], "status": "FAILED",
-         "reasonForIncompletion": reason}
+        {
+            "taskId": t["taskId"],
+            "workflowInstanceId": t["workflowInstanceId"],
+            "status": "FAILED",
+            "reasonForIncompletion": reason,
+        }
         for t in tasks
     ]
 
@@ -156,6 +175,10 @@ class ShardCore:
         self.task_defs: dict[str, TaskDef] = {}
         self.env = ShardEnvironment(self.task_defs)
         self.pool_types: dict[str, int] = {}
+        # Task types with a rate or concurrency limit; their Python pool tasks wait in a
+        # Redis queue of this shard's own until the limit gives them a slot.
+        self.limited_types: set[str] = set()
+        self.concurrency_limited: set[str] = set()
         self._call_pool = call_pool
         self._send_to_peer = send_to_peer
         self._definitions: dict[bytes, WorkflowDef] = {}
@@ -186,12 +209,19 @@ class ShardCore:
         task.add_done_callback(self._background.discard)
 
     async def refresh_metadata(self) -> None:
-        fresh = {d["name"]: TaskDef.model_validate(d) for d in await self.store.list_task_defs()}
+        raw_defs = await self.store.list_task_defs()
+        fresh = {d["name"]: TaskDef.model_validate(d) for d in raw_defs}
         self.task_defs.clear()
         self.task_defs.update(fresh)
         self.pool_types = await self.store.pool_sizes()
+        limits = {d["name"]: QueueLimits.of(d) for d in raw_defs}
+        self.limited_types = {name for name, found in limits.items() if found is not None}
+        self.concurrency_limited = {name for name, found in limits.items() if found and found.concurrency}
 
     async def _recover(self) -> None:
+        # Slots held by this shard's pool calls died with its previous process.
+        for task_type in self.concurrency_limited & self.pool_types.keys():
+            await self.store.release_pool_slots(task_type, self.owned)
         for partition in self.owned:
             ids = await self.store.partition_running_ids(partition)
             for start in range(0, len(ids), 500):
@@ -220,8 +250,16 @@ class ShardCore:
                     self._timers_in_flight.add(member)
                     self.inbox.append(Envelope(workflow_id, ev.TimerFired(task_id, kind), timer=(partition, member)))
                     self._wake.set()
+                await self._feed_limited_pools()
             except Exception:
                 log.exception("shard %d: timer poll failed", self.index)
+
+    async def _feed_limited_pools(self) -> None:
+        for task_type in self.limited_types & self.pool_types.keys():
+            queue = Keys.pool_queue(task_type, self.index)
+            tasks = await self.store.poll(task_type, None, POOL_FEED_BATCH, now_ms(), queue=queue)
+            if tasks:
+                self._spawn(self._run_on_pool(task_type, tasks))
 
     async def _sweep_loop(self) -> None:
         while True:
@@ -229,6 +267,8 @@ class ShardCore:
             try:
                 await self.refresh_metadata()
                 await self._redeliver_inbox()
+                for task_type in self.concurrency_limited - self.pool_types.keys():
+                    await self.store.reconcile_in_flight(task_type)
                 self.passivate_idle(time.monotonic() - IDLE_SECONDS)
                 self.metrics.active_executions(len(self.executions))
             except Exception:
@@ -261,9 +301,7 @@ class ShardCore:
 
     def submit_message(self, message_id: str, message: messages.Message, partition: int) -> None:
         self._messages_in_flight.add(message_id)
-        self.inbox.append(
-            Envelope(message["workflowId"], None, message=message, inbox_ack=(partition, message_id))
-        )
+        self.inbox.append(Envelope(message["workflowId"], None, message=message, inbox_ack=(partition, message_id)))
         self._wake.set()
 
     async def start_workflows(self, requests: list[dict[str, Any]]) -> list[str]:
@@ -325,9 +363,28 @@ class ShardCore:
         replies: list[tuple[asyncio.Future[Any], Any]] = []
         touched: dict[str, Execution] = {}
         for envelope in batch:
+            if envelope.timer is not None:
+                # Cleared before the event applies, so a timer the step arms again survives.
+                checkpoint.clear_timer(*envelope.timer)
             outcome: Any
             try:
                 outcome = self._apply(envelope, now, checkpoint, effects, touched)
+            except ev.Rejected as rejection:
+                # Nothing was changed; reloading from the checkpoint keeps it that way.
+                refused = self.executions.pop(envelope.workflow_id, None)
+                touched.pop(envelope.workflow_id, None)
+                outcome = rejected_outcome(rejection)
+                if envelope.message is not None and envelope.message["kind"] == "retry" and refused is not None:
+                    # The parent waits for this child again: tell it how the child stands.
+                    workflow = refused.state.workflow
+                    self._answer_parent(
+                        envelope.message,
+                        workflow["status"],
+                        workflow.get("output", {}),
+                        workflow.get("reasonForIncompletion") or rejection.message,
+                        checkpoint,
+                        effects,
+                    )
             except Exception as error:
                 # A failed step must not leave half-applied state behind: forget the
                 # execution; its last checkpoint is still the truth.
@@ -339,10 +396,10 @@ class ShardCore:
                 replies.append((envelope.reply, outcome))
             if envelope.inbox_ack is not None:
                 checkpoint.ack(*envelope.inbox_ack)
-            if envelope.timer is not None:
-                checkpoint.clear_timer(*envelope.timer)
         if self.tracer is not None:
             self._trace(touched.values(), now)
+        if self.concurrency_limited:
+            self._release_slots(touched.values(), checkpoint)
         for execution in touched.values():
             checkpoint.save(execution.partition, execution.state, execution.definition_json)
             execution.definition_json = None
@@ -364,6 +421,19 @@ class ShardCore:
             if held is not None and held.definition_json is None and parked(held.state):
                 del self.executions[envelope.workflow_id]
         self._carry_out(effects)
+
+    def _release_slots(self, touched: Iterable[Execution], checkpoint: Checkpoint) -> None:
+        """Tasks of concurrency-limited types that ended this turn give back their slot."""
+        for execution in touched:
+            state = execution.state
+            for task_id in state.dirty_task_ids:
+                task = state.by_id.get(task_id)
+                if (
+                    task is not None
+                    and task["taskType"] in self.concurrency_limited
+                    and task["status"] in TERMINAL_TASK_STATUSES
+                ):
+                    checkpoint.release(task)
 
     def _trace(self, touched: Iterable[Execution], now: int) -> None:
         """Spans for the tasks and workflows this turn ended (before the dirty sets clear)."""
@@ -460,6 +530,8 @@ class ShardCore:
         else:
             existing = self.executions.get(workflow_id)
             if existing is None:
+                if envelope.message is not None and envelope.message["kind"] == "retry":
+                    self._answer_parent(envelope.message, "FAILED", {}, "sub workflow not found", checkpoint, effects)
                 return NOT_FOUND
             execution = existing
             assert event is not None
@@ -467,6 +539,9 @@ class ShardCore:
                 return TASK_NOT_FOUND
             if isinstance(event, ev.TimerFired) and event.kind == DISPATCH_TIMER:
                 return self._dispatch_when_due(existing, event.task_id, effects)
+            if isinstance(event, ev.Restart) and event.definition_json is not None:
+                event.definition = self._definition(event.definition_json)
+                execution.definition_json = event.definition._derived["json"]
             commands = handle(execution.state, event, now, self.env)
             if isinstance(event, ev.TaskUpdate):
                 task = execution.state.by_id[event.task_id]
@@ -484,8 +559,15 @@ class ShardCore:
         task = execution.state.by_id.get(task_id)
         if task is None or task["status"] != "SCHEDULED" or execution.state.status != "RUNNING":
             return IGNORED
-        effects.pool_tasks[task["taskType"]].append(public_task(task))
+        self._to_pool(execution.state.workflow_id, task, effects)
         return OK
+
+    def _to_pool(self, workflow_id: str, task: dict[str, Any], effects: TurnEffects) -> None:
+        effects.pool_tasks[task["taskType"]].append(public_task(task))
+        task_def = self.task_defs.get(task["taskType"])
+        if task_def is not None and task_def.timeout_seconds > 0:
+            # A pool call has no poll: mark it started so its timeoutSeconds runs.
+            self.post(workflow_id, ev.TaskPolled(task["taskId"], f"pool:{task['taskType']}"))
 
     def _message_event(
         self, message: messages.Message, now: int, checkpoint: Checkpoint, effects: TurnEffects
@@ -502,22 +584,34 @@ class ShardCore:
             )
         if kind == "terminate":
             return ev.Terminate(reason=message.get("reason"))
+        if kind == "child_reopened":
+            return ev.ChildReopened(task_id=message["taskId"], child_workflow_id=message["childWorkflowId"])
+        if kind == "retry":
+            return ev.Retry(resume_subworkflow_tasks=True)
         if kind != "start_child":
             log.warning("shard %d: unknown message kind %r", self.index, kind)
             return None
         existing = self.executions.get(workflow_id)
+        has_parent = bool(message.get("parentWorkflowId"))
         if existing is not None:
             # Started before (a redelivery): if it already ended, tell the parent again.
             workflow = existing.state.workflow
-            if workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
+            if has_parent and workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
                 self._answer_parent(
-                    message, workflow["status"], workflow.get("output", {}), workflow.get("reasonForIncompletion"),
-                    checkpoint, effects,
+                    message,
+                    workflow["status"],
+                    workflow.get("output", {}),
+                    workflow.get("reasonForIncompletion"),
+                    checkpoint,
+                    effects,
                 )
             return None
         if message.get("error") or not message.get("definition"):
             reason = message.get("error") or "sub workflow has no definition"
-            self._answer_parent(message, "FAILED", {}, reason, checkpoint, effects)
+            if has_parent:
+                self._answer_parent(message, "FAILED", {}, reason, checkpoint, effects)
+            else:
+                log.warning("shard %d: cannot start workflow %s: %s", self.index, workflow_id, reason)
             return None
         try:
             definition = self._definition(message["definition"])
@@ -531,8 +625,8 @@ class ShardCore:
             correlation_id=message.get("correlationId"),
             priority=message.get("priority") or 0,
             task_to_domain=message.get("taskToDomain") or {},
-            parent_workflow_id=message["parentWorkflowId"],
-            parent_workflow_task_id=message["parentWorkflowTaskId"],
+            parent_workflow_id=message.get("parentWorkflowId"),
+            parent_workflow_task_id=message.get("parentWorkflowTaskId"),
         )
 
     def _answer_parent(
@@ -546,14 +640,16 @@ class ShardCore:
     ) -> None:
         """Tell the parent how a child it asked for ended (or why it never started)."""
         notice = cmd.NotifyParent(
-            start_message["parentWorkflowId"], start_message["parentWorkflowTaskId"],
-            start_message["workflowId"], status, output, reason,
+            start_message["parentWorkflowId"],
+            start_message["parentWorkflowTaskId"],
+            start_message["workflowId"],
+            status,
+            output,
+            reason,
         )
         self._post(messages.child_done(notice), checkpoint, effects)
 
-    def _post(
-        self, addressed: tuple[str, str, messages.Message], checkpoint: Checkpoint, effects: TurnEffects
-    ) -> None:
+    def _post(self, addressed: tuple[str, str, messages.Message], checkpoint: Checkpoint, effects: TurnEffects) -> None:
         workflow_id, message_id, message = addressed
         checkpoint.post(self.store.partition(workflow_id), message_id, messages.encode(message))
         effects.outbound.append(addressed)
@@ -570,25 +666,41 @@ class ShardCore:
         for command in commands:
             match command:
                 case cmd.DispatchTask(task=task, delay_ms=delay):
-                    if task["taskType"] in self.pool_types and not task.get("domain"):
+                    if task["taskType"] in self.limited_types and task["taskType"] in self.pool_types:
+                        checkpoint.enqueue(task, now + delay, Keys.pool_queue(task["taskType"], self.index))
+                    elif task["taskType"] in self.pool_types and not task.get("domain"):
                         if delay > 0:
                             checkpoint.set_timer(
                                 execution.partition, f"{workflow_id}|{task['taskId']}|{DISPATCH_TIMER}", now + delay
                             )
                         else:
-                            effects.pool_tasks[task["taskType"]].append(public_task(task))
+                            self._to_pool(workflow_id, task, effects)
                     else:
                         checkpoint.enqueue(task, now + delay)
                 case cmd.CancelTask(task=task):
                     checkpoint.dequeue(task)
+                    if task["taskType"] in self.limited_types and task["taskType"] in self.pool_types:
+                        checkpoint.dequeue(task, Keys.pool_queue(task["taskType"], self.index))
                 case cmd.SetTimer(task_id=task_id, kind=kind, due_ms=due):
                     checkpoint.set_timer(execution.partition, f"{workflow_id}|{task_id}|{kind}", due)
+                case cmd.ClearTimer(task_id=task_id, kind=kind):
+                    checkpoint.clear_timer(execution.partition, f"{workflow_id}|{task_id}|{kind}")
                 case cmd.StartChild():
                     self._post(messages.start_child(command, workflow_id), checkpoint, effects)
                 case cmd.TerminateChild():
                     self._post(messages.terminate(command), checkpoint, effects)
                 case cmd.NotifyParent():
                     self._post(messages.child_done(command), checkpoint, effects)
+                case cmd.StartWorkflow():
+                    self._post(messages.start_workflow(command), checkpoint, effects)
+                case cmd.ReopenParent():
+                    self._post(messages.child_reopened(command), checkpoint, effects)
+                case cmd.RetryChild():
+                    self._post(messages.retry_child(command), checkpoint, effects)
+                case cmd.WorkflowReopened():
+                    checkpoint.index_started(execution.partition, execution.state.workflow)
+                case cmd.Alert(message=alert):
+                    log.warning("timeout alert: %s", alert)
                 case cmd.WorkflowEnded(status=status):
                     checkpoint.index_ended(execution.partition, execution.state.workflow)
                     self.metrics.workflow_ended(execution.state.workflow["workflowName"], status)
@@ -615,6 +727,8 @@ class ShardCore:
             results = await self._call_pool(task_type, tasks)
         except Exception as error:
             results = failed_results(tasks, f"worker pool for {task_type!r} failed: {type(error).__name__}: {error}")
+        if task_type in self.concurrency_limited:
+            await self.store.release(task_type, [task["taskId"] for task in tasks])
         for result in results:
             self.post(
                 result["workflowInstanceId"],
@@ -638,7 +752,12 @@ class WorkflowShard:
         self.namespace = namespace
         logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         self.core = ShardCore(
-            index, Store(redis_url, partitions), shards, self._call_pool, self._send_to_peer, RayMetrics(index),
+            index,
+            Store(redis_url, partitions),
+            shards,
+            self._call_pool,
+            self._send_to_peer,
+            RayMetrics(index),
             tracer_from_environment(),
         )
         self._pools: dict[str, list[Any]] = {}

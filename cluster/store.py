@@ -17,6 +17,9 @@ Layout (all keys start with `podium:`):
 | `queued:{domain:}{type}` | hash taskId -> Task JSON | what a poll hands out |
 | `running:{name}` | set of ids | RUNNING/PAUSED executions of a workflow |
 | `corr:{name}:{correlationId}` | set of ids | executions by correlation id |
+| `poolqueue:{shard}:{type}` | zset, like `queue:` | rate- or concurrency-limited Python pool tasks waiting for a slot |
+| `inflight:{type}` | set of task ids | tasks handed out and not ended (concurrentExecLimit) |
+| `ratewin:{type}` | zset taskId by hand-out ms | hand-outs within the rate window (rateLimitPerFrequency) |
 | `log:{taskId}` | list | task execution logs |
 | `polldata:{type}` | hash worker -> JSON | last poll per worker |
 | `pools` | hash type -> pool size | task types served by Python actor pools |
@@ -28,8 +31,10 @@ Layout (all keys start with `podium:`):
 from __future__ import annotations
 
 import hashlib
+import time
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -86,7 +91,21 @@ class Keys:
     @staticmethod
     def queue_tasks(queue_key: str) -> str:
         # A prefix of its own, so no task type or domain can make it collide with a queue.
+        if queue_key.startswith(f"{PREFIX}poolqueue:"):
+            return queue_key.replace(f"{PREFIX}poolqueue:", f"{PREFIX}poolqueued:", 1)
         return queue_key.replace(f"{PREFIX}queue:", f"{PREFIX}queued:", 1)
+
+    @staticmethod
+    def pool_queue(task_type: str, shard: int) -> str:
+        return f"{PREFIX}poolqueue:{shard}:{task_type}"
+
+    @staticmethod
+    def in_flight(task_type: str) -> str:
+        return f"{PREFIX}inflight:{task_type}"
+
+    @staticmethod
+    def rate_window(task_type: str) -> str:
+        return f"{PREFIX}ratewin:{task_type}"
 
     @staticmethod
     def running(name: str) -> str:
@@ -117,6 +136,57 @@ return payloads
 """
 
 
+# The same, within a task type's limits: at most ARGV[3] tasks in flight (0 = no limit)
+# and at most ARGV[4] hand-outs per ARGV[5] ms (0 = no limit), counted across every
+# queue of the type (all domains, external workers and Python pools alike).
+_LIMITED_POLL_SCRIPT = """
+local now = tonumber(ARGV[1])
+local room = tonumber(ARGV[2])
+local concurrency = tonumber(ARGV[3])
+local rate = tonumber(ARGV[4])
+if concurrency > 0 then
+  room = math.min(room, concurrency - redis.call('SCARD', KEYS[3]))
+end
+if rate > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - tonumber(ARGV[5]))
+  room = math.min(room, rate - redis.call('ZCARD', KEYS[4]))
+end
+if room <= 0 then return {} end
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, room)
+if #ids == 0 then return {} end
+redis.call('ZREM', KEYS[1], unpack(ids))
+local payloads = redis.call('HMGET', KEYS[2], unpack(ids))
+redis.call('HDEL', KEYS[2], unpack(ids))
+for _, id in ipairs(ids) do
+  if concurrency > 0 then redis.call('SADD', KEYS[3], id) end
+  if rate > 0 then redis.call('ZADD', KEYS[4], now, id) end
+end
+return payloads
+"""
+# How long a poller trusts its copy of a task type's limits.
+LIMITS_TTL_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLimits:
+    """A TaskDef's concurrentExecLimit and rateLimitPerFrequency/FrequencyInSeconds."""
+
+    concurrency: int = 0
+    rate: int = 0
+    window_ms: int = 1000
+
+    @staticmethod
+    def of(task_def: Json | None) -> QueueLimits | None:
+        if not task_def:
+            return None
+        concurrency = task_def.get("concurrentExecLimit") or 0
+        rate = task_def.get("rateLimitPerFrequency") or 0
+        if concurrency <= 0 and rate <= 0:
+            return None
+        window = task_def.get("rateLimitFrequencyInSeconds") or 1
+        return QueueLimits(max(concurrency, 0), max(rate, 0), max(window, 1) * 1000)
+
+
 def dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
@@ -135,6 +205,12 @@ class Checkpoint:
         self.size = 0
 
     def save(self, partition: int, state: WorkflowState, definition_json: bytes | None) -> None:
+        if state.removed_task_ids:
+            removed = list(state.removed_task_ids)
+            self.pipe.hdel(Keys.execution(partition, state.workflow_id), *("t:" + task_id for task_id in removed))
+            self.pipe.hdel(Keys.task_workflow, *removed)
+            self.pipe.delete(*(Keys.task_log(task_id) for task_id in removed))
+            state.removed_task_ids = set()
         fields: dict[str, bytes] = {}
         if state.meta_dirty:
             fields["meta"] = dumps(state.workflow)
@@ -166,15 +242,19 @@ class Checkpoint:
         self.pipe.srem(Keys.partition_running(partition), workflow["workflowId"])
         self.pipe.srem(Keys.running(workflow["workflowName"]), workflow["workflowId"])
 
-    def enqueue(self, task: Json, visible_at: int) -> None:
-        queue = Keys.queue(task["taskType"], task.get("domain"))
+    def enqueue(self, task: Json, visible_at: int, queue: str | None = None) -> None:
+        queue = queue or Keys.queue(task["taskType"], task.get("domain"))
         self.pipe.hset(Keys.queue_tasks(queue), task["taskId"], dumps(public_task(task)))
         self.pipe.zadd(queue, {task["taskId"]: visible_at})
 
-    def dequeue(self, task: Json) -> None:
-        queue = Keys.queue(task["taskType"], task.get("domain"))
+    def dequeue(self, task: Json, queue: str | None = None) -> None:
+        queue = queue or Keys.queue(task["taskType"], task.get("domain"))
         self.pipe.zrem(queue, task["taskId"])
         self.pipe.hdel(Keys.queue_tasks(queue), task["taskId"])
+
+    def release(self, task: Json) -> None:
+        """A task of a concurrency-limited type ended: its slot is free."""
+        self.pipe.srem(Keys.in_flight(task["taskType"]), task["taskId"])
 
     def set_timer(self, partition: int, member: str, due_ms: int) -> None:
         self.pipe.zadd(Keys.timers(partition), {member: due_ms})
@@ -202,6 +282,8 @@ class Store:
         self.redis: Any = aioredis.Redis(connection_pool=pool, decode_responses=False)
         self.partitions = partitions
         self._poll = self.redis.register_script(_POLL_SCRIPT)
+        self._limited_poll = self.redis.register_script(_LIMITED_POLL_SCRIPT)
+        self._limits: dict[str, tuple[float, QueueLimits | None]] = {}
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -388,10 +470,54 @@ class Store:
 
     # -- queues -------------------------------------------------------------------------
 
-    async def poll(self, task_type: str, domain: str | None, count: int, now: int) -> list[Json]:
-        queue = Keys.queue(task_type, domain)
-        payloads = await self._poll(keys=[queue, Keys.queue_tasks(queue)], args=[now, count])
+    async def poll(
+        self, task_type: str, domain: str | None, count: int, now: int, queue: str | None = None
+    ) -> list[Json]:
+        """Take up to `count` visible tasks, within the type's rate and concurrency limits."""
+        queue = queue or Keys.queue(task_type, domain)
+        limits = await self.limits_for(task_type)
+        if limits is None:
+            payloads = await self._poll(keys=[queue, Keys.queue_tasks(queue)], args=[now, count])
+        else:
+            payloads = await self._limited_poll(
+                keys=[queue, Keys.queue_tasks(queue), Keys.in_flight(task_type), Keys.rate_window(task_type)],
+                args=[now, count, limits.concurrency, limits.rate, limits.window_ms],
+            )
         return [orjson.loads(p) for p in payloads if p]
+
+    async def limits_for(self, task_type: str) -> QueueLimits | None:
+        cached = self._limits.get(task_type)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        limits = QueueLimits.of(await self.get_task_def(task_type))
+        self._limits[task_type] = (time.monotonic() + LIMITS_TTL_SECONDS, limits)
+        return limits
+
+    async def reconcile_in_flight(self, task_type: str) -> None:
+        """Free slots whose task ended or vanished without its end being seen (a removed
+        workflow, a crash between a poll and its record)."""
+        members = [m.decode() for m in await self.redis.smembers(Keys.in_flight(task_type))]
+        stale = []
+        for task_id in members:
+            task = await self.get_task(task_id)
+            if task is None or task["status"] not in ("SCHEDULED", "IN_PROGRESS"):
+                stale.append(task_id)
+        await self.release(task_type, stale)
+
+    async def release_pool_slots(self, task_type: str, partitions: Iterable[int]) -> None:
+        """Free the slots a shard's pool calls held when its process died."""
+        owned = set(partitions)
+        members = [m.decode() for m in await self.redis.smembers(Keys.in_flight(task_type))]
+        mine = []
+        for task_id in members:
+            workflow_id = await self.workflow_of_task(task_id)
+            if workflow_id is None or self.partition(workflow_id) in owned:
+                mine.append(task_id)
+        await self.release(task_type, mine)
+
+    async def release(self, task_type: str, task_ids: list[str]) -> None:
+        if task_ids:
+            await self.redis.srem(Keys.in_flight(task_type), *task_ids)
 
     async def record_poll(self, task_type: str, worker_id: str, domain: str | None, now: int) -> None:
         entry = {"queueName": task_type, "domain": domain, "workerId": worker_id, "lastPollTime": now}

@@ -114,6 +114,8 @@ class TaskDef(ConductorModel):
     backoff_scale_factor: int = 1
     base_type: str | None = None
     total_timeout_seconds: int | None = None
+    max_retry_delay_seconds: int | None = None
+    backoff_jitter_ms: int | None = None
     create_time: int | None = None
     update_time: int | None = None
 

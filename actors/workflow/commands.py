@@ -58,8 +58,73 @@ class SetTimer:
 
 
 @dataclass(slots=True)
+class ClearTimer:
+    task_id: str
+    kind: str
+
+
+@dataclass(slots=True)
 class WorkflowEnded:
     status: str
 
 
-Command = DispatchTask | CancelTask | StartChild | TerminateChild | NotifyParent | SetTimer | WorkflowEnded
+@dataclass(slots=True)
+class WorkflowReopened:
+    """An ended workflow runs again (restart, retry, rerun, a reopened child): index it as running."""
+
+
+@dataclass(slots=True)
+class StartWorkflow:
+    """Start an unrelated workflow (a failureWorkflow), by name and latest version."""
+
+    workflow_id: str
+    name: str
+    input: dict[str, Any]
+    correlation_id: str | None
+    priority: int
+    task_to_domain: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ReopenParent:
+    """This child runs again: its parent's SUB_WORKFLOW task must wait for it again."""
+
+    parent_workflow_id: str
+    parent_task_id: str
+    child_workflow_id: str
+
+
+@dataclass(slots=True)
+class RetryChild:
+    """Retry a failed child in place (retry with resumeSubworkflowTasks)."""
+
+    child_workflow_id: str
+    parent_workflow_id: str
+    parent_task_id: str
+
+
+@dataclass(slots=True)
+class Alert:
+    """A timeout under policy ALERT_ONLY: reported, nothing else happens."""
+
+    message: str
+
+
+# The timer kind a shard sets to hand a delayed task to its Python pool.
+DISPATCH_TIMER = "dispatch"
+
+Command = (
+    DispatchTask
+    | CancelTask
+    | StartChild
+    | TerminateChild
+    | NotifyParent
+    | SetTimer
+    | ClearTimer
+    | WorkflowEnded
+    | WorkflowReopened
+    | StartWorkflow
+    | ReopenParent
+    | RetryChild
+    | Alert
+)

@@ -70,6 +70,8 @@ class Terminate:
     reason: str | None = None
     # TERMINATED by an operator, FAILED/COMPLETED by a TERMINATE task.
     status: str = "TERMINATED"
+    # Conductor's triggerFailureWorkflow: start the definition's failureWorkflow anyway.
+    trigger_failure_workflow: bool = False
 
 
 @dataclass(slots=True)
@@ -77,4 +79,92 @@ class Redispatch:
     """After a reload from Redis: hand every waiting task to its worker again."""
 
 
-Event = StartWorkflow | TaskUpdate | TaskPolled | ChildFinished | TimerFired | Pause | Resume | Terminate | Redispatch
+# -- lifecycle operations (Conductor's /workflow/{id}/restart, /retry, /rerun, ...) -----------
+
+
+@dataclass(slots=True)
+class Restart:
+    """Run an ended workflow again from its first task, with the same id and input.
+
+    `definition_json` (set by the gateway for useLatestDefinitions) replaces the
+    definition; the shard parses it into `definition` before the machine sees it.
+    """
+
+    definition_json: bytes | None = None
+    definition: WorkflowDef | None = None
+
+
+@dataclass(slots=True)
+class Retry:
+    """Reschedule the last failed, timed-out or cancelled attempt of each task."""
+
+    resume_subworkflow_tasks: bool = False
+
+
+@dataclass(slots=True)
+class Rerun:
+    """Run again from one task (or from the start when `task_id` is None)."""
+
+    task_id: str | None = None
+    task_input: dict[str, Any] | None = None
+    workflow_input: dict[str, Any] | None = None
+    correlation_id: str | None = None
+
+
+@dataclass(slots=True)
+class SkipTask:
+    """Mark a task the workflow has not reached yet as SKIPPED."""
+
+    reference_name: str
+    task_input: dict[str, Any] | None = None
+    task_output: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ResetCallbacks:
+    """Make every task waiting out a callbackAfterSeconds or retry delay visible now."""
+
+
+@dataclass(slots=True)
+class Decide:
+    """Re-evaluate the workflow now (Conductor's PUT /workflow/decide/{id})."""
+
+
+@dataclass(slots=True)
+class ChildReopened:
+    """A child this task started was restarted, retried or rerun: wait for it again."""
+
+    task_id: str
+    child_workflow_id: str
+
+
+class Rejected(Exception):
+    """A lifecycle operation the execution's state does not allow; nothing was changed.
+
+    `status` is the HTTP status the gateway answers with (409 wrong state, 400 bad request).
+    """
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+Event = (
+    StartWorkflow
+    | TaskUpdate
+    | TaskPolled
+    | ChildFinished
+    | TimerFired
+    | Pause
+    | Resume
+    | Terminate
+    | Redispatch
+    | Restart
+    | Retry
+    | Rerun
+    | SkipTask
+    | ResetCallbacks
+    | Decide
+    | ChildReopened
+)

@@ -7,15 +7,17 @@ returned commands. Every operator lives in its own module beside this one.
 
 from __future__ import annotations
 
+import zlib
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
+from actors.workflow import timeouts
 from actors.workflow.graph import Position, base_reference, iteration_of, with_iteration
 from actors.workflow.operator import operator_for
-from actors.workflow.state import Json, WorkflowState
+from actors.workflow.state import Json, WorkflowState, public_task
 from definitions.expressions import resolve
 from definitions.models import (
     SUCCESSFUL_TASK_STATUSES,
@@ -48,8 +50,13 @@ class Environment(Protocol):
     def task_def(self, name: str) -> TaskDef | None: ...
 
 
-def retry_delay_ms(task_def: TaskDef | None, retry_count: int) -> int:
-    """Delay before attempt `retry_count` (1 = first retry), per the TaskDef's retryLogic."""
+def retry_delay_ms(task_def: TaskDef | None, retry_count: int, task_id: str = "") -> int:
+    """Delay before attempt `retry_count` (1 = first retry), per the TaskDef's retryLogic.
+
+    maxRetryDelaySeconds caps the backoff; backoffJitterMs adds up to that many ms. The
+    jitter is drawn from the task id rather than a random source, so the state machine
+    stays deterministic while simultaneous retries still spread out.
+    """
     if task_def is None or retry_count <= 0:
         return 0
     base = max(task_def.retry_delay_seconds, 0)
@@ -59,7 +66,12 @@ def retry_delay_ms(task_def: TaskDef | None, retry_count: int) -> int:
         delay = base * max(task_def.backoff_scale_factor, 1) * retry_count
     else:
         delay = base
-    return int(delay * 1000)
+    if task_def.max_retry_delay_seconds:
+        delay = min(delay, task_def.max_retry_delay_seconds)
+    jitter = 0
+    if task_def.backoff_jitter_ms:
+        jitter = zlib.crc32(task_id.encode()) % (task_def.backoff_jitter_ms + 1)
+    return int(delay * 1000) + jitter
 
 
 class Step:
@@ -136,38 +148,31 @@ class Step:
 
     # -- creating and finishing tasks ---------------------------------------------------
 
-    def schedule(
-        self,
-        workflow_task: WorkflowTask,
-        iteration: int = 0,
-        *,
-        input_data: Json | None = None,
-        dynamic: bool = False,
-        retry_of: Json | None = None,
-    ) -> Json:
-        state = self.state
-        workflow = state.workflow
+    def new_task(self, workflow_task: WorkflowTask, iteration: int, status: str, *, dynamic: bool = False) -> Json:
+        """A task execution of `workflow_task` in Conductor's Task shape, not yet added."""
+        workflow = self.state.workflow
         operator = operator_for(workflow_task.type)
-        task_def = self.task_def_for(workflow_task)
         task_type = workflow_task.name if operator.runs_on_worker else workflow_task.type
+        tasks = self.state.tasks
         task: Json = {
             "taskType": task_type,
-            "status": "SCHEDULED",
+            "status": status,
             "inputData": {},
             "referenceTaskName": with_iteration(workflow_task.task_reference_name, iteration),
             "retryCount": 0,
-            "seq": state.tasks[-1]["seq"] + 1 if state.tasks else 1,
+            "seq": tasks[-1]["seq"] + 1 if tasks else 1,
             "pollCount": 0,
             "taskDefName": workflow_task.name,
             "scheduledTime": self.now,
+            "firstScheduledTime": self.now,
             "startTime": 0,
             "endTime": 0,
             "updateTime": self.now,
-            "startDelayInSeconds": workflow_task.start_delay,
+            "startDelayInSeconds": 0,
             "retried": False,
             "executed": False,
             "callbackFromWorker": True,
-            "responseTimeoutSeconds": task_def.response_timeout_seconds if task_def else 0,
+            "responseTimeoutSeconds": 0,
             "workflowInstanceId": workflow["workflowId"],
             "workflowType": workflow["workflowName"],
             "taskId": self.env.new_id(),
@@ -183,22 +188,64 @@ class Step:
             task["_baseRef"] = workflow_task.task_reference_name
         if dynamic:
             task["workflowTask"] = workflow_task.to_wire()
+        return task
+
+    def schedule(
+        self,
+        workflow_task: WorkflowTask,
+        iteration: int = 0,
+        *,
+        input_data: Json | None = None,
+        inherit_input: Json | None = None,
+        dynamic: bool = False,
+        retry_of: Json | None = None,
+        delay_ms: int | None = None,
+    ) -> Json:
+        """Create and start a task; `inherit_input` is a retried attempt's input, which the
+        freshly resolved inputParameters overlay (as Conductor's retry does)."""
+        state = self.state
+        if state.skip_ahead:
+            skipped = state.by_ref.get(with_iteration(workflow_task.task_reference_name, iteration))
+            if skipped is not None and skipped.get("_skipAhead"):
+                # Skipped through the API before the workflow got here: move straight past it.
+                del skipped["_skipAhead"]
+                skipped["scheduledTime"] = skipped["updateTime"] = self.now
+                state.touch(skipped)
+                self.advance(skipped)
+                return skipped
+        operator = operator_for(workflow_task.type)
+        task_def = self.task_def_for(workflow_task)
+        task = self.new_task(workflow_task, iteration, "SCHEDULED", dynamic=dynamic)
+        if task_def is not None:
+            task["responseTimeoutSeconds"] = task_def.response_timeout_seconds
         if operator.runs_on_worker:
-            domain = self.domain_for(task_type)
+            domain = self.domain_for(task["taskType"])
             if domain:
                 task["domain"] = domain
         if retry_of is not None:
             task["retryCount"] = retry_of["retryCount"] + 1
             task["retriedTaskId"] = retry_of["taskId"]
+            task["firstScheduledTime"] = retry_of.get("firstScheduledTime") or retry_of["scheduledTime"]
             retry_of["retried"] = True
             self.state.touch(retry_of)
+        if delay_ms is None:
+            delay_ms = max(workflow_task.start_delay, 0) * 1000
+        if delay_ms > 0:
+            task["_visibleAt"] = self.now + delay_ms
+            task["startDelayInSeconds"] = delay_ms // 1000
+            if retry_of is not None:
+                task["callbackAfterSeconds"] = delay_ms // 1000
         if input_data is None:
             input_data = self.resolve(workflow_task.input_parameters, iteration, task["taskId"])
             if task_def is not None and task_def.input_template:
                 input_data = {**task_def.input_template, **input_data}
+            if inherit_input:
+                input_data = {**inherit_input, **input_data}
         task["inputData"] = input_data
         state.add_task(task)
         operator.start(self, task, workflow_task)
+        if operator.runs_on_worker and task_def is not None and task["status"] == "SCHEDULED":
+            timeouts.arm_on_schedule(self, task, task_def, delay_ms)
         return task
 
     def domain_for(self, task_type: str) -> str | None:
@@ -211,6 +258,7 @@ class Step:
             task["startTime"] = self.now
         task["updateTime"] = self.now
         self.state.touch(task)
+        timeouts.arm_on_start(self, task)
 
     def finish(
         self,
@@ -229,18 +277,37 @@ class Step:
         task["endTime"] = self.now
         task["updateTime"] = self.now
         self.state.touch(task)
+        self.clear_timers(task)
         self._pending.append(task)
 
     def dispatch(self, task: Json, delay_ms: int = 0) -> None:
         self.commands.append(cmd.DispatchTask(task, delay_ms))
 
+    def start_delay_ms(self, task: Json) -> int:
+        """What is left of a task's start delay, retry delay or callback."""
+        return max(task.get("_visibleAt", 0) - self.now, 0)
+
+    # Durable timers a task owns are listed on it (`_timers`, kind -> due), so ending the
+    # task removes them instead of leaving them to fire later for nothing.
+
     def set_timer(self, task: Json, kind: str, due_ms: int) -> None:
+        task.setdefault("_timers", {})[kind] = due_ms
+        self.state.touch(task)
         self.commands.append(cmd.SetTimer(task["taskId"], kind, due_ms))
 
-    def first_attempt_delay_ms(self, task: Json, workflow_task: WorkflowTask) -> int:
-        if task["retryCount"]:
-            return retry_delay_ms(self.task_def_for(workflow_task), task["retryCount"])
-        return max(workflow_task.start_delay, 0) * 1000
+    def clear_timer(self, task: Json, kind: str) -> None:
+        timers = task.get("_timers")
+        if timers and timers.pop(kind, None) is not None:
+            if not timers:
+                del task["_timers"]
+            self.state.touch(task)
+            self.commands.append(cmd.ClearTimer(task["taskId"], kind))
+
+    def clear_timers(self, task: Json) -> None:
+        timers = task.pop("_timers", None)
+        if timers:
+            for kind in timers:
+                self.commands.append(cmd.ClearTimer(task["taskId"], kind))
 
     # -- deciding what follows ----------------------------------------------------------
 
@@ -284,6 +351,10 @@ class Step:
             self._on_failure(task, workflow_task)
 
     def _on_failure(self, task: Json, workflow_task: WorkflowTask) -> None:
+        if task.pop("_timesOutWorkflow", False):
+            # timeoutPolicy TIME_OUT_WF: no retry, optional or not.
+            self.end_workflow("TIMED_OUT", task.get("reasonForIncompletion"), self.final_output(task), task)
+            return
         task_def = self.task_def_for(workflow_task)
         allowed = workflow_task.retry_count
         if allowed is None:
@@ -293,22 +364,45 @@ class Step:
             and workflow_task.type not in NEVER_RETRIED_TYPES
             and task["retryCount"] < allowed
         ):
-            self.schedule(
-                workflow_task,
-                iteration_of(task["referenceTaskName"]),
-                input_data=task["inputData"],
-                dynamic="workflowTask" in task,
-                retry_of=task,
-            )
+            if timeouts.total_budget_spent(self, task, task_def):
+                assert task_def is not None
+                status = "TIMED_OUT" if task["status"] == "TIMED_OUT" else "FAILED"
+                elapsed = (self.now - (task.get("firstScheduledTime") or task["scheduledTime"])) // 1000
+                reason = (
+                    f"Task {task['taskId']}/{task['taskDefName']} exceeded total timeout of "
+                    f"{task_def.total_timeout_seconds} seconds (elapsed {elapsed} seconds across all attempts). "
+                    "No further retries will be attempted."
+                )
+                self.end_workflow(status, reason, self.final_output(task), task)
+                return
+            self.retry_task(task, workflow_task, retry_delay_ms(task_def, task["retryCount"] + 1, task["taskId"]))
             return
         if workflow_task.optional:
             task["status"] = "COMPLETED_WITH_ERRORS"
             self.advance(task)
             return
+        if workflow_task.permissive:
+            # The workflow goes on; it fails when it would otherwise complete.
+            self.advance(task)
+            return
         status = WORKFLOW_STATUS_AFTER.get(task["status"], "FAILED")
         # Conductor's wording, which users' alerting may match on.
         reason = f"Task {task['taskId']} failed with status: {status} and reason: '{task.get('reasonForIncompletion')}'"
-        self.end_workflow(status, reason, self.final_output(task))
+        self.end_workflow(status, reason, self.final_output(task), task)
+
+    def retry_task(self, task: Json, workflow_task: WorkflowTask, delay_ms: int) -> Json:
+        """A new attempt of `task`, linked to it (retryCount, retriedTaskId), after `delay_ms`."""
+        dynamic = "workflowTask" in task
+        return self.schedule(
+            workflow_task,
+            iteration_of(task["referenceTaskName"]),
+            # A dynamic fork's task has no inputParameters of its own to resolve again.
+            input_data=dict(task["inputData"]) if dynamic else None,
+            inherit_input=task["inputData"],
+            dynamic=dynamic,
+            retry_of=task,
+            delay_ms=delay_ms,
+        )
 
     def advance(self, task: Json) -> None:
         """Move past a finished task: its next sibling, or up through its containers."""
@@ -348,6 +442,10 @@ class Step:
             # The end of a fork branch: the JOIN decides whether the fork is done.
             self._joins_dirty = True
 
+    def mark_joins_dirty(self) -> None:
+        """Evaluate every open JOIN at the end of this step."""
+        self._joins_dirty = True
+
     def _evaluate_joins(self) -> None:
         from actors.workflow.join import evaluate_join
 
@@ -365,7 +463,32 @@ class Step:
         """
         if self.state.active_tasks():
             return
+        failed_permissive = self._failed_permissive_tasks()
+        if failed_permissive:
+            reason = ". ".join(
+                f"Task {task['taskId']} failed with status: {task['status']} and reason: "
+                f"'{task.get('reasonForIncompletion')}'"
+                for task in failed_permissive
+            )
+            self.end_workflow("FAILED", reason, self.final_output(), failed_permissive[0])
+            return
         self.end_workflow("COMPLETED", None, self.final_output())
+
+    def _failed_permissive_tasks(self) -> list[Json]:
+        """The last attempt of each permissive (and not optional) task, where it failed."""
+        latest: dict[str, Json] = {}
+        for task in self.state.tasks:
+            if task["status"] in SUCCESSFUL_TASK_STATUSES and task["status"] != "COMPLETED_WITH_ERRORS":
+                latest.pop(task["referenceTaskName"], None)
+                continue
+            if task["status"] in TERMINAL_TASK_STATUSES and not task["retried"]:
+                try:
+                    workflow_task = self.workflow_task_of(task)
+                except KeyError:
+                    continue
+                if workflow_task.permissive and not workflow_task.optional:
+                    latest[task["referenceTaskName"]] = task
+        return list(latest.values())
 
     def final_output(self, last: Json | None = None) -> Json:
         """Conductor's workflow output: a successful TERMINATE task's output, else the
@@ -394,7 +517,15 @@ class Step:
             and not task.get("_open")
         )
 
-    def end_workflow(self, status: str, reason: str | None, output: Json | None = None) -> None:
+    def end_workflow(
+        self,
+        status: str,
+        reason: str | None,
+        output: Json | None = None,
+        failed_task: Json | None = None,
+        *,
+        start_failure_workflow: bool = True,
+    ) -> None:
         workflow = self.state.workflow
         if workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
             return
@@ -406,12 +537,14 @@ class Step:
         if output is None and status != "COMPLETED":
             output = self.final_output()
         if output is not None:
-            workflow["output"] = output
+            workflow["output"] = dict(output)
         # Like Conductor: every task that ended FAILED, retried or not, by name, once.
         failed = [task for task in self.state.tasks if task["status"] in FAILED_TASK_STATUSES]
         for key, field in (("failedReferenceTaskNames", "referenceTaskName"), ("failedTaskNames", "taskDefName")):
             names = workflow.setdefault(key, [])
             names.extend(dict.fromkeys(task[field] for task in failed if task[field] not in names))
+        if start_failure_workflow and status in ("FAILED", "TIMED_OUT"):
+            self._start_failure_workflow(status, reason, failed_task)
         self.state.touch_workflow()
         self.cancel_active_tasks(reason or f"Workflow {status}")
         self._pending.clear()
@@ -430,6 +563,41 @@ class Step:
             )
         self.commands.append(cmd.WorkflowEnded(status))
 
+    def _start_failure_workflow(self, status: str, reason: str | None, failed_task: Json | None) -> None:
+        """Start the definition's failureWorkflow: it gets the failed workflow's id, reason and
+        whole execution as input, and the failed workflow's output names it."""
+        name: Any = self.state.definition.failure_workflow
+        if name and name.startswith("${"):
+            name = self.resolve(name)
+        elif name and name.startswith("$"):
+            # Conductor's older form, "$workflow.input.failureWfName": a workflow input.
+            parts = name.split(".")
+            name = self.state.workflow["input"].get(parts[2]) if len(parts) > 2 else None
+        if not isinstance(name, str) or not name.strip():
+            return
+        workflow = self.state.workflow
+        failure_workflow_id = self.env.new_id()
+        failed_workflow = {**workflow, "tasks": [public_task(task) for task in self.state.tasks]}
+        failure_input: Json = {
+            "workflowId": workflow["workflowId"],
+            "reason": reason,
+            "failureStatus": status,
+            "failedWorkflow": failed_workflow,
+        }
+        if failed_task is not None:
+            failure_input["failureTaskId"] = failed_task["taskId"]
+        workflow.setdefault("output", {})["conductor.failure_workflow"] = failure_workflow_id
+        self.commands.append(
+            cmd.StartWorkflow(
+                workflow_id=failure_workflow_id,
+                name=name,
+                input=failure_input,
+                correlation_id=workflow.get("correlationId"),
+                priority=workflow.get("priority", 0),
+                task_to_domain=workflow.get("taskToDomain") or {},
+            )
+        )
+
     def cancel_active_tasks(self, reason: str) -> None:
         workflow = self.state.workflow
         if workflow.get("reasonForIncompletion"):
@@ -443,6 +611,7 @@ class Step:
             task["executed"] = True
             task.setdefault("reasonForIncompletion", reason)
             self.state.touch(task)
+            self.clear_timers(task)
             if operator_for(self.workflow_task_of(task).type).runs_on_worker:
                 self.commands.append(cmd.CancelTask(task))
             child_id = task.get("subWorkflowId")
@@ -483,6 +652,7 @@ def start_workflow(event: ev.StartWorkflow, now: int, env: Environment) -> tuple
     workflow.update({key: value for key, value in optional_fields.items() if value is not None})
     state = WorkflowState(workflow, definition)
     step = Step(state, now, env)
+    timeouts.arm_workflow_timeout(step)
     if definition.tasks:
         step.schedule(definition.tasks[0])
     else:
@@ -518,11 +688,20 @@ def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) ->
 
             child_finished(step, task, event)
         case ev.TimerFired():
-            task = state.by_id.get(event.task_id)
-            if terminal or task is None or task["status"] in TERMINAL_TASK_STATUSES:
+            if terminal:
                 return []
-            workflow_task = step.workflow_task_of(task)
-            operator_for(workflow_task.type).on_timer(step, task, workflow_task, event.kind)
+            if event.task_id == timeouts.WORKFLOW_TIMER_TASK:
+                timeouts.on_workflow_timer(step, event.kind)
+            else:
+                task = state.by_id.get(event.task_id)
+                if task is None or task["status"] in TERMINAL_TASK_STATUSES:
+                    return []
+                if event.kind in timeouts.TASK_TIMEOUT_KINDS:
+                    timeouts.on_task_timer(step, task, event.kind)
+                else:
+                    workflow_task = step.workflow_task_of(task)
+                    task.get("_timers", {}).pop(event.kind, None)
+                    operator_for(workflow_task.type).on_timer(step, task, workflow_task, event.kind)
         case ev.Pause():
             if workflow["status"] != RUNNING:
                 return []
@@ -539,7 +718,9 @@ def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) ->
         case ev.Terminate():
             if terminal:
                 return []
-            step.end_workflow(event.status, event.reason or "Terminated")
+            step.end_workflow(
+                event.status, event.reason or "Terminated", start_failure_workflow=event.trigger_failure_workflow
+            )
             return step.commands
         case ev.Redispatch():
             if terminal:
@@ -549,6 +730,10 @@ def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) ->
                 operator_for(workflow_task.type).redispatch(step, task, workflow_task)
         case ev.StartWorkflow():
             raise ValueError(f"workflow {state.workflow_id} already exists")
+        case ev.Restart() | ev.Retry() | ev.Rerun() | ev.SkipTask() | ev.ResetCallbacks() | ev.Decide():
+            lifecycle.apply(step, event)
+        case ev.ChildReopened():
+            lifecycle.child_reopened(step, event)
     step.run()
     if state.dirty_task_ids or state.meta_dirty:
         workflow["updateTime"] = now
@@ -563,8 +748,8 @@ def _apply_update(step: Step, task: Json, update: ev.TaskUpdate) -> None:
     if update.output_data:
         task["outputData"] = {**output, **update.output_data}
     if update.status == "IN_PROGRESS":
-        step.start_task(task)
         task["callbackAfterSeconds"] = update.callback_after_seconds
+        step.start_task(task)
         if update.callback_after_seconds > 0:
             # The worker asked to see this task again later: back in its queue, delayed.
             step.dispatch(task, update.callback_after_seconds * 1000)
@@ -583,6 +768,7 @@ from actors.workflow import (  # noqa: E402
     join,  # noqa: F401
     jq_transform,  # noqa: F401
     lambda_task,  # noqa: F401
+    lifecycle,
     noop,  # noqa: F401
     set_variable,  # noqa: F401
     simple,  # noqa: F401

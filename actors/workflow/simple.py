@@ -17,7 +17,7 @@ class SimpleOperator(Operator):
     runs_on_worker = True
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        step.dispatch(task, step.first_attempt_delay_ms(task, workflow_task))
+        step.dispatch(task, step.start_delay_ms(task))
 
     def redispatch(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        step.dispatch(task)
+        step.dispatch(task, step.start_delay_ms(task))

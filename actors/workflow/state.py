@@ -24,6 +24,8 @@ class WorkflowState:
         "graph",
         "meta_dirty",
         "pending",
+        "removed_task_ids",
+        "skip_ahead",
         "tasks",
         "workflow",
     )
@@ -40,7 +42,11 @@ class WorkflowState:
         # Tasks that reached a terminal status and whose consequences are not yet decided.
         self.pending: list[Json] = []
         self.dirty_task_ids: set[str] = set()
+        # Tasks a restart or rerun dropped, to delete from the checkpoint.
+        self.removed_task_ids: set[str] = set()
         self.meta_dirty = True
+        # Whether some task was skipped through the API before the workflow reached it.
+        self.skip_ahead = False
         for task in sorted(tasks or (), key=lambda t: t["seq"]):
             self.add_task(task, dirty=False)
             if task["status"] in TERMINAL_TASK_STATUSES and not task.get("executed"):
@@ -64,8 +70,26 @@ class WorkflowState:
         base = task.get("_baseRef")
         if base:
             self.by_ref[base] = task
+        if "_skipAhead" in task:
+            self.skip_ahead = True
         if dirty:
             self.dirty_task_ids.add(task["taskId"])
+
+    def remove_tasks(self, task_ids: set[str]) -> None:
+        """Forget these tasks (a restart or rerun); the next checkpoint deletes them."""
+        if not task_ids:
+            return
+        kept = [task for task in self.tasks if task["taskId"] not in task_ids]
+        self.tasks, self.by_id, self.by_ref = [], {}, {}
+        for task in kept:
+            self.add_task(task, dirty=False)
+        self.pending = [task for task in self.pending if task["taskId"] not in task_ids]
+        self.dirty_task_ids -= task_ids
+        self.removed_task_ids |= task_ids
+
+    def replace_definition(self, definition: WorkflowDef) -> None:
+        self.definition = definition
+        self.graph = graph_of(definition)
 
     def touch(self, task: Json) -> None:
         self.dirty_task_ids.add(task["taskId"])

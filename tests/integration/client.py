@@ -49,11 +49,13 @@ class PodiumClient:
         wanted = statuses or TERMINAL
         deadline = time.monotonic() + timeout
         while True:
-            workflow = self.workflow(workflow_id)
-            if workflow["status"] in wanted:
-                return workflow
+            # A workflow the engine starts itself (a child, a failureWorkflow) may not exist yet.
+            response = self.request("GET", f"/workflow/{workflow_id}")
+            status = response.json()["status"] if response.status_code == 200 else f"HTTP {response.status_code}"
+            if status in wanted:
+                return dict(response.json())
             if time.monotonic() > deadline:
-                raise AssertionError(f"workflow {workflow_id} still {workflow['status']} after {timeout}s")
+                raise AssertionError(f"workflow {workflow_id} still {status} after {timeout}s")
             time.sleep(0.05)
 
     def poll(self, task_type: str, count: int = 10, **params: Any) -> list[dict[str, Any]]:

@@ -645,7 +645,10 @@ def test_terminate_with_completed_status(client: PodiumClient, uid: str) -> None
 
 
 def test_terminate_with_failed_status(client: PodiumClient, uid: str) -> None:
-    name = register(client, suffixed(shared_definition("terminate_task_failed_workflow_integration"), uid))
+    definition = suffixed(shared_definition("terminate_task_failed_workflow_integration"), uid)
+    failure_name = register(client, suffixed(shared_definition("failure_workflow_for_terminate_task_workflow"), uid))
+    definition["failureWorkflow"] = failure_name
+    name = register(client, definition)
     workflow = client.wait(client.start(name, {"a": 1}))
     assert workflow["status"] == "FAILED"
     assert workflow["reasonForIncompletion"] == "Early exit in terminate"
@@ -656,7 +659,13 @@ def test_terminate_with_failed_status(client: PodiumClient, uid: str) -> None:
         "terminationReason": "Early exit in terminate",
         "workflowOutput": {"result": {"testvalue": True}},
     }
-    assert workflow["output"] == {"result": {"testvalue": True}}
+    # As in LambdaAndTerminateTaskSpec: the failureWorkflow runs, linked both ways.
+    failure_id = workflow["output"]["conductor.failure_workflow"]
+    assert workflow["output"] == {"result": {"testvalue": True}, "conductor.failure_workflow": failure_id}
+    failure = client.wait(failure_id)
+    assert failure["status"] == "COMPLETED"
+    assert failure["input"]["workflowId"] == workflow["workflowId"]
+    assert [task["taskType"] for task in failure["tasks"]] == ["LAMBDA"]
 
 
 def test_terminate_in_a_decision_branch_with_a_text_output(client: PodiumClient, uid: str) -> None:

@@ -58,7 +58,12 @@ def test_terminate_failed_uses_the_given_reason() -> None:
     assert run.status == "FAILED"
     assert run.state.workflow["reasonForIncompletion"] == "Early exit in terminate"
     assert types(run) == [("LAMBDA", "COMPLETED"), ("TERMINATE", "COMPLETED")]
-    assert run.output == {"result": {"testvalue": True}}
+    # As in LambdaAndTerminateTaskSpec: a FAILED terminate starts the failureWorkflow,
+    # whose id the output names.
+    [failure] = of_type(run.commands, cmd.StartWorkflow)
+    assert failure.name == "failure_workflow"
+    assert failure.input["workflowId"] == run.state.workflow_id
+    assert run.output == {"result": {"testvalue": True}, "conductor.failure_workflow": failure.workflow_id}
     # As in Conductor, only tasks that ended FAILED count as failed ones.
     assert run.state.workflow["failedReferenceTaskNames"] == []
 

@@ -1,0 +1,297 @@
+"""Operations on a whole execution: restart, retry, rerun, skip a task, reset callbacks, decide.
+
+Each checks the execution's state first and raises `Rejected` (nothing changed) when
+Conductor would refuse; the messages follow Conductor's. An ended workflow that runs
+again is indexed as running (`WorkflowReopened`) and, when it is a child, its parent's
+SUB_WORKFLOW task waits for it again (`ReopenParent`), as Conductor's
+`updateAndPushParents` does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from actors.workflow import commands as cmd
+from actors.workflow import events as ev
+from actors.workflow import timeouts
+from actors.workflow.operator import operator_for
+from definitions.models import SUCCESSFUL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES
+
+if TYPE_CHECKING:
+    from actors.workflow.machine import Step
+
+Json = dict[str, Any]
+RETRIED_FAILURES = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"})
+# Containers a failure cancelled: a retry reopens them rather than starting them afresh.
+REOPENED_CONTAINERS = frozenset({"JOIN", "DO_WHILE"})
+# Tasks whose success only means "move to the next sibling".
+CONTAINER_TYPES = frozenset({"SWITCH", "DECISION", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "DO_WHILE"})
+
+
+def apply(step: Step, event: ev.Event) -> None:
+    match event:
+        case ev.Restart():
+            restart(step, event)
+        case ev.Retry():
+            retry(step, event)
+        case ev.Rerun():
+            rerun(step, event)
+        case ev.SkipTask():
+            skip_task(step, event)
+        case ev.ResetCallbacks():
+            reset_callbacks(step)
+        case ev.Decide():
+            step.mark_joins_dirty()
+
+
+def _require_ended(step: Step, action: str) -> None:
+    workflow = step.state.workflow
+    if workflow["status"] not in TERMINAL_WORKFLOW_STATUSES:
+        raise ev.Rejected(
+            f"Workflow {workflow['workflowId']} is {workflow['status']}, not in a terminal state: unable to {action}"
+        )
+
+
+def _reopen(step: Step, *, retried: bool) -> None:
+    """The ended workflow runs again."""
+    workflow = step.state.workflow
+    workflow["status"] = "RUNNING"
+    workflow.pop("reasonForIncompletion", None)
+    workflow["endTime"] = 0
+    workflow["updateTime"] = step.now
+    if retried:
+        workflow["lastRetriedTime"] = step.now
+    else:
+        workflow.pop("lastRetriedTime", None)
+    step.state.touch_workflow()
+    step.commands.append(cmd.WorkflowReopened())
+    parent_id = workflow.get("parentWorkflowId")
+    if parent_id:
+        step.commands.append(cmd.ReopenParent(parent_id, workflow["parentWorkflowTaskId"], workflow["workflowId"]))
+    timeouts.arm_workflow_timeout(step)
+
+
+def _run_from_start(step: Step, workflow_input: Json) -> None:
+    state = step.state
+    workflow = state.workflow
+    state.remove_tasks({task["taskId"] for task in state.tasks})
+    workflow["input"] = workflow_input
+    workflow["output"] = {}
+    workflow["variables"] = dict(state.definition.variables)
+    workflow["failedReferenceTaskNames"] = []
+    workflow["failedTaskNames"] = []
+    workflow["createTime"] = workflow["startTime"] = step.now
+    _reopen(step, retried=False)
+    if state.definition.tasks:
+        step.schedule(state.definition.tasks[0])
+    else:
+        step.complete_workflow()
+
+
+def restart(step: Step, event: ev.Restart) -> None:
+    _require_ended(step, "restart")
+    state = step.state
+    workflow = state.workflow
+    definition = event.definition or state.definition
+    if not definition.restartable and workflow["status"] == "COMPLETED":
+        raise ev.Rejected(f"Workflow {workflow['workflowId']} is non-restartable")
+    if event.definition is not None:
+        state.replace_definition(event.definition)
+        workflow["workflowVersion"] = event.definition.version
+    _run_from_start(step, workflow["input"])
+
+
+def _reopen_task(step: Step, task: Json) -> None:
+    task["status"] = "IN_PROGRESS"
+    task["executed"] = False
+    task["endTime"] = 0
+    task["updateTime"] = step.now
+    task.pop("reasonForIncompletion", None)
+    step.state.touch(task)
+
+
+def retry(step: Step, event: ev.Retry) -> None:
+    _require_ended(step, "retry")
+    state = step.state
+    workflow = state.workflow
+    if not state.tasks:
+        raise ev.Rejected("Workflow has not started yet")
+    # The last attempt of each reference name, where it did not succeed.
+    retriable: dict[str, Json] = {}
+    containers: list[Json] = []
+    for task in state.tasks:
+        status = task["status"]
+        reference = task["referenceTaskName"]
+        if status in RETRIED_FAILURES and task["taskType"] != "JOIN":
+            retriable[reference] = task
+        elif status in ("CANCELED", "FAILED") and task["taskType"] in REOPENED_CONTAINERS:
+            containers.append(task)
+        elif status == "CANCELED":
+            retriable[reference] = task
+        else:
+            retriable.pop(reference, None)
+    if not retriable and not containers and workflow["status"] != "TIMED_OUT":
+        raise ev.Rejected(
+            "There are no retryable tasks! Use restart if you want to attempt entire workflow execution again."
+        )
+    _reopen(step, retried=True)
+    for container in containers:
+        _reopen_task(step, container)
+    step.mark_joins_dirty()
+    for task in sorted(retriable.values(), key=lambda t: t["seq"]):
+        child_id = task.get("subWorkflowId")
+        if event.resume_subworkflow_tasks and task["taskType"] == "SUB_WORKFLOW" and child_id:
+            # Retry the child where it failed instead of starting a new one.
+            _reopen_task(step, task)
+            step.commands.append(cmd.RetryChild(child_id, workflow["workflowId"], task["taskId"]))
+            continue
+        step.retry_task(task, step.workflow_task_of(task), 0)
+
+
+def rerun(step: Step, event: ev.Rerun) -> None:
+    _require_ended(step, "rerun")
+    state = step.state
+    workflow = state.workflow
+    task = state.by_id.get(event.task_id) if event.task_id is not None else None
+    if event.task_id is not None and task is None:
+        raise ev.Rejected(f"Task {event.task_id} not found in workflow {workflow['workflowId']}", 400)
+    if event.correlation_id is not None:
+        workflow["correlationId"] = event.correlation_id
+    if task is None:
+        _run_from_start(step, event.workflow_input if event.workflow_input is not None else workflow["input"])
+        return
+    if event.workflow_input is not None:
+        workflow["input"] = event.workflow_input
+    workflow["failedReferenceTaskNames"] = []
+    workflow["failedTaskNames"] = []
+    state.remove_tasks({t["taskId"] for t in state.tasks if t["seq"] > task["seq"]})
+    _reopen(step, retried=True)
+    workflow_task = step.workflow_task_of(task)
+    for key in (
+        "_timers",
+        "_visibleAt",
+        "_open",
+        "_iterationStartSeq",
+        "reasonForIncompletion",
+        "workerId",
+        "subWorkflowId",
+    ):
+        task.pop(key, None)
+    task.update(
+        status="SCHEDULED",
+        scheduledTime=step.now,
+        startTime=0,
+        endTime=0,
+        updateTime=step.now,
+        outputData={},
+        retried=False,
+        executed=False,
+        pollCount=0,
+        callbackAfterSeconds=0,
+    )
+    if event.task_input is not None:
+        task["inputData"] = event.task_input
+    state.touch(task)
+    operator = operator_for(workflow_task.type)
+    operator.start(step, task, workflow_task)
+    task_def = step.task_def_for(workflow_task)
+    if operator.runs_on_worker and task_def is not None:
+        timeouts.arm_on_schedule(step, task, task_def, 0)
+    _resume_cut_paths(step, task)
+
+
+def _resume_cut_paths(step: Step, rerun_task: Json) -> None:
+    """Rerunning from a task drops every later task, including ones other fork branches
+    still needed: schedule again what a branch or a fork's JOIN now lacks."""
+    state = step.state
+    graph = state.graph
+    for task in list(state.tasks):
+        if task is rerun_task or task["retried"] or "workflowTask" in task:
+            continue
+        position = graph.position(task["referenceTaskName"])
+        if position is None:
+            continue
+        iteration = task["iteration"]
+        if position.task.type == "FORK_JOIN" and task["status"] in SUCCESSFUL_TASK_STATUSES:
+            for branch in position.task.fork_tasks:
+                if branch and step.find_task(branch[0].task_reference_name, iteration) is None:
+                    step.schedule(branch[0], iteration)
+            join = position.next_sibling
+            if join is not None and join.type == "JOIN" and step.find_task(join.task_reference_name, iteration) is None:
+                step.schedule(join, iteration)
+            continue
+        following = position.next_sibling
+        if (
+            following is not None
+            and task["executed"]
+            and task["status"] in SUCCESSFUL_TASK_STATUSES
+            and position.task.type not in CONTAINER_TYPES
+            and step.find_task(following.task_reference_name, iteration) is None
+        ):
+            step.advance(task)
+
+
+def skip_task(step: Step, event: ev.SkipTask) -> None:
+    state = step.state
+    workflow = state.workflow
+    reference = event.reference_name
+    if workflow["status"] != "RUNNING":
+        raise ev.Rejected(
+            f"The workflow {workflow['workflowId']} is not running so the task referenced by {reference} "
+            "cannot be skipped"
+        )
+    position = state.graph.position(reference)
+    if position is None:
+        raise ev.Rejected(
+            f"The task referenced by {reference} does not exist in the workflow definition {workflow['workflowName']}",
+            400,
+        )
+    if reference in state.by_ref:
+        raise ev.Rejected(f"The task referenced {reference} has already been processed, cannot be skipped")
+    task = step.new_task(position.task, 0, "SKIPPED")
+    task.update(
+        inputData=event.task_input or {},
+        outputData=event.task_output or {},
+        endTime=step.now,
+        executed=True,
+        _skipAhead=True,
+    )
+    state.add_task(task)
+
+
+def reset_callbacks(step: Step) -> None:
+    state = step.state
+    workflow = state.workflow
+    if workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
+        raise ev.Rejected(f"Workflow is in terminal state. Status = {workflow['status']}")
+    for task in state.active_tasks():
+        if not operator_for(step.workflow_task_of(task).type).runs_on_worker:
+            continue
+        waiting = task.get("callbackAfterSeconds", 0) > 0 or task.get("_visibleAt", 0) > step.now
+        if not waiting:
+            continue
+        task["callbackAfterSeconds"] = 0
+        task.pop("_visibleAt", None)
+        state.touch(task)
+        # A Python pool task waits on the shard's dispatch timer, a queued one on its score.
+        step.commands.append(cmd.ClearTimer(task["taskId"], cmd.DISPATCH_TIMER))
+        step.dispatch(task)
+
+
+def child_reopened(step: Step, event: ev.ChildReopened) -> None:
+    """A child of this workflow runs again: its SUB_WORKFLOW task waits for it again."""
+    state = step.state
+    task = state.by_id.get(event.task_id)
+    if task is None or task.get("subWorkflowId") != event.child_workflow_id or task["retried"]:
+        return
+    if task["status"] == "IN_PROGRESS":
+        return
+    if step.workflow_task_of(task).optional:
+        return  # as in Conductor: an optional child's fate never reopened its parent
+    if state.workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
+        _reopen(step, retried=True)
+        for container in state.tasks:
+            if container["status"] in ("CANCELED", "FAILED") and container["taskType"] in REOPENED_CONTAINERS:
+                _reopen_task(step, container)
+        step.mark_joins_dirty()
+    _reopen_task(step, task)
