@@ -186,6 +186,8 @@ class ShardCore:
         self._wake = asyncio.Event()
         self._timers_in_flight: set[str] = set()
         self._messages_in_flight: set[str] = set()
+        # Tasks handed to a Python pool whose result has not come back yet.
+        self._on_pools: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._started = False
         self.steps = 0
@@ -710,7 +712,11 @@ class ShardCore:
 
     def _carry_out(self, effects: TurnEffects) -> None:
         for task_type, tasks in effects.pool_tasks.items():
-            self._spawn(self._run_on_pool(task_type, tasks))
+            # A recovery redispatch and the task's own dispatch timer may both ask for it.
+            fresh = list({t["taskId"]: t for t in tasks if t["taskId"] not in self._on_pools}.values())
+            if fresh:
+                self._on_pools.update(t["taskId"] for t in fresh)
+                self._spawn(self._run_on_pool(task_type, fresh))
         by_shard: dict[int, list[tuple[str, str, messages.Message]]] = defaultdict(list)
         for addressed in effects.outbound:
             by_shard[owner_shard(self.store.partition(addressed[0]), self.shards)].append(addressed)
@@ -727,6 +733,7 @@ class ShardCore:
             results = await self._call_pool(task_type, tasks)
         except Exception as error:
             results = failed_results(tasks, f"worker pool for {task_type!r} failed: {type(error).__name__}: {error}")
+        self._on_pools.difference_update(task["taskId"] for task in tasks)
         if task_type in self.concurrency_limited:
             await self.store.release(task_type, [task["taskId"] for task in tasks])
         for result in results:

@@ -31,6 +31,13 @@ def join_after(step: Step, fork_task: dict[str, Any]) -> WorkflowTask | None:
     return join_task
 
 
+def join_on_of(fork: WorkflowTask, join: WorkflowTask) -> list[str]:
+    if join.join_on:
+        return list(join.join_on)
+    # Podium's reading of an empty joinOn: wait for the last task of every branch.
+    return [branch[-1].task_reference_name for branch in fork.fork_tasks if branch]
+
+
 def schedule_join(step: Step, fork_task: dict[str, Any], join_task: WorkflowTask, join_on: list[str]) -> None:
     step.schedule(join_task, iteration_of(fork_task["referenceTaskName"]), input_data={"joinOn": join_on})
 
@@ -45,10 +52,7 @@ class ForkJoinOperator(Operator):
         if join is None:
             return
         step.finish(task, "COMPLETED", {})
-        join_on = list(join.join_on)
-        if not join_on:
-            # Podium's reading of an empty joinOn: wait for the last task of every branch.
-            join_on = [branch[-1].task_reference_name for branch in workflow_task.fork_tasks if branch]
+        join_on = join_on_of(workflow_task, join)
         iteration = iteration_of(task["referenceTaskName"])
         for branch in workflow_task.fork_tasks:
             if branch:

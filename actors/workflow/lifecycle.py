@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
-from actors.workflow import timeouts
+from actors.workflow import fork_join, timeouts
 from actors.workflow.operator import operator_for
 from definitions.models import SUCCESSFUL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES
 
@@ -166,6 +166,11 @@ def rerun(step: Step, event: ev.Rerun) -> None:
     workflow["failedTaskNames"] = []
     state.remove_tasks({t["taskId"] for t in state.tasks if t["seq"] > task["seq"]})
     _reopen(step, retried=True)
+    for container in state.tasks:
+        if container is not task and container["status"] in ("CANCELED", "FAILED") and container["taskType"] in (
+            REOPENED_CONTAINERS
+        ):
+            _reopen_task(step, container)
     workflow_task = step.workflow_task_of(task)
     for key in (
         "_timers",
@@ -218,7 +223,7 @@ def _resume_cut_paths(step: Step, rerun_task: Json) -> None:
                     step.schedule(branch[0], iteration)
             join = position.next_sibling
             if join is not None and join.type == "JOIN" and step.find_task(join.task_reference_name, iteration) is None:
-                step.schedule(join, iteration)
+                fork_join.schedule_join(step, task, join, fork_join.join_on_of(position.task, join))
             continue
         following = position.next_sibling
         if (
@@ -288,10 +293,15 @@ def child_reopened(step: Step, event: ev.ChildReopened) -> None:
         return
     if step.workflow_task_of(task).optional:
         return  # as in Conductor: an optional child's fate never reopened its parent
-    if state.workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
-        _reopen(step, retried=True)
-        for container in state.tasks:
-            if container["status"] in ("CANCELED", "FAILED") and container["taskType"] in REOPENED_CONTAINERS:
-                _reopen_task(step, container)
-        step.mark_joins_dirty()
     _reopen_task(step, task)
+    if state.workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
+        # As Conductor's updateAndPushParents: what the failure cancelled runs again too.
+        _reopen(step, retried=True)
+        for other in list(state.tasks):
+            if other["retried"] or other is task:
+                continue
+            if other["status"] in ("CANCELED", "FAILED") and other["taskType"] in REOPENED_CONTAINERS:
+                _reopen_task(step, other)
+            elif other["status"] == "CANCELED":
+                step.retry_task(other, step.workflow_task_of(other), 0)
+        step.mark_joins_dirty()

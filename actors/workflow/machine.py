@@ -50,13 +50,9 @@ class Environment(Protocol):
     def task_def(self, name: str) -> TaskDef | None: ...
 
 
-def retry_delay_ms(task_def: TaskDef | None, retry_count: int, task_id: str = "") -> int:
-    """Delay before attempt `retry_count` (1 = first retry), per the TaskDef's retryLogic.
-
-    maxRetryDelaySeconds caps the backoff; backoffJitterMs adds up to that many ms. The
-    jitter is drawn from the task id rather than a random source, so the state machine
-    stays deterministic while simultaneous retries still spread out.
-    """
+def retry_delay_seconds(task_def: TaskDef | None, retry_count: int) -> int:
+    """Delay before attempt `retry_count` (1 = first retry), per the TaskDef's retryLogic,
+    capped by maxRetryDelaySeconds."""
     if task_def is None or retry_count <= 0:
         return 0
     base = max(task_def.retry_delay_seconds, 0)
@@ -68,10 +64,17 @@ def retry_delay_ms(task_def: TaskDef | None, retry_count: int, task_id: str = ""
         delay = base
     if task_def.max_retry_delay_seconds:
         delay = min(delay, task_def.max_retry_delay_seconds)
-    jitter = 0
-    if task_def.backoff_jitter_ms:
-        jitter = zlib.crc32(task_id.encode()) % (task_def.backoff_jitter_ms + 1)
-    return int(delay * 1000) + jitter
+    return int(delay)
+
+
+def retry_delay_ms(task_def: TaskDef | None, retry_count: int, task_id: str = "") -> int:
+    """The retry delay plus up to backoffJitterMs. The jitter is drawn from the task id
+    rather than a random source, so the state machine stays deterministic while
+    simultaneous retries still spread out."""
+    delay = retry_delay_seconds(task_def, retry_count) * 1000
+    if task_def is not None and task_def.backoff_jitter_ms and delay:
+        delay += zlib.crc32(task_id.encode()) % (task_def.backoff_jitter_ms + 1)
+    return delay
 
 
 class Step:
@@ -232,9 +235,11 @@ class Step:
             delay_ms = max(workflow_task.start_delay, 0) * 1000
         if delay_ms > 0:
             task["_visibleAt"] = self.now + delay_ms
-            task["startDelayInSeconds"] = delay_ms // 1000
+            # As Conductor shows it: whole seconds, without the jitter.
+            shown = retry_delay_seconds(task_def, task["retryCount"]) if retry_of is not None else delay_ms // 1000
+            task["startDelayInSeconds"] = shown
             if retry_of is not None:
-                task["callbackAfterSeconds"] = delay_ms // 1000
+                task["callbackAfterSeconds"] = shown
         if input_data is None:
             input_data = self.resolve(workflow_task.input_parameters, iteration, task["taskId"])
             if task_def is not None and task_def.input_template:
@@ -524,8 +529,10 @@ class Step:
         output: Json | None = None,
         failed_task: Json | None = None,
         *,
-        start_failure_workflow: bool = True,
+        failure_workflow: bool | None = None,
     ) -> None:
+        """End the workflow. `failure_workflow` forces the definition's failureWorkflow on
+        or off; by default it starts when the workflow FAILED or TIMED_OUT."""
         workflow = self.state.workflow
         if workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
             return
@@ -543,7 +550,7 @@ class Step:
         for key, field in (("failedReferenceTaskNames", "referenceTaskName"), ("failedTaskNames", "taskDefName")):
             names = workflow.setdefault(key, [])
             names.extend(dict.fromkeys(task[field] for task in failed if task[field] not in names))
-        if start_failure_workflow and status in ("FAILED", "TIMED_OUT"):
+        if failure_workflow if failure_workflow is not None else status in ("FAILED", "TIMED_OUT"):
             self._start_failure_workflow(status, reason, failed_task)
         self.state.touch_workflow()
         self.cancel_active_tasks(reason or f"Workflow {status}")
@@ -579,6 +586,7 @@ class Step:
         failure_workflow_id = self.env.new_id()
         failed_workflow = {**workflow, "tasks": [public_task(task) for task in self.state.tasks]}
         failure_input: Json = {
+            **workflow["input"],
             "workflowId": workflow["workflowId"],
             "reason": reason,
             "failureStatus": status,
@@ -676,6 +684,9 @@ def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) ->
             task = state.by_id.get(event.task_id)
             if terminal or task is None or task["status"] != "SCHEDULED":
                 return []
+            # As Conductor's poll: the delay that kept the task back is over.
+            task["callbackAfterSeconds"] = 0
+            task.pop("_visibleAt", None)
             step.start_task(task)
             task["pollCount"] = task.get("pollCount", 0) + 1
             if event.worker_id:
@@ -719,7 +730,7 @@ def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) ->
             if terminal:
                 return []
             step.end_workflow(
-                event.status, event.reason or "Terminated", start_failure_workflow=event.trigger_failure_workflow
+                event.status, event.reason or "Terminated", failure_workflow=event.trigger_failure_workflow
             )
             return step.commands
         case ev.Redispatch():

@@ -36,4 +36,4 @@ class TerminateOperator(Operator):
         if not isinstance(reason, str) or not reason.strip():
             # Conductor's default, also given when the workflow COMPLETES through a TERMINATE.
             reason = f"Workflow is {status} by TERMINATE task: {task['taskId']}"
-        step.end_workflow(status, reason, output)
+        step.end_workflow(status, reason, output, task)

@@ -83,7 +83,7 @@ def on_task_timer(step: Step, task: dict[str, Any], kind: str) -> None:
             f"responseTimeout: {task_def.response_timeout_seconds} exceeded for the taskId: {task['taskId']} "
             f"with Task Definition: {task['taskDefName']}"
         )
-        step.finish(task, "TIMED_OUT", reason=reason)
+        _time_out(step, task, reason)
     elif kind == POLL and status == "SCHEDULED":
         elapsed = (step.now - task["scheduledTime"]) // 1000
         reason = (
@@ -115,7 +115,14 @@ def time_out_with_policy(step: Step, task: dict[str, Any], task_def: TaskDef, re
     if task_def.timeout_policy == "TIME_OUT_WF":
         # Decided in Step._on_failure: the workflow times out, the task is not retried.
         task["_timesOutWorkflow"] = True
+    _time_out(step, task, reason)
+
+
+def _time_out(step: Step, task: dict[str, Any], reason: str) -> None:
     step.finish(task, "TIMED_OUT", reason=reason)
+    if operator_for(step.workflow_task_of(task).type).runs_on_worker:
+        # No worker may pick up (or keep a slot for) an attempt that already timed out.
+        step.commands.append(cmd.CancelTask(task))
 
 
 def total_budget_spent(step: Step, task: dict[str, Any], task_def: TaskDef | None) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -122,3 +124,72 @@ def test_a_restart_with_another_partition_count_is_refused(ray_cluster: None, tm
     start_podium(home, "podium-partitions", workers=[]).stop()
     with pytest.raises(ValueError, match="PODIUM_PARTITIONS=4, but this Redis holds data written with 8 partitions"):
         start_podium(home, "podium-partitions", workers=[], partitions=4)
+
+
+def test_timers_pending_while_the_system_is_stopped_fire_once_after_it_restarts(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    """Issue 3's durability check: 200 workflows, each waiting on a 5 s WAIT or a 5 s retry
+    delay, survive a full stop of 10 s; every one finishes and every timer fired once."""
+    home = tmp_path / "podium"
+    uid = uuid.uuid4().hex[:8]
+    waiting, retrying = f"timer_wait_{uid}", f"timer_retry_{uid}"
+    # The workers reach Redis through a URL in the workflow input: keep it valid across the restart.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        redis_port = probe.getsockname()[1]
+    runtime = start_podium(home, "podium-timers", redis_port=redis_port)
+    redis_url = runtime.redis_url
+    try:
+        with PodiumClient(runtime.api_url) as client:
+            client.register(
+                {"name": waiting, "tasks": [
+                    {"name": "wait", "taskReferenceName": "wait", "type": "WAIT", "inputParameters": {"duration": "5s"}}
+                ]}
+            )
+            client.register(
+                {"name": retrying, "tasks": [
+                    {"name": "py_fail_first_attempt", "taskReferenceName": "flaky",
+                     "inputParameters": {"redisUrl": redis_url, "key": "${workflow.input.key}"}}
+                ]},
+                [{"name": "py_fail_first_attempt", "retryCount": 1, "retryDelaySeconds": 5}],
+            )
+            wait_ids = [client.start(waiting) for _ in range(100)]
+            retry_ids = [client.start(retrying, {"key": f"{uid}:runs:{i}"}) for i in range(100)]
+            # Stop only once every workflow waits on its timer: the WAIT started, the first
+            # attempt failed and its retry is scheduled for 5 s later.
+            for workflow_id in wait_ids:
+                client.wait(workflow_id, {"RUNNING"})
+            deadline = time.monotonic() + 60
+            for workflow_id in retry_ids:
+                while len(client.workflow(workflow_id)["tasks"]) < 2:
+                    assert time.monotonic() < deadline, f"{workflow_id} never failed its first attempt"
+                    time.sleep(0.05)
+    finally:
+        runtime.stop()
+    stopped_at = time.monotonic()
+
+    # The system stays down for 10 s: every timer falls due while nothing runs.
+    time.sleep(max(0.0, stopped_at + 10 - time.monotonic()))
+    runtime = start_podium(home, "podium-timers", redis_port=redis_port)
+    try:
+        with PodiumClient(runtime.api_url) as client:
+            waited = [client.wait(workflow_id) for workflow_id in wait_ids]
+            retried = [client.wait(workflow_id) for workflow_id in retry_ids]
+        failures = [(w["workflowId"], w.get("reasonForIncompletion")) for w in waited + retried
+                    if w["status"] != "COMPLETED"]
+        assert failures == []
+        assert all([t["status"] for t in w["tasks"]] == ["COMPLETED"] for w in waited)
+        assert all([t["status"] for t in w["tasks"]] == ["FAILED", "COMPLETED"] for w in retried)
+        counts = redis.Redis.from_url(runtime.redis_url)
+        try:
+            # The retry ran exactly once per workflow: two executions, the failure and the retry.
+            runs = counts.mget([f"{uid}:runs:{i}" for i in range(100)])
+            assert [int(r or 0) for r in runs] == [2] * 100
+            # And no timer is left behind to fire a second time.
+            timer_keys = list(counts.scan_iter(match="podium:{p*}:timers"))
+            assert sum(counts.zcard(key) for key in timer_keys) == 0
+        finally:
+            counts.close()
+    finally:
+        runtime.stop()

@@ -98,3 +98,28 @@ async def gate_marked(redisUrl: str, gate: str) -> dict[str, Any]:  # Conductor-
     finally:
         await client.aclose()
     return {"passed": True, "pid": os.getpid()}
+
+
+_RAISE_TO = (
+    "if tonumber(redis.call('GET', KEYS[1]) or 0) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end"
+)
+
+
+@worker_task("py_limited", pool_size=2, max_concurrency=10)
+async def limited(redisUrl: str, key: str) -> dict[str, Any]:  # Conductor-style input names
+    """Records how many of its executions overlap (`{key}:max`) while each holds for a moment."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redisUrl)
+    try:
+        running = await client.incr(f"{key}:running")
+        await client.eval(_RAISE_TO, 1, f"{key}:max", running)
+        # Long enough that a second execution, were the limit ignored, would overlap this one.
+        await asyncio.sleep(0.3)
+        await client.decr(f"{key}:running")
+        await client.incr(f"{key}:done")
+    finally:
+        await client.aclose()
+    return {"overlapping": running}

@@ -41,16 +41,57 @@ class Run:
         if not isinstance(definition, WorkflowDef):
             definition = WorkflowDef.model_validate(definition)
         self.state: WorkflowState
+        # Durable timers set and neither cleared nor fired yet: (task id, kind) -> due.
+        self.timers: dict[tuple[str, str], int] = {}
         self.state, self.commands = start_workflow(
             ev.StartWorkflow(workflow_id="wf-1", definition=definition, input=workflow_input or {}, **start),
             self.now,
             self.env,
         )
+        self._track_timers(self.commands)
 
     def send(self, event: ev.Event) -> list[cmd.Command]:
         produced = handle(self.state, event, self.now, self.env)
         self.commands.extend(produced)
+        self._track_timers(produced)
         return produced
+
+    # -- durable timers, as a shard's timer service keeps them ------------------------------
+
+    def _track_timers(self, produced: list[cmd.Command]) -> None:
+        for command in produced:
+            if isinstance(command, cmd.SetTimer):
+                self.timers[(command.task_id, command.kind)] = command.due_ms
+            elif isinstance(command, cmd.ClearTimer):
+                self.timers.pop((command.task_id, command.kind), None)
+
+    def timer(self, task_id: str, kind: str) -> int | None:
+        """When the live timer `kind` of `task_id` is due, or None if there is none."""
+        return self.timers.get((task_id, kind))
+
+    def advance(self, ms: int) -> list[cmd.Command]:
+        """Move the clock on by `ms`; see `advance_to`."""
+        return self.advance_to(self.now + ms)
+
+    def advance_to(self, moment: int) -> list[cmd.Command]:
+        """Move the clock to `moment`, firing every timer due by then in due order, each at
+        its own due time (a timer a firing sets, if due by then, fires too)."""
+        produced: list[cmd.Command] = []
+        while True:
+            due = [(when, key) for key, when in self.timers.items() if when <= moment]
+            if not due:
+                break
+            when, (task_id, kind) = min(due)
+            del self.timers[(task_id, kind)]
+            self.now = max(self.now, when)
+            produced.extend(self.send(ev.TimerFired(task_id, kind)))
+        self.now = max(self.now, moment)
+        return produced
+
+    def fire(self, task_id: str, kind: str) -> list[cmd.Command]:
+        """Deliver one timer now, due or not (a late or duplicate delivery)."""
+        self.timers.pop((task_id, kind), None)
+        return self.send(ev.TimerFired(task_id, kind))
 
     @property
     def status(self) -> str:
@@ -70,6 +111,10 @@ class Run:
         dispatched = {c.task["taskId"] for c in self.commands if isinstance(c, cmd.DispatchTask)}
         waiting = ("SCHEDULED", "IN_PROGRESS")
         return [t for t in self.state.tasks if t["taskId"] in dispatched and t["status"] in waiting]
+
+    def poll(self, reference_name: str, worker_id: str | None = "worker") -> list[cmd.Command]:
+        """A worker takes the task (Conductor's poll: SCHEDULED -> IN_PROGRESS)."""
+        return self.send(ev.TaskPolled(self.task(reference_name)["taskId"], worker_id))
 
     def complete(self, reference_name: str, output: dict[str, Any] | None = None) -> list[cmd.Command]:
         return self.send(ev.TaskUpdate(self.task(reference_name)["taskId"], "COMPLETED", output or {}))

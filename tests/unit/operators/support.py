@@ -51,3 +51,8 @@ def simple(ref: str, name: str | None = None, **extra: Any) -> Json:
 
 def workflow(*tasks: Json, **extra: Any) -> Json:
     return {"name": extra.pop("name", "test_wf"), "version": 1, "tasks": list(tasks), **extra}
+
+
+def task_def(name: str, **fields: Any) -> Json:
+    """A TaskDef as registered through the metadata API (Conductor's defaults for the rest)."""
+    return {"name": name, **fields}
