@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 from aiohttp import web
 
 from actors.shard import NOT_FOUND, TASK_NOT_FOUND
 from actors.workflow import events as ev
-from definitions.models import TERMINAL_TASK_STATUSES, TaskResult, TaskStatus
+from definitions.models import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES, TaskResult, TaskStatus
 from gateway.context import GatewayContext, context_of
 from gateway.errors import bad_request, not_found
 from gateway.http import int_param, json_response, read_json, read_model, text_response
@@ -104,8 +105,9 @@ async def record_result(context: GatewayContext, result: TaskResult) -> None:
     for entry in result.logs:
         text = entry.get("log") if isinstance(entry, dict) else str(entry)
         if text:
-            await context.store.append_task_log(result.task_id, {"log": text, "taskId": result.task_id,
-                                                                 "createdTime": now})
+            await context.store.append_task_log(
+                result.task_id, {"log": text, "taskId": result.task_id, "createdTime": now}
+            )
 
 
 @routes.post("/api/tasks")
@@ -133,6 +135,222 @@ async def update_task_and_poll(request: web.Request) -> web.Response:
     return json_response(None)
 
 
+async def read_task_output(request: web.Request) -> dict[str, Any]:
+    """An optional JSON object body: the output a task is completed with."""
+    body = await request.read()
+    output = await read_json(request) if body.strip() else {}
+    if not isinstance(output, dict):
+        raise bad_request(f"The task output must be a JSON object, got {type(output).__name__}")
+    return output
+
+
+# -- signals (Conductor's TaskResource.signalWorkflowTaskAsync and signalWorkflowTaskSync) ----
+# Registered before `/{workflowId}/{taskRefName}/{status}`, which would otherwise take
+# `/{workflowId}/{status}/signal` as a status named "signal".
+
+SIGNALLED_TYPES = frozenset({"WAIT", "HUMAN"})
+RETURN_STRATEGIES = ("TARGET_WORKFLOW", "BLOCKING_WORKFLOW", "BLOCKING_TASK", "BLOCKING_TASK_INPUT")
+SIGNAL_CHECK_SECONDS = 0.05
+MAX_SIGNAL_WAIT_MS = 300_000
+
+
+def _active(task: dict[str, Any]) -> bool:
+    return task["status"] not in TERMINAL_TASK_STATUSES
+
+
+def _running_children(workflow: dict[str, Any]) -> list[str]:
+    return [
+        task["subWorkflowId"]
+        for task in workflow.get("tasks", [])
+        if task["taskType"] == "SUB_WORKFLOW" and _active(task) and task.get("subWorkflowId")
+    ]
+
+
+async def find_signalled_task(context: GatewayContext, workflow: dict[str, Any]) -> dict[str, Any] | None:
+    """The first unfinished WAIT or HUMAN task, else one in a running sub-workflow, depth first."""
+    for task in workflow["tasks"]:
+        if task["taskType"] in SIGNALLED_TYPES and _active(task):
+            return task
+    for child_id in _running_children(workflow):
+        child = await context.store.get_workflow(child_id, include_tasks=True)
+        found = await find_signalled_task(context, child) if child else None
+        if found is not None:
+            return found
+    return None
+
+
+def _blocks(task: dict[str, Any]) -> bool:
+    # A WAIT with a duration or an until ends by itself (it has a waitTimeout): not a blocking point.
+    if not _active(task):
+        return False
+    return task["taskType"] == "HUMAN" or (task["taskType"] == "WAIT" and not task.get("waitTimeout"))
+
+
+async def find_blocking(
+    context: GatewayContext, workflow: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Blocking tasks of the workflow and its running sub-workflows, and the first workflow holding one."""
+    blocking: list[dict[str, Any]] = []
+    holder: dict[str, Any] | None = None
+    for task in workflow["tasks"]:
+        if _blocks(task):
+            blocking.append(task)
+            holder = holder or workflow
+        if task["taskType"] == "SUB_WORKFLOW" and _active(task) and task.get("subWorkflowId"):
+            child = await context.store.get_workflow(task["subWorkflowId"], include_tasks=True)
+            if child is not None:
+                in_child, child_holder = await find_blocking(context, child)
+                blocking.extend(in_child)
+                holder = holder or child_holder
+    return blocking, holder
+
+
+def _signal_status(raw: str) -> TaskStatus:
+    status = raw.upper()
+    if status not in TERMINAL_TASK_STATUSES:
+        allowed = ", ".join(sorted(TERMINAL_TASK_STATUSES))
+        raise bad_request(f"Cannot signal a task with status {raw!r}: use one of {allowed}")
+    return TaskStatus(status)
+
+
+async def signal(context: GatewayContext, workflow_id: str, status: TaskStatus, output: dict[str, Any]) -> str:
+    """Complete (or fail) the task the workflow is blocked on; answers that task's id."""
+    workflow = await context.store.get_workflow(workflow_id, include_tasks=True)
+    if workflow is None:
+        raise not_found(f"No workflow with id '{workflow_id}'")
+    task = await find_signalled_task(context, workflow)
+    if task is None:
+        raise not_found(f"Found no blocked task in workflow {workflow_id} to signal")
+    result = TaskResult(
+        workflow_instance_id=task["workflowInstanceId"], task_id=task["taskId"], status=status, output_data=output
+    )
+    await record_result(context, result)
+    return str(task["taskId"])
+
+
+def _without_nulls(value: dict[str, Any]) -> dict[str, Any]:
+    return {key: item for key, item in value.items() if item is not None}
+
+
+def _workflow_run(
+    workflow: dict[str, Any], target: dict[str, Any], strategy: str, request_id: str, timed_out: bool
+) -> dict[str, Any]:
+    """Conductor's WorkflowRun (a SignalResponse)."""
+    return _without_nulls(
+        {
+            "responseType": strategy,
+            "targetWorkflowId": target["workflowId"],
+            "targetWorkflowStatus": target["status"],
+            "requestId": request_id,
+            "workflowId": workflow["workflowId"],
+            "correlationId": workflow.get("correlationId"),
+            "input": workflow.get("input"),
+            "output": workflow.get("output"),
+            "signalTimeout": timed_out,
+            "priority": workflow.get("priority", 0),
+            "variables": workflow.get("variables"),
+            "tasks": workflow.get("tasks", []),
+            "createdBy": workflow.get("createdBy"),
+            "createTime": workflow.get("createTime"),
+            "status": workflow["status"],
+            "updateTime": workflow.get("updateTime") or 0,
+        }
+    )
+
+
+def _task_run(
+    task: dict[str, Any], target: dict[str, Any], strategy: str, request_id: str, timed_out: bool
+) -> dict[str, Any]:
+    """Conductor's TaskRun (a SignalResponse)."""
+    return _without_nulls(
+        {
+            "responseType": strategy,
+            "targetWorkflowId": target["workflowId"],
+            "targetWorkflowStatus": target["status"],
+            "requestId": request_id,
+            "workflowId": task["workflowInstanceId"],
+            "correlationId": task.get("correlationId"),
+            "input": task.get("inputData"),
+            "output": task.get("outputData"),
+            "signalTimeout": timed_out,
+            "taskType": task["taskType"],
+            "taskId": task["taskId"],
+            "referenceTaskName": task["referenceTaskName"],
+            "retryCount": task.get("retryCount", 0),
+            "taskDefName": task.get("taskDefName"),
+            "retriedTaskId": task.get("retriedTaskId"),
+            "workflowType": task.get("workflowType"),
+            "reasonForIncompletion": task.get("reasonForIncompletion"),
+            "priority": task.get("workflowPriority", 0),
+            "createdBy": task.get("workerId"),
+            "createTime": task.get("startTime"),
+            "updateTime": task.get("updateTime"),
+            "status": task["status"],
+        }
+    )
+
+
+def signal_response(
+    target: dict[str, Any],
+    blocking: list[dict[str, Any]],
+    holder: dict[str, Any] | None,
+    strategy: str,
+    request_id: str,
+    timed_out: bool,
+) -> dict[str, Any]:
+    if blocking and strategy in ("BLOCKING_TASK", "BLOCKING_TASK_INPUT"):
+        return _task_run(blocking[0], target, strategy, request_id, timed_out)
+    if holder is not None and strategy == "BLOCKING_WORKFLOW":
+        return _workflow_run(holder, target, strategy, request_id, timed_out)
+    # Nothing blocks (the workflow ended, or the wait timed out): the target is all there is
+    # to show, so a task strategy answers it as TARGET_WORKFLOW rather than an empty body.
+    shown = strategy if strategy in ("TARGET_WORKFLOW", "BLOCKING_WORKFLOW") else "TARGET_WORKFLOW"
+    return _workflow_run(target, target, shown, request_id, timed_out)
+
+
+async def await_signal_response(
+    context: GatewayContext, workflow_id: str, strategy: str, timeout_ms: int
+) -> dict[str, Any]:
+    """Wait until the workflow ends or blocks again (Conductor's WorkflowSignalResponder)."""
+    request_id = str(uuid.uuid4())
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        workflow = await context.store.get_workflow(workflow_id, include_tasks=True)
+        if workflow is None:
+            raise not_found(f"No workflow with id '{workflow_id}'")
+        blocking, holder = await find_blocking(context, workflow)
+        if blocking or workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
+            return signal_response(workflow, blocking, holder, strategy, request_id, timed_out=False)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return signal_response(workflow, [], None, strategy, request_id, timed_out=True)
+        await asyncio.sleep(min(SIGNAL_CHECK_SECONDS, remaining))
+
+
+@routes.post("/api/tasks/{workflowId}/{status}/signal")
+async def signal_async(request: web.Request) -> web.Response:
+    status = _signal_status(request.match_info["status"])
+    output = await read_task_output(request)
+    await signal(context_of(request), request.match_info["workflowId"], status, output)
+    return json_response({})
+
+
+@routes.post("/api/tasks/{workflowId}/{status}/signal/sync")
+async def signal_sync(request: web.Request) -> web.Response:
+    context = context_of(request)
+    workflow_id = request.match_info["workflowId"]
+    status = _signal_status(request.match_info["status"])
+    strategy = (request.query.get("returnStrategy") or "TARGET_WORKFLOW").upper()
+    if strategy not in RETURN_STRATEGIES:
+        raise bad_request(f"returnStrategy must be one of {', '.join(RETURN_STRATEGIES)}, got {strategy!r}")
+    timeout_ms = int_param(request, "timeoutMillis", 5000) or 0
+    if not 0 <= timeout_ms <= MAX_SIGNAL_WAIT_MS:
+        raise bad_request(f"timeoutMillis must be between 0 and {MAX_SIGNAL_WAIT_MS}, got {timeout_ms}")
+    output = await read_task_output(request)
+    await signal(context, workflow_id, status, output)
+    return json_response(await await_signal_response(context, workflow_id, strategy, timeout_ms))
+
+
 @routes.post("/api/tasks/{workflowId}/{taskRefName}/{status}")
 async def update_task_by_reference(request: web.Request) -> web.Response:
     context = context_of(request)
@@ -140,10 +358,7 @@ async def update_task_by_reference(request: web.Request) -> web.Response:
     status = request.match_info["status"].upper()
     if status not in TaskStatus.__members__ or status == "SCHEDULED":
         raise bad_request(f"Unknown task status {status!r}")
-    body = await request.read()
-    output = await read_json(request) if body.strip() else {}
-    if not isinstance(output, dict):
-        raise bad_request("The task output must be a JSON object")
+    output = await read_task_output(request)
     workflow = await context.store.get_workflow(workflow_id, include_tasks=True)
     if workflow is None:
         raise not_found(f"No workflow with id '{workflow_id}'")

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from actors.shard import IGNORED, NOT_FOUND
+from actors.shard import IGNORED, NOT_FOUND, TASK_NOT_FOUND, parse_rejection
 from actors.workflow import events as ev
 from definitions.models import TERMINAL_WORKFLOW_STATUSES, StartWorkflowRequest
 from gateway.api.metadata import checked_definition
@@ -97,7 +97,7 @@ async def correlated_workflows(request: web.Request) -> web.Response:
     return json_response(workflows)
 
 
-async def _existing(context: GatewayContext, workflow_id: str, include_tasks: bool = False) -> dict[str, Any]:
+async def existing_workflow(context: GatewayContext, workflow_id: str, include_tasks: bool = False) -> dict[str, Any]:
     found = await context.store.get_workflow(workflow_id, include_tasks)
     if found is None:
         raise not_found(f"No workflow with id '{workflow_id}'")
@@ -108,58 +108,95 @@ async def _existing(context: GatewayContext, workflow_id: str, include_tasks: bo
 async def get_workflow(request: web.Request) -> web.Response:
     context = context_of(request)
     include_tasks = bool_param(request, "includeTasks", True)
-    return json_response(await _existing(context, request.match_info["workflowId"], include_tasks))
+    return json_response(await existing_workflow(context, request.match_info["workflowId"], include_tasks))
 
 
 @routes.get("/api/workflow/{workflowId}/status")
 async def get_workflow_status(request: web.Request) -> web.Response:
-    workflow = await _existing(context_of(request), request.match_info["workflowId"])
+    workflow = await existing_workflow(context_of(request), request.match_info["workflowId"])
     summary = {key: workflow.get(key) for key in ("workflowId", "correlationId", "output", "variables", "status")}
     return json_response(summary)
 
 
-async def send_to_workflow(context: GatewayContext, workflow_id: str, event: ev.Event, action: str) -> None:
+async def send_to_workflow(
+    context: GatewayContext, workflow_id: str, event: ev.Event, action: str, *, nothing_to_do_is_ok: bool = False
+) -> None:
+    """Deliver one event and turn the shard's outcome into the API's answer.
+
+    IGNORED means the execution had nothing to do; for pause, resume, terminate and the
+    lifecycle operations that is a workflow in the wrong state (409), for decide and
+    resetcallbacks it is success.
+    """
     outcome = await context.router.deliver(workflow_id, event)
     if outcome == NOT_FOUND:
         raise not_found(f"No workflow with id '{workflow_id}'")
-    if outcome == IGNORED:
-        workflow = await _existing(context, workflow_id)
+    if outcome == TASK_NOT_FOUND:
+        task_id = getattr(event, "task_id", None)
+        raise not_found(f"No task '{task_id}' in workflow '{workflow_id}'")
+    rejection = parse_rejection(outcome)
+    if rejection is not None:
+        raise ApiError(*rejection)
+    if outcome == IGNORED and not nothing_to_do_is_ok:
+        workflow = await existing_workflow(context, workflow_id)
         raise conflict(f"Cannot {action} workflow '{workflow_id}': it is {workflow['status']}")
+
+
+async def pause(context: GatewayContext, workflow_id: str) -> None:
+    await send_to_workflow(context, workflow_id, ev.Pause(), "pause")
+
+
+async def resume(context: GatewayContext, workflow_id: str) -> None:
+    await send_to_workflow(context, workflow_id, ev.Resume(), "resume")
+
+
+async def terminate(
+    context: GatewayContext, workflow_id: str, reason: str | None, trigger_failure_workflow: bool = False
+) -> None:
+    event = ev.Terminate(
+        reason=reason or "Terminated through the API", trigger_failure_workflow=trigger_failure_workflow
+    )
+    await send_to_workflow(context, workflow_id, event, "terminate")
+
+
+async def remove(context: GatewayContext, workflow_id: str, reason: str | None = None) -> None:
+    """Terminate the execution if it is still running, then delete it and its index entries."""
+    workflow = await existing_workflow(context, workflow_id)
+    if workflow["status"] not in TERMINAL_WORKFLOW_STATUSES:
+        # The owning shard must let go first, or its next checkpoint would bring it back.
+        try:
+            await send_to_workflow(
+                context, workflow_id, ev.Terminate(reason=reason or "Removed through the API"), "remove"
+            )
+        except ApiError as error:
+            if error.status != 409:
+                raise
+    if not await context.store.remove_workflow(workflow_id):
+        raise not_found(f"No workflow with id '{workflow_id}'")
 
 
 @routes.put("/api/workflow/{workflowId}/pause")
 async def pause_workflow(request: web.Request) -> web.Response:
-    await send_to_workflow(context_of(request), request.match_info["workflowId"], ev.Pause(), "pause")
+    await pause(context_of(request), request.match_info["workflowId"])
     return json_response({})
 
 
 @routes.put("/api/workflow/{workflowId}/resume")
 async def resume_workflow(request: web.Request) -> web.Response:
-    await send_to_workflow(context_of(request), request.match_info["workflowId"], ev.Resume(), "resume")
+    await resume(context_of(request), request.match_info["workflowId"])
     return json_response({})
 
 
 @routes.delete("/api/workflow/{workflowId}")
 async def terminate_workflow(request: web.Request) -> web.Response:
-    reason = request.query.get("reason") or "Terminated through the API"
-    await send_to_workflow(
-        context_of(request), request.match_info["workflowId"], ev.Terminate(reason=reason), "terminate"
+    trigger_failure_workflow = bool_param(request, "triggerFailureWorkflow", False)
+    await terminate(
+        context_of(request), request.match_info["workflowId"], request.query.get("reason"), trigger_failure_workflow
     )
     return json_response({})
 
 
 @routes.delete("/api/workflow/{workflowId}/remove")
 async def remove_workflow(request: web.Request) -> web.Response:
-    context = context_of(request)
-    workflow_id = request.match_info["workflowId"]
-    workflow = await _existing(context, workflow_id)
-    if workflow["status"] not in TERMINAL_WORKFLOW_STATUSES:
-        # The owning shard must let go first, or its next checkpoint would bring it back.
-        try:
-            await send_to_workflow(context, workflow_id, ev.Terminate(reason="Removed through the API"), "remove")
-        except ApiError as error:
-            if error.status != 409:
-                raise
-    if not await context.store.remove_workflow(workflow_id):
-        raise not_found(f"No workflow with id '{workflow_id}'")
+    bool_param(request, "archiveWorkflow", True)  # Podium keeps no archive: checked, then ignored
+    await remove(context_of(request), request.match_info["workflowId"])
     return json_response({})
