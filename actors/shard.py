@@ -669,7 +669,7 @@ class ShardCore:
             match command:
                 case cmd.DispatchTask(task=task, delay_ms=delay):
                     if task["taskType"] in self.limited_types and task["taskType"] in self.pool_types:
-                        checkpoint.enqueue(task, now + delay, Keys.pool_queue(task["taskType"], self.index))
+                        checkpoint.enqueue(task, now, delay, Keys.pool_queue(task["taskType"], self.index))
                     elif task["taskType"] in self.pool_types and not task.get("domain"):
                         if delay > 0:
                             checkpoint.set_timer(
@@ -678,7 +678,7 @@ class ShardCore:
                         else:
                             self._to_pool(workflow_id, task, effects)
                     else:
-                        checkpoint.enqueue(task, now + delay)
+                        checkpoint.enqueue(task, now, delay)
                 case cmd.CancelTask(task=task):
                     checkpoint.dequeue(task)
                     if task["taskType"] in self.limited_types and task["taskType"] in self.pool_types:

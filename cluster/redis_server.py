@@ -33,7 +33,9 @@ from types import TracebackType
 from typing import IO, Any, cast
 
 import redis
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from cluster.config import Settings
 
@@ -410,7 +412,11 @@ class EmbeddedRedis:
 
     def _shutdown_command(self, timeout: float) -> None:
         assert self._port is not None
-        client = redis.Redis(host=_HOST, port=self._port, socket_connect_timeout=1.0, socket_timeout=timeout)
+        # No retries: the server closing the connection is SHUTDOWN succeeding, and redis-py
+        # would otherwise retry the command against a closed port ten times.
+        client = redis.Redis(
+            host=_HOST, port=self._port, socket_connect_timeout=1.0, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        )
         try:
             client.shutdown()  # plain SHUTDOWN: with appendonly on, redis fsyncs the AOF
         except (RedisError, OSError) as exc:

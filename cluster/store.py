@@ -13,13 +13,15 @@ Layout (all keys start with `podium:`):
 | `{pN}:timers` | zset `id|taskId|kind` by due ms | durable timers of partition N |
 | `{pN}:inbox` | hash message id -> event | messages between executions |
 | `taskwf` | hash taskId -> workflowId | finding a task by its id |
-| `queue:{domain:}{type}` | zset taskId by visible-at ms | tasks for external workers |
+| `queue:{domain:}{type}` | zset taskId by priority rank, then enqueue ms | tasks ready for external workers |
+| `queuedelay:{domain:}{type}` | zset taskId by visible-at ms | tasks waiting out a delay, moved to `queue:` by polls |
 | `queued:{domain:}{type}` | hash taskId -> Task JSON | what a poll hands out |
 | `running:{name}` | set of ids | RUNNING/PAUSED executions of a workflow |
 | `corr:{name}:{correlationId}` | set of ids | executions by correlation id |
 | `poolqueue:{shard}:{type}` | zset, like `queue:` | rate- or concurrency-limited Python pool tasks waiting for a slot |
 | `inflight:{type}` | set of task ids | tasks handed out and not ended (concurrentExecLimit) |
 | `ratewin:{type}` | zset taskId by hand-out ms | hand-outs within the rate window (rateLimitPerFrequency) |
+| `idem:{name}:{key}` | string workflow id | the execution an idempotencyKey started |
 | `log:{taskId}` | list | task execution logs |
 | `polldata:{type}` | hash worker -> JSON | last poll per worker |
 | `pools` | hash type -> pool size | task types served by Python actor pools |
@@ -89,6 +91,14 @@ class Keys:
         return f"{PREFIX}queue:{domain}:{task_type}" if domain else f"{PREFIX}queue:{task_type}"
 
     @staticmethod
+    def queue_delayed(queue_key: str) -> str:
+        for kind in ("queue", "poolqueue"):
+            marker = f"{PREFIX}{kind}:"
+            if queue_key.startswith(marker):
+                return f"{PREFIX}{kind}delay:{queue_key[len(marker) :]}"
+        raise ValueError(f"not a queue key: {queue_key}")
+
+    @staticmethod
     def queue_tasks(queue_key: str) -> str:
         # A prefix of its own, so no task type or domain can make it collide with a queue.
         if queue_key.startswith(f"{PREFIX}poolqueue:"):
@@ -116,6 +126,10 @@ class Keys:
         return f"{PREFIX}corr:{name}:{correlation_id}"
 
     @staticmethod
+    def idempotency(name: str, key: str) -> str:
+        return f"{PREFIX}idem:{name}:{key}"
+
+    @staticmethod
     def task_log(task_id: str) -> str:
         return f"{PREFIX}log:{task_id}"
 
@@ -126,8 +140,22 @@ class Keys:
 
 # Pops up to ARGV[2] visible tasks (score <= ARGV[1]) from a queue with their payloads,
 # atomically, so two pollers never receive the same task.
-_POLL_SCRIPT = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+_PROMOTE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, 1000)
+for i = 1, #due, 2 do
+  local rank = 100
+  local raw = redis.call('HGET', KEYS[2], due[i])
+  if raw then
+    local ok, task = pcall(cjson.decode, raw)
+    local priority = ok and type(task) == 'table' and tonumber(task['workflowPriority']) or nil
+    if priority and priority >= 1 and priority <= 99 then rank = priority end
+  end
+  redis.call('ZADD', KEYS[1], string.format('%.0f', rank * 1e13 + tonumber(due[i + 1])), due[i])
+  redis.call('ZREM', KEYS[3], due[i])
+end
+"""
+_POLL_SCRIPT = _PROMOTE + """
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 if #ids == 0 then return {} end
 redis.call('ZREM', KEYS[1], unpack(ids))
 local payloads = redis.call('HMGET', KEYS[2], unpack(ids))
@@ -139,29 +167,37 @@ return payloads
 # The same, within a task type's limits: at most ARGV[3] tasks in flight (0 = no limit)
 # and at most ARGV[4] hand-outs per ARGV[5] ms (0 = no limit), counted across every
 # queue of the type (all domains, external workers and Python pools alike).
-_LIMITED_POLL_SCRIPT = """
+_LIMITED_POLL_SCRIPT = _PROMOTE + """
 local now = tonumber(ARGV[1])
 local room = tonumber(ARGV[2])
 local concurrency = tonumber(ARGV[3])
 local rate = tonumber(ARGV[4])
 if concurrency > 0 then
-  room = math.min(room, concurrency - redis.call('SCARD', KEYS[3]))
+  room = math.min(room, concurrency - redis.call('SCARD', KEYS[4]))
 end
 if rate > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - tonumber(ARGV[5]))
-  room = math.min(room, rate - redis.call('ZCARD', KEYS[4]))
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - tonumber(ARGV[5]))
+  room = math.min(room, rate - redis.call('ZCARD', KEYS[5]))
 end
 if room <= 0 then return {} end
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, room)
+local ids = redis.call('ZRANGE', KEYS[1], 0, room - 1)
 if #ids == 0 then return {} end
 redis.call('ZREM', KEYS[1], unpack(ids))
 local payloads = redis.call('HMGET', KEYS[2], unpack(ids))
 redis.call('HDEL', KEYS[2], unpack(ids))
 for _, id in ipairs(ids) do
-  if concurrency > 0 then redis.call('SADD', KEYS[3], id) end
-  if rate > 0 then redis.call('ZADD', KEYS[4], now, id) end
+  if concurrency > 0 then redis.call('SADD', KEYS[4], id) end
+  if rate > 0 then redis.call('ZADD', KEYS[5], now, id) end
 end
 return payloads
+"""
+_COMPARE_AND_SET = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end
+return 0
+"""
+_COMPARE_AND_DELETE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 # How long a poller trusts its copy of a task type's limits.
 LIMITS_TTL_SECONDS = 1.0
@@ -185,6 +221,13 @@ class QueueLimits:
             return None
         window = task_def.get("rateLimitFrequencyInSeconds") or 1
         return QueueLimits(max(concurrency, 0), max(rate, 0), max(window, 1) * 1000)
+
+
+def ready_score(priority: Any, enqueued_ms: int) -> int:
+    """Ready tasks go out by priority (1 first, 99 last, 0 or none after them, as Orkes
+    documents it), then oldest first."""
+    rank = priority if isinstance(priority, int) and 1 <= priority <= 99 else 100
+    return rank * 10**13 + enqueued_ms
 
 
 def dumps(value: Any) -> bytes:
@@ -242,14 +285,23 @@ class Checkpoint:
         self.pipe.srem(Keys.partition_running(partition), workflow["workflowId"])
         self.pipe.srem(Keys.running(workflow["workflowName"]), workflow["workflowId"])
 
-    def enqueue(self, task: Json, visible_at: int, queue: str | None = None) -> None:
+    def enqueue(self, task: Json, now: int, delay_ms: int = 0, queue: str | None = None) -> None:
+        """Queue a task: ready now (ordered by its workflow's priority, then by age), or
+        after `delay_ms` (a poll moves it to the ready set once due)."""
         queue = queue or Keys.queue(task["taskType"], task.get("domain"))
-        self.pipe.hset(Keys.queue_tasks(queue), task["taskId"], dumps(public_task(task)))
-        self.pipe.zadd(queue, {task["taskId"]: visible_at})
+        task_id = task["taskId"]
+        self.pipe.hset(Keys.queue_tasks(queue), task_id, dumps(public_task(task)))
+        if delay_ms > 0:
+            self.pipe.zadd(Keys.queue_delayed(queue), {task_id: now + delay_ms})
+            self.pipe.zrem(queue, task_id)
+        else:
+            self.pipe.zadd(queue, {task_id: ready_score(task.get("workflowPriority"), now)})
+            self.pipe.zrem(Keys.queue_delayed(queue), task_id)
 
     def dequeue(self, task: Json, queue: str | None = None) -> None:
         queue = queue or Keys.queue(task["taskType"], task.get("domain"))
         self.pipe.zrem(queue, task["taskId"])
+        self.pipe.zrem(Keys.queue_delayed(queue), task["taskId"])
         self.pipe.hdel(Keys.queue_tasks(queue), task["taskId"])
 
     def release(self, task: Json) -> None:
@@ -399,6 +451,24 @@ class Store:
             raw[b"def"] = await self.redis.hget(Keys.definitions, digest) or b"{}"
         return execution_json(raw, include_tasks=include_tasks)
 
+    # -- idempotent starts ----------------------------------------------------------------
+
+    async def claim_idempotency_key(self, name: str, key: str, workflow_id: str) -> str | None:
+        """Record that `workflow_id` starts for this key; the id already recorded, if any."""
+        redis_key = Keys.idempotency(name, key)
+        if await self.redis.set(redis_key, workflow_id, nx=True):
+            return None
+        existing = await self.redis.get(redis_key)
+        return existing.decode() if existing else await self.claim_idempotency_key(name, key, workflow_id)
+
+    async def replace_idempotency_key(self, name: str, key: str, old_id: str, new_id: str) -> bool:
+        """Point the key at `new_id` if it still names `old_id` (compare and set)."""
+        swapped = await self.redis.eval(_COMPARE_AND_SET, 1, Keys.idempotency(name, key), old_id, new_id)
+        return bool(swapped)
+
+    async def release_idempotency_key(self, name: str, key: str, workflow_id: str) -> None:
+        await self.redis.eval(_COMPARE_AND_DELETE, 1, Keys.idempotency(name, key), workflow_id)
+
     async def workflow_of_task(self, task_id: str) -> str | None:
         raw = await self.redis.hget(Keys.task_workflow, task_id)
         return raw.decode() if raw else None
@@ -419,6 +489,8 @@ class Store:
             return False
         workflow = orjson.loads(raw[b"meta"])
         task_ids = [field[2:].decode() for field in raw if field.startswith(b"t:")]
+        if workflow.get("idempotencyKey"):
+            await self.release_idempotency_key(workflow["workflowName"], workflow["idempotencyKey"], workflow_id)
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(key)
         pipe.srem(Keys.partition_running(partition), workflow_id)
@@ -433,6 +505,7 @@ class Store:
                     task = orjson.loads(value)
                     queue = Keys.queue(task["taskType"], task.get("domain"))
                     pipe.zrem(queue, task["taskId"])
+                    pipe.zrem(Keys.queue_delayed(queue), task["taskId"])
                     pipe.hdel(Keys.queue_tasks(queue), task["taskId"])
         await pipe.execute()
         return True
@@ -476,11 +549,12 @@ class Store:
         """Take up to `count` visible tasks, within the type's rate and concurrency limits."""
         queue = queue or Keys.queue(task_type, domain)
         limits = await self.limits_for(task_type)
+        keys = [queue, Keys.queue_tasks(queue), Keys.queue_delayed(queue)]
         if limits is None:
-            payloads = await self._poll(keys=[queue, Keys.queue_tasks(queue)], args=[now, count])
+            payloads = await self._poll(keys=keys, args=[now, count])
         else:
             payloads = await self._limited_poll(
-                keys=[queue, Keys.queue_tasks(queue), Keys.in_flight(task_type), Keys.rate_window(task_type)],
+                keys=[*keys, Keys.in_flight(task_type), Keys.rate_window(task_type)],
                 args=[now, count, limits.concurrency, limits.rate, limits.window_ms],
             )
         return [orjson.loads(p) for p in payloads if p]
@@ -532,7 +606,9 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
             pipe.zcard(Keys.queue(name))
-        return dict(zip(names, await pipe.execute(), strict=True))
+            pipe.zcard(Keys.queue_delayed(Keys.queue(name)))
+        counts = await pipe.execute()
+        return {name: counts[2 * i] + counts[2 * i + 1] for i, name in enumerate(names)}
 
     async def append_task_log(self, task_id: str, entry: Json) -> None:
         await self.redis.rpush(Keys.task_log(task_id), dumps(entry))

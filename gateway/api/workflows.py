@@ -31,6 +31,50 @@ async def start_workflow(context: GatewayContext, request: StartWorkflowRequest)
             raise not_found(f"No workflow definition named '{request.name}'{version}")
         definition_json = found
     workflow_id = str(uuid.uuid4())
+    key = request.idempotency_key
+    if key:
+        existing = await _claim_idempotency(context, request, workflow_id)
+        if existing is not None:
+            return existing
+    try:
+        await _start(context, request, workflow_id, definition_json)
+    except BaseException:
+        if key:
+            await context.store.release_idempotency_key(request.name, key, workflow_id)
+        raise
+    return workflow_id
+
+
+IDEMPOTENCY_STRATEGIES = ("FAIL", "RETURN_EXISTING", "FAIL_ON_RUNNING")
+
+
+async def _claim_idempotency(context: GatewayContext, request: StartWorkflowRequest, workflow_id: str) -> str | None:
+    """The id to answer instead of starting (RETURN_EXISTING), or None to start `workflow_id`.
+
+    Without a strategy, FAIL: a second start with the same key is a conflict.
+    """
+    key = request.idempotency_key
+    assert key
+    strategy = (request.idempotency_strategy or "FAIL").upper()
+    if strategy not in IDEMPOTENCY_STRATEGIES:
+        raise bad_request(f"idempotencyStrategy must be one of {', '.join(IDEMPOTENCY_STRATEGIES)}, got {strategy!r}")
+    existing = await context.store.claim_idempotency_key(request.name, key, workflow_id)
+    if existing is None:
+        return None
+    if strategy == "RETURN_EXISTING":
+        return existing
+    if strategy == "FAIL_ON_RUNNING":
+        found = await context.store.get_workflow(existing, include_tasks=False)
+        ended = found is None or found["status"] in TERMINAL_WORKFLOW_STATUSES
+        if ended and await context.store.replace_idempotency_key(request.name, key, existing, workflow_id):
+            return None
+        raise conflict(f"Workflow with idempotencyKey '{key}' is running: {existing}")
+    raise conflict(f"Workflow with idempotencyKey '{key}' already exists: {existing}")
+
+
+async def _start(
+    context: GatewayContext, request: StartWorkflowRequest, workflow_id: str, definition_json: bytes
+) -> None:
     await context.router.start(
         {
             "workflowId": workflow_id,
@@ -43,7 +87,6 @@ async def start_workflow(context: GatewayContext, request: StartWorkflowRequest)
             "idempotencyKey": request.idempotency_key,
         }
     )
-    return workflow_id
 
 
 @routes.post("/api/workflow")
