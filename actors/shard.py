@@ -537,6 +537,9 @@ class ShardCore:
                 return NOT_FOUND
             execution = existing
             assert event is not None
+            if isinstance(event, ev.TaskUpdate):
+                # The pool's answer is in: from now on the task's state says whether it waits.
+                self._on_pools.discard(event.task_id)
             if isinstance(event, ev.TaskUpdate | ev.TaskPolled) and event.task_id not in existing.state.by_id:
                 return TASK_NOT_FOUND
             if isinstance(event, ev.TimerFired) and event.kind == DISPATCH_TIMER:
@@ -712,8 +715,11 @@ class ShardCore:
 
     def _carry_out(self, effects: TurnEffects) -> None:
         for task_type, tasks in effects.pool_tasks.items():
-            # A recovery redispatch and the task's own dispatch timer may both ask for it.
-            fresh = list({t["taskId"]: t for t in tasks if t["taskId"] not in self._on_pools}.values())
+            # A recovery redispatch and the task's own dispatch timer may both ask for it, and
+            # a timer may fire after the pool answered but before the answer was applied.
+            fresh = list(
+                {t["taskId"]: t for t in tasks if t["taskId"] not in self._on_pools and self._still_waiting(t)}.values()
+            )
             if fresh:
                 self._on_pools.update(t["taskId"] for t in fresh)
                 self._spawn(self._run_on_pool(task_type, fresh))
@@ -726,6 +732,11 @@ class ShardCore:
             else:
                 self._send_to_peer(shard, batch)
 
+    def _still_waiting(self, task: dict[str, Any]) -> bool:
+        execution = self.executions.get(task["workflowInstanceId"])
+        current = execution.state.by_id.get(task["taskId"]) if execution is not None else None
+        return current is not None and current["status"] not in TERMINAL_TASK_STATUSES
+
     async def _run_on_pool(self, task_type: str, tasks: list[dict[str, Any]]) -> None:
         try:
             if self._call_pool is None:
@@ -733,7 +744,6 @@ class ShardCore:
             results = await self._call_pool(task_type, tasks)
         except Exception as error:
             results = failed_results(tasks, f"worker pool for {task_type!r} failed: {type(error).__name__}: {error}")
-        self._on_pools.difference_update(task["taskId"] for task in tasks)
         if task_type in self.concurrency_limited:
             await self.store.release(task_type, [task["taskId"] for task in tasks])
         for result in results:

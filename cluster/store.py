@@ -154,6 +154,11 @@ for i = 1, #due, 2 do
   redis.call('ZREM', KEYS[3], due[i])
 end
 """
+_PROMOTE_ALL_SCRIPT = (
+    "local moved = redis.call('ZCARD', KEYS[3])\n"
+    + _PROMOTE.replace("ARGV[1]", "'+inf'").replace("'LIMIT', 0, 1000", "'LIMIT', 0, -1")
+    + "return moved"
+)
 _POLL_SCRIPT = _PROMOTE + """
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 if #ids == 0 then return {} end
@@ -335,6 +340,7 @@ class Store:
         self.partitions = partitions
         self._poll = self.redis.register_script(_POLL_SCRIPT)
         self._limited_poll = self.redis.register_script(_LIMITED_POLL_SCRIPT)
+        self._promote_all = self.redis.register_script(_PROMOTE_ALL_SCRIPT)
         self._limits: dict[str, tuple[float, QueueLimits | None]] = {}
 
     async def close(self) -> None:
@@ -595,11 +601,53 @@ class Store:
 
     async def record_poll(self, task_type: str, worker_id: str, domain: str | None, now: int) -> None:
         entry = {"queueName": task_type, "domain": domain, "workerId": worker_id, "lastPollTime": now}
-        await self.redis.hset(Keys.poll_data(task_type), worker_id, dumps(entry))
+        field = f"{domain}:{worker_id}" if domain else worker_id
+        await self.redis.hset(Keys.poll_data(task_type), field, dumps(entry))
 
     async def poll_data(self, task_type: str) -> list[Json]:
         found = await self.redis.hgetall(Keys.poll_data(task_type))
         return [orjson.loads(v) for v in found.values()]
+
+    async def all_poll_data(self) -> list[Json]:
+        found: list[Json] = []
+        async for key in self.redis.scan_iter(match=f"{PREFIX}polldata:*", count=500):
+            found.extend(orjson.loads(v) for v in (await self.redis.hgetall(key)).values())
+        return found
+
+    async def queues(self) -> dict[tuple[str, str | None], dict[str, int]]:
+        """Every external-worker queue, (task type, domain) -> ready, delayed and in-flight counts.
+
+        Found by SCAN: an administrative view, not a path any workflow step takes.
+        """
+        names: set[tuple[str, str | None]] = set()
+        for kind in ("queue", "queuedelay"):
+            marker = f"{PREFIX}{kind}:"
+            async for raw in self.redis.scan_iter(match=f"{marker}*", count=500):
+                rest = raw.decode()[len(marker) :]
+                domain, _, task_type = rest.rpartition(":")
+                names.add((task_type, domain or None))
+        ordered = sorted(names, key=lambda name: (name[0], name[1] or ""))
+        pipe = self.redis.pipeline(transaction=False)
+        for task_type, domain in ordered:
+            queue = Keys.queue(task_type, domain)
+            pipe.zcard(queue)
+            pipe.zcard(Keys.queue_delayed(queue))
+            pipe.scard(Keys.in_flight(task_type))
+        counts = await pipe.execute()
+        return {
+            name: {"ready": counts[3 * i], "delayed": counts[3 * i + 1], "inFlight": counts[3 * i + 2]}
+            for i, name in enumerate(ordered)
+        }
+
+    async def requeue_delayed(self, task_type: str) -> int:
+        """Make every task of this type that waits out a delay visible now, in every domain."""
+        moved = 0
+        for name in await self.queues():
+            if name[0] == task_type:
+                queue = Keys.queue(task_type, name[1])
+                keys = [queue, Keys.queue_tasks(queue), Keys.queue_delayed(queue)]
+                moved += int(await self._promote_all(keys=keys, args=[]))
+        return moved
 
     async def queue_sizes(self, task_types: Iterable[str]) -> dict[str, int]:
         names = list(task_types)

@@ -374,6 +374,49 @@ async def update_task_by_reference(request: web.Request) -> web.Response:
     return text_response(task["taskId"])
 
 
+def _queue_name(task_type: str, domain: str | None) -> str:
+    # Conductor's name for a domain's queue.
+    return f"{domain}:{task_type}" if domain else task_type
+
+
+@routes.get("/api/tasks/queue/all")
+async def all_queues(request: web.Request) -> web.Response:
+    queues = await context_of(request).store.queues()
+    return json_response({_queue_name(*name): c["ready"] + c["delayed"] for name, c in queues.items()})
+
+
+@routes.get("/api/tasks/queue/all/verbose")
+async def all_queues_verbose(request: web.Request) -> web.Response:
+    queues = await context_of(request).store.queues()
+    # Conductor's shape: queue -> shard -> {size, uacked}; Podium's queues are not sharded.
+    return json_response(
+        {
+            _queue_name(*name): {"a": {"size": c["ready"] + c["delayed"], "uacked": c["inFlight"]}}
+            for name, c in queues.items()
+        }
+    )
+
+
+@routes.get("/api/tasks/queue/polldata")
+async def poll_data(request: web.Request) -> web.Response:
+    task_type = request.query.get("taskType")
+    if not task_type:
+        raise bad_request("taskType is required")
+    return json_response(await context_of(request).store.poll_data(task_type))
+
+
+@routes.get("/api/tasks/queue/polldata/all")
+async def all_poll_data(request: web.Request) -> web.Response:
+    return json_response(await context_of(request).store.all_poll_data())
+
+
+@routes.post("/api/tasks/queue/requeue/{taskType}")
+async def requeue(request: web.Request) -> web.Response:
+    """Hand out now every task of the type that waits out a retry delay or callback."""
+    moved = await context_of(request).store.requeue_delayed(request.match_info["taskType"])
+    return text_response(str(moved))
+
+
 @routes.get("/api/tasks/queue/sizes")
 async def queue_sizes(request: web.Request) -> web.Response:
     task_types = request.query.getall("taskType", [])

@@ -43,7 +43,8 @@ def test_workers_receive_higher_priority_tasks_first(clients: OrkesClients, clie
     for workflow_id in started.values():
         client.wait(workflow_id, {"RUNNING"})
 
-    tasks = clients.get_task_client().batch_poll_tasks(task_type, worker_id="prio", count=10, timeout_in_millisecond=500)
+    task_client = clients.get_task_client()
+    tasks = task_client.batch_poll_tasks(task_type, worker_id="prio", count=10, timeout_in_millisecond=500)
     assert [task.workflow_instance_id for task in tasks] == [started[p] for p in (1, 50, 99, 0)]
 
 
