@@ -46,6 +46,9 @@ TIMER_INTERVAL = 0.1
 # Limited Python pool tasks taken per type and timer tick.
 POOL_FEED_BATCH = 100
 SWEEP_INTERVAL = 5.0
+# A domain is active while a worker polled it this recently (Conductor's default).
+ACTIVE_WORKER_MS = 10_000
+POLL_DATA_INTERVAL = 2.0
 DISPATCH_TIMER = cmd.DISPATCH_TIMER
 # Results of `deliver`, one per event.
 OK, NOT_FOUND, TASK_NOT_FOUND, IGNORED = "ok", "not_found", "task_not_found", "ignored"
@@ -139,12 +142,18 @@ class TurnEffects:
 class ShardEnvironment:
     def __init__(self, task_defs: dict[str, TaskDef]) -> None:
         self.task_defs = task_defs
+        # (task type, domain) -> the last time a worker polled it, refreshed by the shard.
+        self.last_polls: dict[tuple[str, str], int] = {}
 
     def new_id(self) -> str:
         return str(uuid.uuid4())
 
     def task_def(self, name: str) -> TaskDef | None:
         return self.task_defs.get(name)
+
+    def active_domain(self, task_type: str, domains: list[str]) -> str | None:
+        recent = now_ms() - ACTIVE_WORKER_MS
+        return next((d for d in domains if self.last_polls.get((task_type, d), 0) >= recent), None)
 
 
 PoolCall = Callable[[str, list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
@@ -204,6 +213,7 @@ class ShardCore:
         await self._recover()
         self._spawn(self._timer_loop())
         self._spawn(self._sweep_loop())
+        self._spawn(self._poll_data_loop())
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -262,6 +272,24 @@ class ShardCore:
             tasks = await self.store.poll(task_type, None, POOL_FEED_BATCH, now_ms(), queue=queue)
             if tasks:
                 self._spawn(self._run_on_pool(task_type, tasks))
+
+    async def _poll_data_loop(self) -> None:
+        """Keep the environment's view of which domains have workers polling."""
+        while True:
+            try:
+                await self.refresh_poll_data()
+            except Exception:
+                log.exception("shard %d: poll data refresh failed", self.index)
+            await asyncio.sleep(POLL_DATA_INTERVAL)
+
+    async def refresh_poll_data(self) -> None:
+        fresh: dict[tuple[str, str], int] = {}
+        for entry in await self.store.all_poll_data():
+            domain = entry.get("domain")
+            if domain:
+                key = (entry["queueName"], domain)
+                fresh[key] = max(fresh.get(key, 0), int(entry.get("lastPollTime") or 0))
+        self.env.last_polls = fresh
 
     async def _sweep_loop(self) -> None:
         while True:

@@ -40,6 +40,8 @@ CURRENT_TASK_ID = "CPEWF_TASK_ID"
 # The workflow status a task's last unsuccessful status leads to (Conductor's DeciderService.retry).
 WORKFLOW_STATUS_AFTER = {"CANCELED": "TERMINATED", "TIMED_OUT": "TIMED_OUT"}
 FAILED_TASK_STATUSES = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR"})
+# In a taskToDomain list: queue the task without a domain.
+NO_DOMAIN = "NO_DOMAIN"
 
 
 class Environment(Protocol):
@@ -48,6 +50,10 @@ class Environment(Protocol):
     def new_id(self) -> str: ...
 
     def task_def(self, name: str) -> TaskDef | None: ...
+
+    def active_domain(self, task_type: str, domains: list[str]) -> str | None:
+        """The first of `domains` in which a worker of `task_type` polled recently."""
+        ...
 
 
 def retry_delay_seconds(task_def: TaskDef | None, retry_count: int) -> int:
@@ -254,8 +260,24 @@ class Step:
         return task
 
     def domain_for(self, task_type: str) -> str | None:
+        """The domain a worker task is queued in, from the workflow's taskToDomain.
+
+        A task's own entry wins over `*`. A comma-separated list falls back as Conductor's
+        does: the first domain with a worker that polled recently, else the last one
+        (`NO_DOMAIN` there meaning no domain at all).
+        """
         mapping = self.state.workflow.get("taskToDomain") or {}
-        return mapping.get(task_type) or mapping.get("*")
+        value = mapping.get(task_type) or mapping.get("*")
+        if not value:
+            return None
+        if "," not in value:
+            return None if value.strip().upper() == NO_DOMAIN else value.strip()
+        domains = [domain.strip() for domain in value.split(",") if domain.strip()]
+        active = self.env.active_domain(task_type, [d for d in domains if d.upper() != NO_DOMAIN])
+        if active is not None:
+            return active
+        last = domains[-1] if domains else NO_DOMAIN
+        return None if last.upper() == NO_DOMAIN else last
 
     def start_task(self, task: Json) -> None:
         task["status"] = "IN_PROGRESS"

@@ -107,3 +107,26 @@ def test_an_unknown_idempotency_strategy_is_a_bad_request(client: PodiumClient) 
     )
     assert response.status_code == 400
     assert "idempotencyStrategy" in response.json()["message"]
+
+
+def test_task_to_domain_routes_tasks_to_the_domain_queue(clients: OrkesClients, client: PodiumClient) -> None:
+    uid = uuid.uuid4().hex[:8]
+    name, task_type = f"domain_wf_{uid}", f"domain_{uid}"
+    _register_one_task_workflow(clients, name, task_type)
+    workflows, tasks = clients.get_workflow_client(), clients.get_task_client()
+
+    in_domain = workflows.start_workflow(
+        StartWorkflowRequest(name=name, version=1, input={}, task_to_domain={task_type: f"blue{uid}"})
+    )
+    # Nobody polls "red": the list falls back to its last entry, NO_DOMAIN, the plain queue.
+    fallback = workflows.start_workflow(
+        StartWorkflowRequest(name=name, version=1, input={}, task_to_domain={"*": f"red{uid},NO_DOMAIN"})
+    )
+    for workflow_id in (in_domain, fallback):
+        client.wait(workflow_id, {"RUNNING"})
+
+    plain = tasks.batch_poll_tasks(task_type, worker_id="w", count=10, timeout_in_millisecond=200)
+    assert [task.workflow_instance_id for task in plain] == [fallback]
+    blue = tasks.batch_poll_tasks(task_type, worker_id="w", count=10, timeout_in_millisecond=200, domain=f"blue{uid}")
+    assert [task.workflow_instance_id for task in blue] == [in_domain]
+    assert blue[0].domain == f"blue{uid}"

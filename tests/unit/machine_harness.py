@@ -16,12 +16,17 @@ class FakeEnvironment:
     def __init__(self, task_defs: dict[str, TaskDef] | None = None) -> None:
         self.task_defs = task_defs or {}
         self._ids = itertools.count(1)
+        # (task type, domain) pairs with a worker polling: what active_domain answers from.
+        self.polling: set[tuple[str, str]] = set()
 
     def new_id(self) -> str:
         return f"id-{next(self._ids)}"
 
     def task_def(self, name: str) -> TaskDef | None:
         return self.task_defs.get(name)
+
+    def active_domain(self, task_type: str, domains: list[str]) -> str | None:
+        return next((domain for domain in domains if (task_type, domain) in self.polling), None)
 
 
 class Run:
@@ -33,10 +38,13 @@ class Run:
         workflow_input: dict[str, Any] | None = None,
         task_defs: list[dict[str, Any]] | None = None,
         now: int = 1_000_000,
+        polling: set[tuple[str, str]] | None = None,
         **start: Any,
     ) -> None:
-        """`start` holds further StartWorkflow fields: correlation_id, task_to_domain, ..."""
+        """`start` holds further StartWorkflow fields: correlation_id, task_to_domain, ...;
+        `polling` the (task type, domain) pairs with an active worker."""
         self.env = FakeEnvironment({d["name"]: TaskDef.model_validate(d) for d in task_defs or []})
+        self.env.polling = polling or set()
         self.now = now
         if not isinstance(definition, WorkflowDef):
             definition = WorkflowDef.model_validate(definition)
