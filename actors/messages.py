@@ -35,13 +35,14 @@ def start_child(command: cmd.StartChild, parent_workflow_id: str) -> tuple[str, 
 
 
 def start_workflow(command: cmd.StartWorkflow) -> tuple[str, str, Message]:
-    """Start a workflow with no parent (a failureWorkflow) by name, at its latest version."""
+    """Start a workflow with no parent (a failureWorkflow, a START_WORKFLOW task's) by name
+    and version (None: the latest), or from the inline definition the command carries."""
     message = {
         "kind": "start_child",
         "workflowId": command.workflow_id,
         "name": command.name,
-        "version": None,
-        "definition": None,
+        "version": command.version,
+        "definition": command.definition,
         "input": command.input,
         "correlationId": command.correlation_id,
         "priority": command.priority,

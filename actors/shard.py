@@ -24,10 +24,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import orjson
 import ray
 
-from actors import messages
+from actors import http_client, messages
 from actors.metrics import Metrics, NoMetrics, RayMetrics
 from actors.pool import pool_actor_name
 from actors.tracing import ExecutionTracer, tracer_from_environment
@@ -45,6 +46,8 @@ IDLE_SECONDS = float(os.environ.get("PODIUM_IDLE_SECONDS", "30"))
 TIMER_INTERVAL = 0.1
 # Limited Python pool tasks taken per type and timer tick.
 POOL_FEED_BATCH = 100
+# Connections a shard keeps open for HTTP tasks, across all hosts.
+HTTP_CONNECTIONS = 100
 SWEEP_INTERVAL = 5.0
 # A domain is active while a worker polled it this recently (Conductor's default).
 ACTIVE_WORKER_MS = 10_000
@@ -135,6 +138,7 @@ class TurnEffects:
     """What one loop turn does after its checkpoint is committed."""
 
     pool_tasks: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    http_calls: list[tuple[dict[str, Any], bool]] = field(default_factory=list)
     outbound: list[tuple[str, str, messages.Message]] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
 
@@ -197,6 +201,7 @@ class ShardCore:
         self._messages_in_flight: set[str] = set()
         # Tasks handed to a Python pool whose result has not come back yet.
         self._on_pools: set[str] = set()
+        self._http: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._started = False
         self.steps = 0
@@ -732,6 +737,8 @@ class ShardCore:
                     self._post(messages.retry_child(command), checkpoint, effects)
                 case cmd.WorkflowReopened():
                     checkpoint.index_started(execution.partition, execution.state.workflow)
+                case cmd.CallHttp(task=task, async_complete=async_complete):
+                    effects.http_calls.append((public_task(task), async_complete))
                 case cmd.Alert(message=alert):
                     log.warning("timeout alert: %s", alert)
                 case cmd.WorkflowEnded(status=status):
@@ -751,6 +758,8 @@ class ShardCore:
             if fresh:
                 self._on_pools.update(t["taskId"] for t in fresh)
                 self._spawn(self._run_on_pool(task_type, fresh))
+        for task, async_complete in effects.http_calls:
+            self._spawn(self._call_http(task, async_complete))
         by_shard: dict[int, list[tuple[str, str, messages.Message]]] = defaultdict(list)
         for addressed in effects.outbound:
             by_shard[owner_shard(self.store.partition(addressed[0]), self.shards)].append(addressed)
@@ -759,6 +768,28 @@ class ShardCore:
                 self.accept_messages(batch)
             else:
                 self._send_to_peer(shard, batch)
+
+    def _http_session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=HTTP_CONNECTIONS))
+        return self._http
+
+    async def _call_http(self, task: dict[str, Any], async_complete: bool) -> None:
+        try:
+            result = await http_client.perform(self._http_session(), task, async_complete)
+        except Exception as error:  # a bug here must not leave the task waiting forever
+            log.exception("shard %d: HTTP task %s failed", self.index, task["taskId"])
+            result = failed_results([task], f"HTTP task failed: {type(error).__name__}: {error}")[0]
+        self.post(
+            task["workflowInstanceId"],
+            ev.TaskUpdate(
+                task_id=task["taskId"],
+                status=result["status"],
+                output_data=result.get("outputData") or {},
+                reason_for_incompletion=result.get("reasonForIncompletion"),
+                worker_id=result.get("workerId"),
+            ),
+        )
 
     def _still_waiting(self, task: dict[str, Any]) -> bool:
         execution = self.executions.get(task["workflowInstanceId"])

@@ -53,14 +53,16 @@ IMPLEMENTED_TASK_TYPES: frozenset[str] = frozenset(
         "NOOP",
         "WAIT",
         "HUMAN",
+        "DYNAMIC",
+        "EXCLUSIVE_JOIN",
+        "START_WORKFLOW",
+        "HTTP",
     }
 )
 
 # Declared so that definitions using them parse and get a precise "not yet" message
 # instead of "unknown type"; moved into IMPLEMENTED_TASK_TYPES as the engine grows.
-SUPPORTED_TASK_TYPES: frozenset[str] = IMPLEMENTED_TASK_TYPES | frozenset(
-    {"HTTP", "EVENT", "EXCLUSIVE_JOIN", "DYNAMIC", "START_WORKFLOW"}
-)
+SUPPORTED_TASK_TYPES: frozenset[str] = IMPLEMENTED_TASK_TYPES | frozenset({"EVENT"})
 
 EVALUATOR_TYPES: frozenset[str] = frozenset({"value-param", "javascript", "graaljs"})
 
@@ -359,6 +361,52 @@ def _check_wait(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskD
     return []
 
 
+def _check_dynamic(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+    # As Conductor's WorkflowTaskTypeConstraint: the parameter naming the task is required.
+    if _blank(site.task.dynamic_task_name_param):
+        return ["dynamicTaskNameParam is missing; it names the input parameter holding the task name"]
+    return []
+
+
+def _check_exclusive_join(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+    task = site.task
+    # Conductor accepts an empty joinOn, and then joins only a defaultExclusiveJoinTask;
+    # with neither there is nothing the join could ever complete on.
+    if not task.join_on and not task.default_exclusive_join_task:
+        return ["joinOn is empty; list the tasks it joins (or give defaultExclusiveJoinTask)"]
+    problems = [f"joinOn names unknown task '{ref}'" for ref in task.join_on if ref not in known_refs]
+    problems.extend(
+        f"defaultExclusiveJoinTask names unknown task '{ref}'"
+        for ref in task.default_exclusive_join_task
+        if ref not in known_refs
+    )
+    return problems
+
+
+def _check_start_workflow(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+    request = site.task.input_parameters.get("startWorkflow")
+    if request is None:
+        return ["inputParameters.startWorkflow is missing; it holds the StartWorkflowRequest"]
+    if _is_expression(request):
+        return []
+    if not isinstance(request, dict):
+        return ["inputParameters.startWorkflow must be a StartWorkflowRequest map or a ${...} expression"]
+    if _blank(request.get("name")) and not isinstance(request.get("workflowDef"), dict | str):
+        return ["inputParameters.startWorkflow.name is missing"]
+    return []
+
+
+def _check_http(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+    # As Conductor's WorkflowTaskTypeConstraint: the request is in inputParameters.http_request
+    # or in the TaskDef's inputTemplate; Podium also reads a top-level `uri`.
+    params = site.task.input_parameters
+    task_def = site.task.task_definition or task_defs.get(site.task.name)
+    template = task_def.input_template if task_def is not None else {}
+    if "http_request" in params or "uri" in params or "http_request" in template or "uri" in template:
+        return []
+    return ["inputParameters.http_request is missing; it holds the request (uri, method, headers, body)"]
+
+
 _CHECKS = {
     "FORK_JOIN": _check_fork_join,
     "FORK_JOIN_DYNAMIC": _check_fork_join_dynamic,
@@ -372,4 +420,8 @@ _CHECKS = {
     "JSON_JQ_TRANSFORM": _check_jq,
     "TERMINATE": _check_terminate,
     "WAIT": _check_wait,
+    "DYNAMIC": _check_dynamic,
+    "EXCLUSIVE_JOIN": _check_exclusive_join,
+    "START_WORKFLOW": _check_start_workflow,
+    "HTTP": _check_http,
 }

@@ -75,7 +75,8 @@ class WorkflowReopened:
 
 @dataclass(slots=True)
 class StartWorkflow:
-    """Start an unrelated workflow (a failureWorkflow), by name and latest version."""
+    """Start an unrelated workflow (a failureWorkflow, a START_WORKFLOW task's): by name at
+    `version` (None: the latest), or from an inline `definition`."""
 
     workflow_id: str
     name: str
@@ -83,6 +84,8 @@ class StartWorkflow:
     correlation_id: str | None
     priority: int
     task_to_domain: dict[str, str] = field(default_factory=dict)
+    version: int | None = None
+    definition: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -101,6 +104,14 @@ class RetryChild:
     child_workflow_id: str
     parent_workflow_id: str
     parent_task_id: str
+
+
+@dataclass(slots=True)
+class CallHttp:
+    """Make an HTTP task's request; its answer comes back as a task update."""
+
+    task: dict[str, Any]
+    async_complete: bool = False
 
 
 @dataclass(slots=True)
@@ -126,5 +137,6 @@ Command = (
     | StartWorkflow
     | ReopenParent
     | RetryChild
+    | CallHttp
     | Alert
 )

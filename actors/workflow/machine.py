@@ -105,6 +105,11 @@ class Step:
         position = self.state.graph.position(task["referenceTaskName"])
         if position is None:
             raise KeyError(f"task '{task['referenceTaskName']}' is not in the workflow definition")
+        if position.task.type == "DYNAMIC":
+            from actors.workflow.dynamic import resolved_workflow_task
+
+            # Named after the task it resolved to, so that task's TaskDef applies.
+            return resolved_workflow_task(position.task, task)
         return position.task
 
     def task_def_for(self, workflow_task: WorkflowTask) -> TaskDef | None:
@@ -255,6 +260,9 @@ class Step:
         task["inputData"] = input_data
         state.add_task(task)
         operator.start(self, task, workflow_task)
+        if workflow_task.type == "DYNAMIC":
+            # Its name, and so its TaskDef, is known only once it started.
+            task_def = self.task_def_for(self.workflow_task_of(task))
         if operator.runs_on_worker and task_def is not None and task["status"] == "SCHEDULED":
             timeouts.arm_on_schedule(self, task, task_def, delay_ms)
         return task
@@ -474,11 +482,14 @@ class Step:
         self._joins_dirty = True
 
     def _evaluate_joins(self) -> None:
+        from actors.workflow.exclusive_join import evaluate_exclusive_join
         from actors.workflow.join import evaluate_join
 
         for task in self.state.tasks:
             if task["taskType"] == "JOIN" and task["status"] == "IN_PROGRESS":
                 evaluate_join(self, task)
+            elif task["taskType"] == "EXCLUSIVE_JOIN" and task["status"] == "IN_PROGRESS":
+                evaluate_exclusive_join(self, task)
 
     # -- ending the workflow ------------------------------------------------------------
 
@@ -796,7 +807,9 @@ def _apply_update(step: Step, task: Json, update: ev.TaskUpdate) -> None:
 from actors.workflow import (  # noqa: E402
     do_while,  # noqa: F401
     dynamic_fork,  # noqa: F401
+    exclusive_join,  # noqa: F401
     fork_join,  # noqa: F401
+    http,  # noqa: F401
     inline,  # noqa: F401
     join,  # noqa: F401
     jq_transform,  # noqa: F401
@@ -810,5 +823,9 @@ from actors.workflow import (  # noqa: E402
     terminate,  # noqa: F401
     wait,  # noqa: F401
 )
+
+# Aliased: their module names are also names used in this module.
+from actors.workflow import dynamic as dynamic_operator  # noqa: E402, F401
+from actors.workflow import start_workflow as start_workflow_operator  # noqa: E402, F401
 
 __all__ = ["Environment", "Step", "base_reference", "handle", "start_workflow"]

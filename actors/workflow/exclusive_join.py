@@ -1,0 +1,152 @@
+"""EXCLUSIVE_JOIN: joins whichever branch of a DECISION or SWITCH ran.
+
+As Conductor's ExclusiveJoin and ExclusiveJoinTaskMapper: the task is recorded with the
+type and taskDefName `EXCLUSIVE_JOIN`, is IN_PROGRESS from the start, and its input is
+`{joinOn, defaultExclusiveJoinTask}`. It looks for the first task of `joinOn` that was
+scheduled (a SKIPPED one does not count); when none was, for the first such task of
+`defaultExclusiveJoinTask`. Once that task is done the join completes with its output.
+
+If that task did not succeed the join fails, with the reasons of the unsuccessful
+`joinOn` tasks: a permissive one fails it only once every scheduled `joinOn` task is
+done. An optional task that failed ended COMPLETED_WITH_ERRORS, which counts as a
+success, so the join then completes. Inside a DO_WHILE the references mean the
+iteration's tasks (`ref__2`).
+
+Podium's readings where Conductor's code does something accidental (docs/differences.md):
+
+- a `joinOn` task that was scheduled but is still running is waited for; Conductor then
+  falls through to `defaultExclusiveJoinTask` and may complete with a default's output;
+- `defaultExclusiveJoinTask` references inside a loop mean the iteration's tasks too;
+- when no candidate was scheduled and nothing else in the workflow can still run, the
+  join fails with a reason; Conductor leaves it IN_PROGRESS, and the workflow RUNNING, for
+  ever;
+- after a retry of the workflow the failed join gets a new attempt that waits; when the
+  branch reaches the join again, the newer attempt made there replaces it (the older one
+  ends CANCELED and marked `retried`), where Conductor reopens the one task in place.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from actors.workflow.graph import iteration_of
+from actors.workflow.operator import Operator, register
+from definitions.models import SUCCESSFUL_TASK_STATUSES, TERMINAL_TASK_STATUSES, WorkflowTask
+
+if TYPE_CHECKING:
+    from actors.workflow.machine import Step
+
+TASK_TYPE = "EXCLUSIVE_JOIN"
+DEFAULTS = "defaultExclusiveJoinTask"
+
+Json = dict[str, Any]
+
+
+def _scheduled(step: Step, references: list[str], iteration: int) -> list[Json]:
+    """The tasks of `references` that were scheduled (and not skipped), in that order."""
+    found = []
+    for reference in references:
+        task = step.find_task(reference, iteration)
+        if task is not None and task["status"] != "SKIPPED":
+            found.append(task)
+    return found
+
+
+def _done(task: Json) -> bool:
+    # `executed`: what follows the task was decided (a failed attempt's retry exists, or
+    # not); `_open`: a SWITCH whose case still runs.
+    return bool(task["executed"]) and not task.get("_open")
+
+
+def _failed(task: Json) -> bool:
+    return task["status"] not in SUCCESSFUL_TASK_STATUSES
+
+
+def _reasons(tasks: list[Json]) -> str:
+    """Conductor's reason: the failed tasks' reasons, space separated."""
+    reasons = [str(task["reasonForIncompletion"]) for task in tasks if task.get("reasonForIncompletion")]
+    if reasons:
+        return " ".join(reasons)
+    return ", ".join(f"{task['referenceTaskName']} ended {task['status']}" for task in tasks)
+
+
+def _nothing_left_to_run(step: Step, join_task: Json) -> bool:
+    """No other task is active or waiting for its outcome to be decided."""
+    return all(
+        task is join_task or (task["status"] in TERMINAL_TASK_STATUSES and task["executed"])
+        for task in step.state.tasks
+    )
+
+
+def _supersede(step: Step, join_task: Json, newer: Json) -> None:
+    """A newer attempt of this join was scheduled: end this one without deciding it."""
+    join_task.update(
+        status="CANCELED",
+        executed=True,
+        retried=True,
+        endTime=step.now,
+        updateTime=step.now,
+        reasonForIncompletion=f"Replaced by the newer attempt {newer['taskId']}",
+    )
+    step.clear_timers(join_task)
+    step.state.touch(join_task)
+
+
+def evaluate_exclusive_join(step: Step, join_task: Json) -> None:
+    """Finish the join if the branch it joins is done; otherwise leave it waiting."""
+    latest = step.state.by_ref.get(join_task["referenceTaskName"])
+    if latest is not None and latest is not join_task:
+        _supersede(step, join_task, latest)
+        return
+    iteration = iteration_of(join_task["referenceTaskName"])
+    inputs = join_task["inputData"]
+    join_on = [str(reference) for reference in inputs.get("joinOn") or []]
+    defaults = [str(reference) for reference in inputs.get(DEFAULTS) or []]
+
+    scheduled = _scheduled(step, join_on, iteration)
+    if scheduled:
+        joined = scheduled[0]
+        if not _done(joined):
+            return
+        if _failed(joined):
+            permissive = step.workflow_task_of(joined).permissive
+            if not permissive or all(_done(task) for task in scheduled):
+                failed = [task for task in scheduled if _done(task) and _failed(task)]
+                step.finish(join_task, "FAILED", {}, _reasons(failed))
+                return
+        step.finish(join_task, "COMPLETED", dict(joined["outputData"]))
+        return
+
+    scheduled = _scheduled(step, defaults, iteration)
+    if scheduled:
+        joined = scheduled[0]
+        if not _done(joined):
+            return
+        if _failed(joined):
+            step.finish(join_task, "FAILED", {}, _reasons([joined]))
+        else:
+            step.finish(join_task, "COMPLETED", dict(joined["outputData"]))
+        return
+
+    if _nothing_left_to_run(step, join_task):
+        reason = (
+            f"None of the tasks in joinOn {join_on} or {DEFAULTS} {defaults} was scheduled: there is no branch to join"
+        )
+        step.finish(join_task, "FAILED", {}, reason)
+
+
+@register
+class ExclusiveJoinOperator(Operator):
+    task_type = TASK_TYPE
+
+    def start(self, step: Step, task: Json, workflow_task: WorkflowTask) -> None:
+        task["taskType"] = task["taskDefName"] = TASK_TYPE
+        task["inputData"] = {
+            "joinOn": list(workflow_task.join_on),
+            DEFAULTS: list(workflow_task.default_exclusive_join_task),
+        }
+        step.start_task(task)
+        evaluate_exclusive_join(step, task)
+        if task["status"] == "IN_PROGRESS":
+            # Decided later in this step, once what it waits for may have moved.
+            step.mark_joins_dirty()
