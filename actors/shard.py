@@ -36,7 +36,7 @@ from actors.workflow import commands as cmd
 from actors.workflow import events as ev
 from actors.workflow.machine import handle, start_workflow
 from actors.workflow.state import WorkflowState, public_task
-from cluster.store import Checkpoint, Keys, QueueLimits, Store
+from cluster.store import Checkpoint, Indexed, Keys, QueueLimits, Store
 from definitions.models import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES, TaskDef, WorkflowDef
 
 log = logging.getLogger("podium.shard")
@@ -131,6 +131,7 @@ class Execution:
     partition: int
     last_active: float
     definition_json: bytes | None = None  # set until the first checkpoint stores it
+    indexed: Indexed | None = None  # what the search indexes hold (None: not written yet)
 
 
 @dataclass(slots=True)
@@ -436,6 +437,7 @@ class ShardCore:
         if self.concurrency_limited:
             self._release_slots(touched.values(), checkpoint)
         for execution in touched.values():
+            execution.indexed = checkpoint.index(execution.state, execution.indexed)
             checkpoint.save(execution.partition, execution.state, execution.definition_json)
             execution.definition_json = None
         await checkpoint.commit()
@@ -514,6 +516,7 @@ class ShardCore:
         execution = Execution(
             WorkflowState(workflow, definition, tasks), self.store.partition(workflow_id), time.monotonic()
         )
+        execution.indexed = Indexed.of(execution.state)
         self.executions[workflow_id] = execution
         return execution
 
@@ -739,6 +742,8 @@ class ShardCore:
                     checkpoint.index_started(execution.partition, execution.state.workflow)
                 case cmd.CallHttp(task=task, async_complete=async_complete):
                     effects.http_calls.append((public_task(task), async_complete))
+                case cmd.PublishEvent(event=event_name, payload=payload, message_id=message_id):
+                    checkpoint.publish_event(event_name, payload, message_id)
                 case cmd.Alert(message=alert):
                     log.warning("timeout alert: %s", alert)
                 case cmd.WorkflowEnded(status=status):

@@ -19,6 +19,7 @@ import redis
 
 from bench.driver import open_loop_starts, register, start, start_many, sustain, wait_until_done
 from bench.poller import Pollers
+from bench.search import scenario_search
 from bench.workflows import TASKS_PER_WORKFLOW, reference_workflows
 from cluster.config import Settings
 from cluster.runtime import Runtime
@@ -223,6 +224,15 @@ def markdown(results: dict[str, Any]) -> str:
             f"{memory['redisBytesPerWorkflow']:.0f} bytes each", "<= 4 KB", memory["redisBytesPerWorkflow"] <= 4096)
         add("4 parked workflows, shard RSS", f"{memory['shardRssBytesPerWorkflowPassivated']:.0f} bytes each",
             "<= 1 KB", memory["shardRssBytesPerWorkflowPassivated"] <= 1024)
+    search = results.get("6_search")
+    if search and "100" in search and "10000" in search:
+        small, large = search["100"]["queries"], search["10000"]["queries"]
+        for label, figure in large.items():
+            before = small[label]
+            target = "grows with the matches" if "summaries" in label else "same order of time"
+            add(f"6 search, first page: {label}",
+                f"{before['ms']:.1f} ms over 100 ({before['results']} results), "
+                f"{figure['ms']:.1f} ms over 10,000 ({figure['results']} of {figure['totalHits']})", target, None)
     peers = results.get("5_peers")
     if peers and a:
         for peer, figure in peers.items():
@@ -289,6 +299,9 @@ def main() -> None:
                 save(results, stem)
             if not args.only or args.only == "4":
                 results["4_idle_memory"] = scenario_idle_memory(runtime, 10_000 if args.quick else 100_000)
+                save(results, stem)
+            if not args.only or args.only == "6":
+                results["6_search"] = scenario_search(runtime.api_url, repeats=5 if args.quick else 20)
                 save(results, stem)
         finally:
             runtime.stop()

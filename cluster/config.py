@@ -36,6 +36,7 @@ ENV_VARS: dict[str, str] = {
     "log_level": "PODIUM_LOG_LEVEL",
     "namespace": "PODIUM_NAMESPACE",
     "gateway_resource": "PODIUM_GATEWAY_RESOURCE",
+    "event_redelivery_ms": "PODIUM_EVENT_REDELIVERY_MS",
 }
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -97,12 +98,17 @@ class Settings:
     (``PODIUM_GATEWAY_RESOURCE``), to pin it to the node its Service points at, e.g.
     the head node of a KubeRay cluster started with ``--resources='{"podium_gateway": 1}'``."""
 
+    event_redelivery_ms: int = 30_000
+    """How long a message of the event bus may stay received but unacknowledged by an event
+    processor before another one claims it and handles it again (``PODIUM_EVENT_REDELIVERY_MS``):
+    the time a processor that died mid-message holds it up."""
+
     def __post_init__(self) -> None:
         # Validate here rather than only in from_env so a Settings built in code
         # (tests, embedding) cannot carry values the cluster would choke on later.
         for name in ("port", "redis_port", "dashboard_port"):
             _check_range(name, getattr(self, name), 0, 65535)
-        for name in ("shards", "partitions", "max_payload_bytes"):
+        for name in ("shards", "partitions", "max_payload_bytes", "event_redelivery_ms"):
             _check_range(name, getattr(self, name), 1, None)
         if not self.host:
             raise ValueError(f"{ENV_VARS['host']} must not be empty")

@@ -26,6 +26,22 @@ Layout (all keys start with `podium:`):
 | `polldata:{type}` | hash worker -> JSON | last poll per worker |
 | `pools` | hash type -> pool size | task types served by Python actor pools |
 | `cluster` | hash | settings fixed at creation (`partitions`) |
+| `events` | stream of `{event, payload, id}` | the event bus: EVENT task messages and events posted to the API |
+| `meta:eventhandlers` | hash name -> EventHandler JSON | event handlers |
+| `ix:wf:all` | zset id by startTime | every execution, for search (cluster/search.py) |
+| `ix:wf:type:{name}` | zset id by startTime | executions of one workflow type |
+| `ix:wf:status:{status}` | zset id by startTime | executions in one status |
+| `ix:wf:corr:{correlationId}` | zset id by startTime | executions with one correlation id (any type) |
+| `ix:wf:sum` | hash id -> JSON array (`WORKFLOW_SUMMARY_FIELDS`) | what search filters and sorts on |
+| `ix:task:type:{type}` | zset taskId by updateTime (of its last status change) | tasks of one task type, for search |
+| `ix:task:status:{status}` | zset taskId by updateTime | tasks in one status |
+| `ix:tmp:{token}` | zset | a search's scratch set, deleted in the transaction that makes it |
+
+The `ix:` entries change only when an execution's status (or start time, correlation id,
+version) or a task's status changes, in the same transaction as the checkpoint that made
+the change; the scores of one member are equal in every index it is in. Tasks have no
+`all` set (every task is in exactly one status set) and no summary (their records in
+`{pN}:wf:{id}` serve).
 
 `{pN}` is a Redis Cluster hash tag: every key of one partition lives in one slot.
 """
@@ -36,11 +52,12 @@ import hashlib
 import time
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from actors.workflow.state import WorkflowState, public_task
 
@@ -64,6 +81,8 @@ class Keys:
     task_workflow = f"{PREFIX}taskwf"
     pools = f"{PREFIX}pools"
     cluster = f"{PREFIX}cluster"
+    events = f"{PREFIX}events"
+    event_handlers = f"{PREFIX}meta:eventhandlers"
 
     @staticmethod
     def _in_partition(partition: int, rest: str) -> str:
@@ -136,6 +155,35 @@ class Keys:
     @staticmethod
     def poll_data(task_type: str) -> str:
         return f"{PREFIX}polldata:{task_type}"
+
+    # -- search indexes (the `ix:` keys) --
+
+    workflow_index_all = f"{PREFIX}ix:wf:all"
+    workflow_summaries = f"{PREFIX}ix:wf:sum"
+
+    @staticmethod
+    def workflow_index_type(name: str) -> str:
+        return f"{PREFIX}ix:wf:type:{name}"
+
+    @staticmethod
+    def workflow_index_status(status: str) -> str:
+        return f"{PREFIX}ix:wf:status:{status}"
+
+    @staticmethod
+    def workflow_index_correlation(correlation_id: str) -> str:
+        return f"{PREFIX}ix:wf:corr:{correlation_id}"
+
+    @staticmethod
+    def task_index_type(task_type: str) -> str:
+        return f"{PREFIX}ix:task:type:{task_type}"
+
+    @staticmethod
+    def task_index_status(status: str) -> str:
+        return f"{PREFIX}ix:task:status:{status}"
+
+    @staticmethod
+    def search_scratch(token: str) -> str:
+        return f"{PREFIX}ix:tmp:{token}"
 
 
 # Pops up to ARGV[2] visible tasks (score <= ARGV[1]) from a queue with their payloads,
@@ -244,6 +292,106 @@ def definition_digest(definition_json: bytes) -> bytes:
     return hashlib.blake2b(definition_json, digest_size=16).hexdigest().encode()
 
 
+# -- search indexes ----------------------------------------------------------------------
+
+# What search filters and sorts on, one JSON array per execution in this field order;
+# the result pages themselves are read from the checkpoints. (A task's summary would
+# repeat its record, which every step that changes the task writes anyway.)
+WORKFLOW_SUMMARY_FIELDS = ("workflowType", "version", "status", "startTime", "endTime", "correlationId")
+WORKFLOW_INDEX_STATUSES = ("RUNNING", "PAUSED", "COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
+
+# One turn's index changes as ONE command of the checkpoint's transaction, with ONE
+# argument (redis-py encodes every argument in Python: a command, or even an argument,
+# per change would cost the shard more than the changes cost Redis), and one call per
+# key inside it. ARGV[1] is the JSON of `IndexWrites`: [ZREM, ZADD, HSET, HDEL], each
+# {key: [arguments...]}, applied in that order. Scores are strings (exact).
+_INDEX_SCRIPT = """
+local writes = cjson.decode(ARGV[1])
+local commands = {'ZREM', 'ZADD', 'HSET', 'HDEL'}
+for c = 1, 4 do
+  for key, args in pairs(writes[c]) do
+    for i = 1, #args, 1000 do
+      redis.call(commands[c], key, unpack(args, i, math.min(i + 999, #args)))
+    end
+  end
+end
+return 1
+"""
+
+
+def _append(group: dict[str, list[str]], key: str, *values: str) -> None:
+    found = group.get(key)
+    if found is None:
+        group[key] = list(values)
+    else:
+        found.extend(values)
+
+
+class IndexWrites:
+    """One turn's search index changes, grouped by key and command. A member is never both
+    removed from and added to one key in a turn, so removals can all go first."""
+
+    __slots__ = ("hdel", "hset", "zadd", "zrem")
+
+    def __init__(self) -> None:
+        self.zrem: dict[str, list[str]] = {}
+        self.zadd: dict[str, list[str]] = {}  # key -> [score, member, score, member, ...]
+        self.hset: dict[str, list[str]] = {}  # key -> [field, value, ...]
+        self.hdel: dict[str, list[str]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.zadd or self.zrem or self.hset or self.hdel)
+
+    def payload(self) -> bytes:
+        return dumps([self.zrem, self.zadd, self.hset, self.hdel])
+
+
+def _workflow_signature(workflow: Json) -> tuple[Any, ...]:
+    """The fields of an execution its index entries depend on."""
+    return (
+        workflow["status"],
+        workflow.get("startTime") or 0,
+        workflow.get("correlationId"),
+        workflow.get("workflowVersion"),
+    )
+
+
+@dataclass(slots=True)
+class Indexed:
+    """What the search indexes hold for one execution in a shard's memory, so a checkpoint
+    writes index entries only when the execution's status (start time, correlation id,
+    version) or a task's status changed, never for a step that changed neither."""
+
+    signature: tuple[Any, ...] | None = None
+    tasks: dict[str, tuple[str, str]] = field(default_factory=dict)  # taskId -> (status, taskType)
+
+    @staticmethod
+    def of(state: WorkflowState) -> Indexed:
+        """An execution loaded from its checkpoint: the indexes were written with it."""
+        return Indexed(
+            _workflow_signature(state.workflow), {t["taskId"]: (t["status"], t["taskType"]) for t in state.tasks}
+        )
+
+
+def _unindex(pipe: Any, workflow_id: str, workflow: Json, tasks: list[Json]) -> None:
+    """Delete an execution's and its tasks' search index entries."""
+    pipe.zrem(Keys.workflow_index_all, workflow_id)
+    pipe.zrem(Keys.workflow_index_type(workflow["workflowName"]), workflow_id)
+    for status in WORKFLOW_INDEX_STATUSES:
+        pipe.zrem(Keys.workflow_index_status(status), workflow_id)
+    if workflow.get("correlationId"):
+        pipe.zrem(Keys.workflow_index_correlation(workflow["correlationId"]), workflow_id)
+    pipe.hdel(Keys.workflow_summaries, workflow_id)
+    if not tasks:
+        return
+    by_key: dict[str, list[str]] = {}
+    for task in tasks:
+        by_key.setdefault(Keys.task_index_type(task["taskType"]), []).append(task["taskId"])
+        by_key.setdefault(Keys.task_index_status(task["status"]), []).append(task["taskId"])
+    for key, members in by_key.items():
+        pipe.zrem(key, *members)
+
+
 class Checkpoint:
     """The writes of one shard loop turn, sent as one MULTI/EXEC transaction."""
 
@@ -251,6 +399,7 @@ class Checkpoint:
         self.store = store
         self.pipe = store.redis.pipeline(transaction=True)
         self.size = 0
+        self.index_writes = IndexWrites()
 
     def save(self, partition: int, state: WorkflowState, definition_json: bytes | None) -> None:
         if state.removed_task_ids:
@@ -290,6 +439,69 @@ class Checkpoint:
         self.pipe.srem(Keys.partition_running(partition), workflow["workflowId"])
         self.pipe.srem(Keys.running(workflow["workflowName"]), workflow["workflowId"])
 
+    def index(self, state: WorkflowState, indexed: Indexed | None) -> Indexed:
+        """This step's search index changes; call before `save`, which clears the dirty sets.
+
+        `indexed` is what the indexes hold (None for a new execution); the answer is what
+        they will hold once this checkpoint commits.
+        """
+        if indexed is None:
+            indexed = Indexed()
+        workflow = state.workflow
+        signature = _workflow_signature(workflow)
+        if signature != indexed.signature:
+            self._index_workflow(workflow, indexed.signature, signature)
+            indexed.signature = signature
+        known = indexed.tasks
+        writes = self.index_writes
+        for task_id in state.removed_task_ids:
+            gone = known.pop(task_id, None)
+            if gone is not None:
+                _append(writes.zrem, Keys.task_index_type(gone[1]), task_id)
+                _append(writes.zrem, Keys.task_index_status(gone[0]), task_id)
+        by_id = state.by_id
+        for task_id in state.dirty_task_ids:
+            task = by_id[task_id]
+            status = task["status"]
+            before = known.get(task_id)
+            if before is None or before[0] != status:
+                self._index_task(task, before)
+                known[task_id] = (status, task["taskType"])
+        return indexed
+
+    def _index_workflow(self, workflow: Json, before: tuple[Any, ...] | None, after: tuple[Any, ...]) -> None:
+        workflow_id = workflow["workflowId"]
+        status, start, correlation_id, version = after
+        score = str(start)
+        writes = self.index_writes
+        if before is not None:
+            if before[0] != status:
+                _append(writes.zrem, Keys.workflow_index_status(before[0]), workflow_id)
+            if before[2] and before[2] != correlation_id:
+                _append(writes.zrem, Keys.workflow_index_correlation(before[2]), workflow_id)
+        zadd = writes.zadd
+        moved = before is None or before[1] != start  # the score every entry carries
+        if moved:
+            _append(zadd, Keys.workflow_index_all, score, workflow_id)
+            _append(zadd, Keys.workflow_index_type(workflow["workflowName"]), score, workflow_id)
+        if moved or before is None or before[0] != status:
+            _append(zadd, Keys.workflow_index_status(status), score, workflow_id)
+        if correlation_id and (moved or before is None or before[2] != correlation_id):
+            _append(zadd, Keys.workflow_index_correlation(correlation_id), score, workflow_id)
+        summary = [workflow["workflowName"], version, status, start, workflow.get("endTime") or 0, correlation_id]
+        _append(writes.hset, Keys.workflow_summaries, workflow_id, dumps(summary).decode())
+
+    def _index_task(self, task: Json, before: tuple[str, str] | None) -> None:
+        task_id = task["taskId"]
+        score = str(task.get("updateTime") or 0)
+        status = task["status"]
+        writes = self.index_writes
+        if before is not None:
+            _append(writes.zrem, Keys.task_index_status(before[0]), task_id)
+        zadd = writes.zadd
+        _append(zadd, Keys.task_index_type(task["taskType"]), score, task_id)
+        _append(zadd, Keys.task_index_status(status), score, task_id)
+
     def enqueue(self, task: Json, now: int, delay_ms: int = 0, queue: str | None = None) -> None:
         """Queue a task: ready now (ordered by its workflow's priority, then by age), or
         after `delay_ms` (a poll moves it to the ready set once due)."""
@@ -325,7 +537,13 @@ class Checkpoint:
     def ack(self, partition: int, message_id: str) -> None:
         self.pipe.hdel(Keys.inbox(partition), message_id)
 
+    def publish_event(self, event: str, payload: Json, message_id: str) -> None:
+        """Add a message to the event bus as part of this turn (an EVENT task's)."""
+        self.pipe.xadd(Keys.events, event_fields(event, payload, message_id))
+
     async def commit(self) -> None:
+        if self.index_writes:
+            self.pipe.eval(_INDEX_SCRIPT, 0, self.index_writes.payload())
         if len(self.pipe):
             await self.pipe.execute()
 
@@ -486,6 +704,43 @@ class Store:
         raw = await self.redis.hget(Keys.execution(self.partition(workflow_id), workflow_id), "t:" + task_id)
         return public_task(orjson.loads(raw)) if raw else None
 
+    async def get_workflows(self, workflow_ids: list[str], with_definition: bool = True) -> list[Json | None]:
+        """Executions without their tasks (as `get_workflow(id, False)`), in one round trip or two."""
+        pipe = self.redis.pipeline(transaction=False)
+        for workflow_id in workflow_ids:
+            pipe.hmget(Keys.execution(self.partition(workflow_id), workflow_id), ["meta", "def"])
+        found = await pipe.execute() if workflow_ids else []
+        digests = list({digest for meta, digest in found if meta is not None and digest}) if with_definition else []
+        definitions = await self.definitions_by_digest(digests)
+        workflows: list[Json | None] = []
+        for meta, digest in found:
+            raw = {b"meta": meta} if meta is not None else None
+            if raw is not None and digest in definitions:
+                raw[b"def"] = definitions[digest]
+            workflows.append(execution_json(raw, include_tasks=False) if raw is not None else None)
+        return workflows
+
+    async def get_tasks(self, task_ids: list[str]) -> list[Json | None]:
+        """Tasks by id, as `get_task` answers them, in two round trips."""
+        if not task_ids:
+            return []
+        owners = await self.redis.hmget(Keys.task_workflow, task_ids)
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id, owner in zip(task_ids, owners, strict=True):
+            if owner is not None:
+                workflow_id = owner.decode()
+                pipe.hget(Keys.execution(self.partition(workflow_id), workflow_id), "t:" + task_id)
+        raws = iter(await pipe.execute())
+        tasks: list[Json | None] = []
+        for owner in owners:
+            raw = next(raws) if owner is not None else None
+            tasks.append(public_task(orjson.loads(raw)) if raw else None)
+        return tasks
+
+    async def task_ids_of_workflow(self, workflow_id: str) -> list[str]:
+        fields = await self.redis.hkeys(Keys.execution(self.partition(workflow_id), workflow_id))
+        return [f[2:].decode() for f in fields if f.startswith(b"t:")]
+
     async def remove_workflow(self, workflow_id: str) -> bool:
         """Delete an execution and every index entry pointing at it."""
         partition = self.partition(workflow_id)
@@ -499,6 +754,7 @@ class Store:
             await self.release_idempotency_key(workflow["workflowName"], workflow["idempotencyKey"], workflow_id)
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(key)
+        _unindex(pipe, workflow_id, workflow, [orjson.loads(v) for f, v in raw.items() if f.startswith(b"t:")])
         pipe.srem(Keys.partition_running(partition), workflow_id)
         pipe.srem(Keys.running(workflow["workflowName"]), workflow_id)
         if workflow.get("correlationId"):
@@ -678,6 +934,114 @@ class Store:
         names = list(task_types)
         if names:
             await self.redis.hdel(Keys.pools, *names)
+
+    # -- the event bus and event handlers -------------------------------------------------
+
+    async def publish_event(self, event: str, payload: Json, message_id: str) -> str:
+        """Add a message to the event bus; answers its stream entry id."""
+        entry_id = await self.redis.xadd(Keys.events, event_fields(event, payload, message_id))
+        return str(entry_id.decode())
+
+    async def ensure_event_group(self) -> None:
+        """Create the processors' consumer group (and the stream) unless it exists; a new
+        group starts at the stream's first entry, so nothing published before is missed."""
+        try:
+            await self.redis.xgroup_create(Keys.events, EVENT_GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def read_events(self, consumer: str, count: int, block_ms: int) -> list[EventMessage]:
+        """Messages no processor has received yet, now `consumer`'s until acknowledged."""
+        reply = await self.redis.xreadgroup(EVENT_GROUP, consumer, {Keys.events: ">"}, count=count, block=block_ms)
+        streams = reply.items() if isinstance(reply, dict) else (reply or [])
+        return [EventMessage.of(entry_id, fields) for _, entries in streams for entry_id, fields in entries]
+
+    async def claim_stale_events(self, consumer: str, min_idle_ms: int, count: int) -> list[EventMessage]:
+        """Messages another processor (or this one) received at least `min_idle_ms` ago and
+        never acknowledged, now `consumer`'s (XAUTOCLAIM; each claim counts as a delivery)."""
+        claimed: list[EventMessage] = []
+        cursor: Any = "0-0"
+        while len(claimed) < count:
+            reply = await self.redis.xautoclaim(
+                Keys.events, EVENT_GROUP, consumer, min_idle_ms, start_id=cursor, count=count - len(claimed)
+            )
+            cursor, entries = reply[0], reply[1]
+            claimed.extend(EventMessage.of(entry_id, fields) for entry_id, fields in entries if entry_id is not None)
+            if cursor in (b"0-0", "0-0"):
+                break
+        return claimed
+
+    async def event_deliveries(self, entry_id: str) -> int:
+        """How many times a pending message was handed to a processor (0 if not pending)."""
+        found = await self.redis.xpending_range(Keys.events, EVENT_GROUP, min=entry_id, max=entry_id, count=1)
+        return int(found[0]["times_delivered"]) if found else 0
+
+    async def ack_event(self, entry_id: str) -> None:
+        """A message is handled: acknowledged and removed from the stream."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xack(Keys.events, EVENT_GROUP, entry_id)
+        pipe.xdel(Keys.events, entry_id)
+        await pipe.execute()
+
+    async def pending_events(self) -> dict[str, int]:
+        """Unacknowledged messages per consumer."""
+        try:
+            summary = await self.redis.xpending(Keys.events, EVENT_GROUP)
+        except ResponseError:
+            return {}
+        return {_text(c["name"]): int(c["pending"]) for c in summary["consumers"] or []}
+
+    async def add_event_handler(self, handler: Json) -> bool:
+        """Store a new handler; False if one with that name exists."""
+        return bool(await self.redis.hsetnx(Keys.event_handlers, handler["name"], dumps(handler)))
+
+    async def update_event_handler(self, handler: Json) -> bool:
+        """Replace an existing handler; False if there is none with that name."""
+        replaced = await self.redis.eval(_REPLACE_FIELD, 1, Keys.event_handlers, handler["name"], dumps(handler))
+        return bool(replaced)
+
+    async def delete_event_handler(self, name: str) -> bool:
+        return bool(await self.redis.hdel(Keys.event_handlers, name))
+
+    async def list_event_handlers(self) -> list[Json]:
+        found = await self.redis.hgetall(Keys.event_handlers)
+        return [orjson.loads(found[name]) for name in sorted(found)]
+
+
+# The consumer group every event processor (one per gateway) reads the event bus in.
+EVENT_GROUP = "podium-event-processors"
+_REPLACE_FIELD = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) + 1 end
+return 0
+"""
+
+
+def event_fields(event: str, payload: Json, message_id: str) -> dict[str, bytes | str]:
+    return {"event": event, "payload": dumps(payload), "id": message_id}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class EventMessage:
+    """One message of the event bus: its stream entry id, event name, JSON payload and id."""
+
+    entry_id: str
+    event: str
+    payload: bytes
+    message_id: str
+
+    @staticmethod
+    def of(entry_id: Any, fields: dict[bytes, bytes]) -> EventMessage:
+        return EventMessage(
+            _text(entry_id),
+            _text(fields.get(b"event", b"")),
+            fields.get(b"payload", b"null"),
+            _text(fields.get(b"id", b"")),
+        )
 
 
 def execution_json(raw: dict[bytes, bytes], include_tasks: bool) -> Json:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -271,3 +271,100 @@ class Workflow(ConductorModel):
     parent_workflow_id: str | None = None
     parent_workflow_task_id: str | None = None
     priority: int = 0
+
+
+# -- event handlers (Conductor's EventHandler) -------------------------------------------------
+# Conductor spells the action fields in snake case (`start_workflow`, `complete_task`, ...) and
+# `expandInlineJSON` as written, so those carry explicit aliases.
+
+EVENT_ACTIONS = ("start_workflow", "complete_task", "fail_task", "terminate_workflow", "update_workflow_variables")
+CONDITION_EVALUATORS = ("value-param", "javascript", "graaljs")
+
+
+def _blank(value: str | None) -> bool:
+    return value is None or not value.strip()
+
+
+class StartWorkflowAction(ConductorModel):
+    name: str = ""
+    version: int | None = None
+    correlation_id: str | None = None
+    input: dict[str, Any] = Field(default_factory=dict)
+    task_to_domain: dict[str, str] | None = None
+
+
+class TaskDetails(ConductorModel):
+    """The task a complete_task or fail_task action updates: `taskId`, or `workflowId` and
+    `taskRefName`; `output` becomes the task's output."""
+
+    workflow_id: str | None = None
+    task_ref_name: str | None = None
+    task_id: str | None = None
+    output: dict[str, Any] = Field(default_factory=dict)
+    reason_for_incompletion: str | None = None
+
+    def names_a_task(self) -> bool:
+        return not _blank(self.task_id) or not (_blank(self.workflow_id) or _blank(self.task_ref_name))
+
+
+class TerminateWorkflowAction(ConductorModel):
+    workflow_id: str | None = None
+    termination_reason: str | None = None
+
+
+class UpdateWorkflowVariablesAction(ConductorModel):
+    workflow_id: str | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)
+    append_array: bool | None = None
+
+
+class EventAction(ConductorModel):
+    action: str
+    start_workflow: StartWorkflowAction | None = Field(default=None, alias="start_workflow")
+    complete_task: TaskDetails | None = Field(default=None, alias="complete_task")
+    fail_task: TaskDetails | None = Field(default=None, alias="fail_task")
+    terminate_workflow: TerminateWorkflowAction | None = Field(default=None, alias="terminate_workflow")
+    update_workflow_variables: UpdateWorkflowVariablesAction | None = Field(
+        default=None, alias="update_workflow_variables"
+    )
+    expand_inline_json: bool = Field(default=False, alias="expandInlineJSON")
+
+    @model_validator(mode="after")
+    def _complete(self) -> EventAction:
+        """The parameters object named after the action must be there and name its target."""
+        if self.action not in EVENT_ACTIONS:
+            raise ValueError(f"action '{self.action}' is not supported; use one of {', '.join(EVENT_ACTIONS)}")
+        params = getattr(self, self.action)
+        if params is None:
+            raise ValueError(f"action '{self.action}' needs its parameters in '{self.action}'")
+        if isinstance(params, StartWorkflowAction) and _blank(params.name):
+            raise ValueError("start_workflow.name is missing")
+        if isinstance(params, TaskDetails) and not params.names_a_task():
+            raise ValueError(f"{self.action} needs taskId, or workflowId and taskRefName")
+        if isinstance(params, TerminateWorkflowAction | UpdateWorkflowVariablesAction) and _blank(params.workflow_id):
+            raise ValueError(f"{self.action}.workflowId is missing")
+        return self
+
+
+class EventHandler(ConductorModel):
+    """Conductor's EventHandler: on each message of `event` whose payload satisfies
+    `condition`, run `actions`. Inactive unless `active` is true, as in Conductor."""
+
+    name: str
+    event: str
+    condition: str | None = None
+    evaluator_type: str | None = None
+    actions: list[EventAction]
+    active: bool = False
+
+    @model_validator(mode="after")
+    def _complete(self) -> EventHandler:
+        if _blank(self.name):
+            raise ValueError("Missing event handler name")
+        if _blank(self.event):
+            raise ValueError("Missing event location")
+        if not self.actions:
+            raise ValueError("No actions specified. Please specify at-least one action")
+        if self.evaluator_type is not None and self.evaluator_type not in CONDITION_EVALUATORS:
+            raise ValueError(f"evaluatorType '{self.evaluator_type}' is not one of {', '.join(CONDITION_EVALUATORS)}")
+        return self

@@ -28,7 +28,6 @@ from definitions.models import TaskDef, WorkflowDef, WorkflowTask
 __all__ = [
     "EVALUATOR_TYPES",
     "IMPLEMENTED_TASK_TYPES",
-    "SUPPORTED_TASK_TYPES",
     "TERMINATION_STATUSES",
     "DefinitionError",
     "check_workflow_def",
@@ -57,18 +56,15 @@ IMPLEMENTED_TASK_TYPES: frozenset[str] = frozenset(
         "EXCLUSIVE_JOIN",
         "START_WORKFLOW",
         "HTTP",
+        "EVENT",
     }
 )
-
-# Declared so that definitions using them parse and get a precise "not yet" message
-# instead of "unknown type"; moved into IMPLEMENTED_TASK_TYPES as the engine grows.
-SUPPORTED_TASK_TYPES: frozenset[str] = IMPLEMENTED_TASK_TYPES | frozenset({"EVENT"})
 
 EVALUATOR_TYPES: frozenset[str] = frozenset({"value-param", "javascript", "graaljs"})
 
 TERMINATION_STATUSES: frozenset[str] = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
 
-_SUPPORTED_LIST = ", ".join(sorted(SUPPORTED_TASK_TYPES))
+_SUPPORTED_LIST = ", ".join(sorted(IMPLEMENTED_TASK_TYPES))
 
 
 class DefinitionError(ValueError):
@@ -180,12 +176,8 @@ def _check_task(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskD
     if _blank(ttype):
         errors.append(f"{label}: type is empty; supported types: {_SUPPORTED_LIST}")
         return errors
-    if ttype not in SUPPORTED_TASK_TYPES:
-        errors.append(f"{label}: unknown type '{ttype}'; supported types: {_SUPPORTED_LIST}")
-        return errors
     if ttype not in IMPLEMENTED_TASK_TYPES:
-        ref = task.task_reference_name or site.path
-        errors.append(f"task '{ref}' uses type '{ttype}' which this Podium does not run yet")
+        errors.append(f"{label}: unknown type '{ttype}'; supported types: {_SUPPORTED_LIST}")
         return errors
 
     checker = _CHECKS.get(ttype)
@@ -260,8 +252,9 @@ def _check_decision(site: _Site, known_refs: set[str], task_defs: Mapping[str, T
 def _check_do_while(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
     task = site.task
     problems: list[str] = []
-    # With inputParameters.items the loop runs once per item and Conductor's own
-    # definitions leave loopCondition as "" then; otherwise the condition is what ends it.
+    # Conductor's own definitions with inputParameters.items (an Orkes list loop) leave
+    # loopCondition as "" and still register; Podium, like Conductor OSS, then runs the
+    # body once. Otherwise the condition is what ends the loop.
     if task.loop_condition is None or (_blank(task.loop_condition) and "items" not in task.input_parameters):
         problems.append("loopCondition is missing")
     if not task.loop_over:
@@ -407,6 +400,14 @@ def _check_http(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskD
     return ["inputParameters.http_request is missing; it holds the request (uri, method, headers, body)"]
 
 
+def _check_event(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+    # As Conductor's WorkflowTaskTypeConstraint. Which providers a sink may name is only
+    # known once it is resolved: an unsupported one fails the task when it runs.
+    if _blank(site.task.sink):
+        return ["sink is missing; use 'conductor' or 'conductor:<name>'"]
+    return []
+
+
 _CHECKS = {
     "FORK_JOIN": _check_fork_join,
     "FORK_JOIN_DYNAMIC": _check_fork_join_dynamic,
@@ -424,4 +425,5 @@ _CHECKS = {
     "EXCLUSIVE_JOIN": _check_exclusive_join,
     "START_WORKFLOW": _check_start_workflow,
     "HTTP": _check_http,
+    "EVENT": _check_event,
 }

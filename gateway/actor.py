@@ -13,6 +13,7 @@ from cluster.config import Settings
 from cluster.store import Store
 from gateway.app import build_app
 from gateway.context import GatewayContext
+from gateway.events import EventProcessor, consumer_name
 from gateway.routing import ShardRouter
 
 GATEWAY_NAME = "podium-gateway"
@@ -30,6 +31,9 @@ class Gateway:
         self.url = ""
         self._serving = asyncio.get_running_loop().create_task(self._serve())
         self._keepalive = asyncio.get_running_loop().create_task(self._keep_shards_alive())
+        # Event handlers run here: one consumer of the event bus per gateway process.
+        self.events = EventProcessor(self.context, consumer_name(), settings.event_redelivery_ms)
+        self._events = asyncio.get_running_loop().create_task(self.events.run())
 
     async def _serve(self) -> str:
         settings = self.context.settings

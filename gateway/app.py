@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import lifecycle, metadata, tasks, workflows
+from gateway.api import events, lifecycle, metadata, search, tasks, workflows
 from gateway.context import CONTEXT_KEY, GatewayContext, context_of
 from gateway.errors import error_middleware
 from gateway.http import json_response
@@ -29,7 +29,9 @@ def build_app(context: GatewayContext) -> web.Application:
     # aiohttp tries routes under the longest literal prefix first: `bulk/pause`,
     # `decide/{workflowId}` and `running/{name}` are never taken for a `{workflowId}`.
     # Under one prefix it tries them in registration order (see the signal routes in tasks.py).
+    app.add_routes(search.routes)  # before `{workflowId}` and `{taskId}`: `search` is not an id
     app.add_routes(lifecycle.routes)
     app.add_routes(workflows.routes)
     app.add_routes(tasks.routes)
+    app.add_routes(events.routes)
     return app

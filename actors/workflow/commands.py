@@ -115,6 +115,15 @@ class CallHttp:
 
 
 @dataclass(slots=True)
+class PublishEvent:
+    """An EVENT task's message: added to the event bus in the step's own checkpoint."""
+
+    event: str
+    payload: dict[str, Any]
+    message_id: str
+
+
+@dataclass(slots=True)
 class Alert:
     """A timeout under policy ALERT_ONLY: reported, nothing else happens."""
 
@@ -138,5 +147,6 @@ Command = (
     | ReopenParent
     | RetryChild
     | CallHttp
+    | PublishEvent
     | Alert
 )

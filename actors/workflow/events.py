@@ -138,6 +138,16 @@ class ChildReopened:
     child_workflow_id: str
 
 
+@dataclass(slots=True)
+class UpdateVariables:
+    """Merge `variables` into the workflow's variables (an event handler's
+    update_workflow_variables); with `append_array`, a list variable gets the new values
+    appended instead of replaced."""
+
+    variables: dict[str, Any] = field(default_factory=dict)
+    append_array: bool = False
+
+
 class Rejected(Exception):
     """A lifecycle operation the execution's state does not allow; nothing was changed.
 
@@ -167,4 +177,5 @@ Event = (
     | ResetCallbacks
     | Decide
     | ChildReopened
+    | UpdateVariables
 )

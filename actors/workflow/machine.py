@@ -778,6 +778,12 @@ def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) ->
             lifecycle.apply(step, event)
         case ev.ChildReopened():
             lifecycle.child_reopened(step, event)
+        case ev.UpdateVariables():
+            if terminal:
+                return []
+            current = workflow.get("variables") or {}
+            workflow["variables"] = event_operator.merged_variables(current, event.variables, event.append_array)
+            state.touch_workflow()
     step.run()
     if state.dirty_task_ids or state.meta_dirty:
         workflow["updateTime"] = now
@@ -826,6 +832,7 @@ from actors.workflow import (  # noqa: E402
 
 # Aliased: their module names are also names used in this module.
 from actors.workflow import dynamic as dynamic_operator  # noqa: E402, F401
+from actors.workflow import event as event_operator  # noqa: E402
 from actors.workflow import start_workflow as start_workflow_operator  # noqa: E402, F401
 
 __all__ = ["Environment", "Step", "base_reference", "handle", "start_workflow"]

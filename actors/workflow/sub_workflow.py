@@ -36,7 +36,8 @@ def _start_command(step: Step, task: dict[str, Any], workflow_task: WorkflowTask
         child_workflow_id=task["subWorkflowId"],
         parent_task_id=task["taskId"],
         name=str(name) if name is not None else None,
-        version=params.version if params else None,
+        # As Conductor: version 0 (or none) means the latest version.
+        version=(params.version or None) if params else None,
         definition=definition if isinstance(definition, dict) else None,
         input=task["inputData"],
         correlation_id=workflow.get("correlationId"),

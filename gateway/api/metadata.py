@@ -78,6 +78,27 @@ async def list_workflow_defs(request: web.Request) -> web.Response:
     return json_response(await context_of(request).store.list_workflow_defs())
 
 
+# Registered before `/api/metadata/workflow/{name}`, which would otherwise take these paths.
+@routes.get("/api/metadata/workflow/names-and-versions")
+async def workflow_names_and_versions(request: web.Request) -> web.Response:
+    """Conductor's `{name: [WorkflowDefSummary {name, version, createTime, updateTime}]}`."""
+    summaries: dict[str, list[dict[str, Any]]] = {}
+    for definition in await context_of(request).store.list_workflow_defs():
+        summary = {key: definition.get(key) for key in ("name", "version", "createTime", "updateTime")}
+        summary["version"] = summary["version"] or 1
+        summaries.setdefault(definition["name"], []).append({k: v for k, v in summary.items() if v is not None})
+    return json_response(summaries)
+
+
+@routes.get("/api/metadata/workflow/latest-versions")
+async def latest_workflow_versions(request: web.Request) -> web.Response:
+    """The latest version of every workflow definition."""
+    latest: dict[str, dict[str, Any]] = {}
+    for definition in await context_of(request).store.list_workflow_defs():  # versions in ascending order
+        latest[definition["name"]] = definition
+    return json_response(list(latest.values()))
+
+
 @routes.get("/api/metadata/workflow/{name}")
 async def get_workflow_def(request: web.Request) -> web.Response:
     name = request.match_info["name"]

@@ -34,6 +34,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert s.redis_port == 0
     assert s.dashboard_port == 8265
     assert s.log_level == "INFO"
+    assert s.event_redelivery_ms == 30_000
 
 
 def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -51,6 +52,7 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "PODIUM_LOG_LEVEL": "debug",
         "PODIUM_NAMESPACE": "podium-blue",
         "PODIUM_GATEWAY_RESOURCE": "podium_gateway",
+        "PODIUM_EVENT_REDELIVERY_MS": "5000",
     }
     assert set(env) == set(ENV_VARS.values())
     for key, value in env.items():
@@ -70,6 +72,7 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         log_level="DEBUG",
         namespace="podium-blue",
         gateway_resource="podium_gateway",
+        event_redelivery_ms=5000,
     )
     assert not s.embedded_redis
 
@@ -127,6 +130,7 @@ def test_non_integer_is_rejected_naming_the_variable(
         ("PODIUM_SHARDS", "0"),
         ("PODIUM_PARTITIONS", "0"),
         ("PODIUM_MAX_PAYLOAD_BYTES", "0"),
+        ("PODIUM_EVENT_REDELIVERY_MS", "0"),
     ],
 )
 def test_out_of_range_is_rejected_naming_the_variable(

@@ -320,3 +320,21 @@ def test_a_sub_workflow_in_a_loop_starts_one_child_per_iteration() -> None:
     assert run.task("l")["outputData"]["2"]["s"]["n"] == 2
     assert run.status == "COMPLETED"
     assert [ref for ref, _, _ in rows(run)] == ["l", "s__1", "s__2"]
+
+
+def test_version_zero_means_the_latest_version() -> None:
+    """Conductor's SubWorkflow.start: `version == 0 ? null : version`."""
+    definition = {
+        "name": "parent",
+        "tasks": [
+            {
+                "name": "child",
+                "taskReferenceName": "child",
+                "type": "SUB_WORKFLOW",
+                "subWorkflowParam": {"name": "child_wf", "version": 0},
+            }
+        ],
+    }
+    [start] = of_type(Run(definition).commands, cmd.StartChild)
+    assert start.name == "child_wf"
+    assert start.version is None

@@ -1,0 +1,99 @@
+"""EVENT: publishes a message on Podium's event bus, where event handlers pick it up.
+
+As Conductor's Event task (core/.../execution/tasks/Event.java and EventTaskMapper.java):
+
+- `sink` (a `${...}` expression in it is resolved) says where the message goes.
+  `conductor` publishes to the event `conductor:<workflowName>:<taskReferenceName>`, and
+  `conductor:<suffix>` to `conductor:<workflowName>:<suffix>`; event handlers listen on
+  that expanded name. Other providers (`sqs:`, `kafka:`, `nats:`, `amqp_queue:`, ...) are
+  not available in Podium: the task FAILS with a reason naming the sink type.
+- The message is the task's input (which holds `sink` and `asyncComplete`, as Conductor's
+  mapper puts them there) plus `workflowInstanceId`, `workflowType`, `workflowVersion`,
+  `correlationId`, `taskToDomain` and `event_produced` (the expanded event name). The
+  same map is the task's output. The message id is the task id, as in Conductor.
+- The task COMPLETES in the step that schedules it; with `asyncComplete` it stays
+  IN_PROGRESS until a task update (or an event handler's complete_task) ends it.
+  Conductor shows it SCHEDULED until its system task worker has published.
+
+Publishing is a command the shard turns into a write on the step's own checkpoint
+transaction, so the message is on the bus exactly when the task is recorded as having
+published it: a crash neither loses it nor publishes it twice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from actors.workflow import commands as cmd
+from actors.workflow.operator import Operator, register
+from definitions.models import WorkflowTask
+
+if TYPE_CHECKING:
+    from actors.workflow.machine import Step
+
+CONDUCTOR_SINK = "conductor"
+EVENT_PRODUCED = "event_produced"
+
+
+class SinkError(ValueError):
+    pass
+
+
+def event_name(sink: Any, workflow_name: str, reference_name: str) -> str:
+    """The event a sink publishes to (Conductor's Event.computeQueueName), or SinkError."""
+    if not isinstance(sink, str) or not sink.strip():
+        raise SinkError(f"EVENT task needs a sink, got {sink!r}")
+    if sink == CONDUCTOR_SINK:
+        return f"{CONDUCTOR_SINK}:{workflow_name}:{reference_name}"
+    if sink.startswith(f"{CONDUCTOR_SINK}:"):
+        # Conductor removes every `conductor:` from the sink, then prefixes the workflow name.
+        return f"{CONDUCTOR_SINK}:{workflow_name}:{sink.replace(f'{CONDUCTOR_SINK}:', '')}"
+    if sink.startswith(CONDUCTOR_SINK):
+        raise SinkError(f"Invalid / Unsupported sink specified: {sink}")
+    kind = sink.split(":", 1)[0]
+    raise SinkError(f"sink type '{kind}' is not supported; Podium publishes to conductor sinks (sink: {sink})")
+
+
+@register
+class EventOperator(Operator):
+    task_type = "EVENT"
+
+    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        workflow = step.state.workflow
+        inputs = task["inputData"]
+        inputs["sink"] = step.resolve(workflow_task.sink, task.get("iteration", 0), task["taskId"])
+        inputs["asyncComplete"] = workflow_task.async_complete
+        try:
+            name = event_name(inputs["sink"], workflow["workflowName"], task["referenceTaskName"])
+        except SinkError as error:
+            step.finish(task, "FAILED", {}, str(error))
+            return
+        message = {
+            **inputs,
+            "workflowInstanceId": workflow["workflowId"],
+            "workflowType": workflow["workflowName"],
+            "workflowVersion": workflow["workflowVersion"],
+            "correlationId": workflow.get("correlationId"),
+            "taskToDomain": workflow.get("taskToDomain") or {},
+            EVENT_PRODUCED: name,
+        }
+        step.commands.append(cmd.PublishEvent(name, message, task["taskId"]))
+        if workflow_task.async_complete:
+            task["outputData"] = message
+            step.start_task(task)
+        else:
+            step.finish(task, "COMPLETED", message)
+
+
+def merged_variables(current: dict[str, Any], update: dict[str, Any], append_array: bool) -> dict[str, Any]:
+    """Workflow variables after an update_workflow_variables action: each given variable is
+    set, except that with `append_array` a variable that already holds a list gets the new
+    value appended to it (a list's items, one by one)."""
+    merged = dict(current)
+    for name, value in update.items():
+        existing = merged.get(name)
+        if append_array and isinstance(existing, list):
+            merged[name] = [*existing, *value] if isinstance(value, list) else [*existing, value]
+        else:
+            merged[name] = value
+    return merged
