@@ -17,10 +17,15 @@ from actors.workflow import commands as cmd
 Message = dict[str, Any]
 
 
-def start_child(command: cmd.StartChild, parent_workflow_id: str) -> tuple[str, str, Message]:
+def _start(
+    workflow_id: str,
+    command: cmd.StartChild | cmd.StartWorkflow,
+    parent_workflow_id: str | None,
+    parent_task_id: str | None,
+) -> tuple[str, str, Message]:
     message = {
         "kind": "start_child",
-        "workflowId": command.child_workflow_id,
+        "workflowId": workflow_id,
         "name": command.name,
         "version": command.version,
         "definition": command.definition,
@@ -29,28 +34,19 @@ def start_child(command: cmd.StartChild, parent_workflow_id: str) -> tuple[str, 
         "priority": command.priority,
         "taskToDomain": command.task_to_domain,
         "parentWorkflowId": parent_workflow_id,
-        "parentWorkflowTaskId": command.parent_task_id,
+        "parentWorkflowTaskId": parent_task_id,
     }
-    return command.child_workflow_id, f"start:{command.child_workflow_id}", message
+    return workflow_id, f"start:{workflow_id}", message
+
+
+def start_child(command: cmd.StartChild, parent_workflow_id: str) -> tuple[str, str, Message]:
+    return _start(command.child_workflow_id, command, parent_workflow_id, command.parent_task_id)
 
 
 def start_workflow(command: cmd.StartWorkflow) -> tuple[str, str, Message]:
     """Start a workflow with no parent (a failureWorkflow, a START_WORKFLOW task's) by name
     and version (None: the latest), or from the inline definition the command carries."""
-    message = {
-        "kind": "start_child",
-        "workflowId": command.workflow_id,
-        "name": command.name,
-        "version": command.version,
-        "definition": command.definition,
-        "input": command.input,
-        "correlationId": command.correlation_id,
-        "priority": command.priority,
-        "taskToDomain": command.task_to_domain,
-        "parentWorkflowId": None,
-        "parentWorkflowTaskId": None,
-    }
-    return command.workflow_id, f"start:{command.workflow_id}", message
+    return _start(command.workflow_id, command, None, None)
 
 
 def child_reopened(command: cmd.ReopenParent) -> tuple[str, str, Message]:

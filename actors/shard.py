@@ -785,10 +785,14 @@ class ShardCore:
         except Exception as error:  # a bug here must not leave the task waiting forever
             log.exception("shard %d: HTTP task %s failed", self.index, task["taskId"])
             result = failed_results([task], f"HTTP task failed: {type(error).__name__}: {error}")[0]
+        self._post_result(result)
+
+    def _post_result(self, result: dict[str, Any]) -> None:
+        """A TaskResult-shaped answer from a pool or an HTTP call, as an event for its workflow."""
         self.post(
-            task["workflowInstanceId"],
+            result["workflowInstanceId"],
             ev.TaskUpdate(
-                task_id=task["taskId"],
+                task_id=result["taskId"],
                 status=result["status"],
                 output_data=result.get("outputData") or {},
                 reason_for_incompletion=result.get("reasonForIncompletion"),
@@ -811,16 +815,7 @@ class ShardCore:
         if task_type in self.concurrency_limited:
             await self.store.release(task_type, [task["taskId"] for task in tasks])
         for result in results:
-            self.post(
-                result["workflowInstanceId"],
-                ev.TaskUpdate(
-                    task_id=result["taskId"],
-                    status=result["status"],
-                    output_data=result.get("outputData") or {},
-                    reason_for_incompletion=result.get("reasonForIncompletion"),
-                    worker_id=result.get("workerId"),
-                ),
-            )
+            self._post_result(result)
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)

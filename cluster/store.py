@@ -875,14 +875,7 @@ class Store:
 
         Found by SCAN: an administrative view, not a path any workflow step takes.
         """
-        names: set[tuple[str, str | None]] = set()
-        for kind in ("queue", "queuedelay"):
-            marker = f"{PREFIX}{kind}:"
-            async for raw in self.redis.scan_iter(match=f"{marker}*", count=500):
-                rest = raw.decode()[len(marker) :]
-                domain, _, task_type = rest.rpartition(":")
-                names.add((task_type, domain or None))
-        ordered = sorted(names, key=lambda name: (name[0], name[1] or ""))
+        ordered = await self._queue_names()
         pipe = self.redis.pipeline(transaction=False)
         for task_type, domain in ordered:
             queue = Keys.queue(task_type, domain)
@@ -895,10 +888,21 @@ class Store:
             for i, name in enumerate(ordered)
         }
 
+    async def _queue_names(self) -> list[tuple[str, str | None]]:
+        """(task type, domain) of every queue holding ready or delayed tasks, by SCAN."""
+        names: set[tuple[str, str | None]] = set()
+        for kind in ("queue", "queuedelay"):
+            marker = f"{PREFIX}{kind}:"
+            async for raw in self.redis.scan_iter(match=f"{marker}*", count=500):
+                rest = raw.decode()[len(marker) :]
+                domain, _, task_type = rest.rpartition(":")
+                names.add((task_type, domain or None))
+        return sorted(names, key=lambda name: (name[0], name[1] or ""))
+
     async def requeue_delayed(self, task_type: str) -> int:
         """Make every task of this type that waits out a delay visible now, in every domain."""
         moved = 0
-        for name in await self.queues():
+        for name in await self._queue_names():
             if name[0] == task_type:
                 queue = Keys.queue(task_type, name[1])
                 keys = [queue, Keys.queue_tasks(queue), Keys.queue_delayed(queue)]

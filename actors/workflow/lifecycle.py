@@ -24,6 +24,13 @@ Json = dict[str, Any]
 RETRIED_FAILURES = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"})
 # Containers a failure cancelled: a retry reopens them rather than starting them afresh.
 REOPENED_CONTAINERS = frozenset({"JOIN", "DO_WHILE"})
+
+
+def _cut_container(task: Json) -> bool:
+    """A JOIN or DO_WHILE the failure ended: running again reopens it in place."""
+    return task["status"] in ("CANCELED", "FAILED") and task["taskType"] in REOPENED_CONTAINERS
+
+
 # Tasks whose success only means "move to the next sibling".
 CONTAINER_TYPES = frozenset({"SWITCH", "DECISION", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "DO_WHILE"})
 
@@ -124,7 +131,7 @@ def retry(step: Step, event: ev.Retry) -> None:
         reference = task["referenceTaskName"]
         if status in RETRIED_FAILURES and task["taskType"] != "JOIN":
             retriable[reference] = task
-        elif status in ("CANCELED", "FAILED") and task["taskType"] in REOPENED_CONTAINERS:
+        elif _cut_container(task):
             containers.append(task)
         elif status == "CANCELED":
             retriable[reference] = task
@@ -167,9 +174,7 @@ def rerun(step: Step, event: ev.Rerun) -> None:
     state.remove_tasks({t["taskId"] for t in state.tasks if t["seq"] > task["seq"]})
     _reopen(step, retried=True)
     for container in state.tasks:
-        if container is not task and container["status"] in ("CANCELED", "FAILED") and container["taskType"] in (
-            REOPENED_CONTAINERS
-        ):
+        if container is not task and _cut_container(container):
             _reopen_task(step, container)
     workflow_task = step.workflow_task_of(task)
     for key in (
@@ -300,7 +305,7 @@ def child_reopened(step: Step, event: ev.ChildReopened) -> None:
         for other in list(state.tasks):
             if other["retried"] or other is task:
                 continue
-            if other["status"] in ("CANCELED", "FAILED") and other["taskType"] in REOPENED_CONTAINERS:
+            if _cut_container(other):
                 _reopen_task(step, other)
             elif other["status"] == "CANCELED":
                 step.retry_task(other, step.workflow_task_of(other), 0)

@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import requests
 
 TERMINAL = {"COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"}
+DEADLINE_SECONDS = 30.0
+Value = TypeVar("Value")
+
+
+def eventually(
+    fetch: Callable[[], Value], done: Callable[[Value], bool], what: str, timeout: float = DEADLINE_SECONDS
+) -> Value:
+    """Fetch until `done` holds; the deadline turns a hang into a failure that says what."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not reached within {timeout}s; last seen {value}")
+        time.sleep(0.05)
 
 
 class PodiumClient:
@@ -47,16 +64,23 @@ class PodiumClient:
     def wait(self, workflow_id: str, statuses: set[str] | None = None, timeout: float = 60.0) -> dict[str, Any]:
         """Poll until the workflow reaches one of `statuses` (default: any terminal one)."""
         wanted = statuses or TERMINAL
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def fetch() -> tuple[str, dict[str, Any]]:
             # A workflow the engine starts itself (a child, a failureWorkflow) may not exist yet.
             response = self.request("GET", f"/workflow/{workflow_id}")
-            status = response.json()["status"] if response.status_code == 200 else f"HTTP {response.status_code}"
-            if status in wanted:
-                return dict(response.json())
-            if time.monotonic() > deadline:
-                raise AssertionError(f"workflow {workflow_id} still {status} after {timeout}s")
-            time.sleep(0.05)
+            if response.status_code != 200:
+                return f"HTTP {response.status_code}", {}
+            body = dict(response.json())
+            return body["status"], body
+
+        what = f"workflow {workflow_id} in {sorted(wanted)}"
+        found = eventually(fetch, lambda seen: seen[0] in wanted, what, timeout)
+        return found[1]
+
+    def take(self, task_type: str, timeout: float = DEADLINE_SECONDS) -> dict[str, Any]:
+        """Poll until one task of the type is handed out."""
+        found = eventually(lambda: self.poll(task_type, count=1, timeout=500), bool, f"a {task_type} task", timeout)
+        return found[0]
 
     def poll(self, task_type: str, count: int = 10, **params: Any) -> list[dict[str, Any]]:
         return list(self.ok("GET", f"/tasks/poll/batch/{task_type}", params={"count": count, "timeout": 100, **params}))

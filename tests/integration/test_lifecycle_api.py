@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.integration.client import PodiumClient
+from tests.integration.client import PodiumClient, eventually
 
 Json = dict[str, Any]
-DEADLINE_SECONDS = 30.0
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -47,25 +46,8 @@ def assert_error(response: requests.Response, status: int, *fragments: str) -> J
     return body
 
 
-def eventually(fetch: Callable[[], Json], done: Callable[[Json], bool], what: str) -> Json:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        value = fetch()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {DEADLINE_SECONDS}s; last seen {value}")
-        time.sleep(0.05)
 
 
-def take_one(client: PodiumClient, task_type: str) -> Json:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        polled = client.poll(task_type, 1)
-        if polled:
-            return polled[0]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no '{task_type}' task to poll")
 
 
 def refs(workflow: Json) -> list[str]:
@@ -128,7 +110,7 @@ class ThreeSteps:
         return self.client.start(self.name, {"n": n})
 
     def complete(self, reference: str, output: Json | None = None, status: str = "COMPLETED") -> Json:
-        task = take_one(self.client, self.types[reference])
+        task = self.client.take(self.types[reference])
         self.client.complete(task, output if output is not None else {"v": reference}, status)
         return task
 
@@ -494,7 +476,7 @@ def test_rerun_from_a_task_with_new_input(client: PodiumClient, steps: ThreeStep
     assert again["status"] == "SCHEDULED"
     assert again["inputData"]["prev"] == 42
 
-    polled = take_one(client, steps.types["b"])
+    polled = client.take(steps.types["b"])
     assert polled["inputData"]["prev"] == 42
     client.complete(polled, {"v": "second time"})
     finished = steps.finish(workflow_id)
@@ -604,7 +586,7 @@ def test_skip_a_task_not_reached_yet(client: PodiumClient, steps: ThreeSteps) ->
     assert skipped["outputData"] == {"v": "skipped"}
 
     steps.complete("a", {"v": 1})
-    last = take_one(client, steps.types["c"])
+    last = client.take(steps.types["c"])
     assert last["inputData"] == {"prev": "skipped"}
     client.complete(last, {"v": "end"})
     finished = client.wait(workflow_id)
@@ -634,7 +616,7 @@ def test_reset_callbacks_and_decide_on_a_running_workflow(client: PodiumClient, 
 
 def test_reset_callbacks_makes_a_delayed_task_visible(client: PodiumClient, steps: ThreeSteps) -> None:
     workflow_id = steps.start()
-    task = take_one(client, steps.types["a"])
+    task = client.take(steps.types["a"])
     client.ok(
         "POST",
         "/tasks",
@@ -649,7 +631,7 @@ def test_reset_callbacks_makes_a_delayed_task_visible(client: PodiumClient, step
 
     response = client.request("POST", f"/workflow/{workflow_id}/resetcallbacks")
     assert response.status_code == 204, response.text
-    again = take_one(client, steps.types["a"])
+    again = client.take(steps.types["a"])
     assert again["taskId"] == task["taskId"]
     client.request("DELETE", f"/workflow/{workflow_id}/remove")
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 import copy
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.conductor_corpus import read
-from tests.integration.client import PodiumClient
+from tests.integration.client import PodiumClient, eventually
 
 Json = dict[str, Any]
 DEADLINE_SECONDS = 30.0
@@ -67,16 +66,6 @@ def uid() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def eventually(fetch: Callable[[], Json], done: Callable[[Json], bool], what: str) -> Json:
-    """Fetch until `done` holds; the deadline turns a hang into a failure that says what."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        value = fetch()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {DEADLINE_SECONDS}s; last seen {value}")
-        time.sleep(0.05)
 
 
 def take(client: PodiumClient, task_type: str, count: int = 1) -> list[Json]:
@@ -91,8 +80,6 @@ def take(client: PodiumClient, task_type: str, count: int = 1) -> list[Json]:
     return taken
 
 
-def take_one(client: PodiumClient, task_type: str) -> Json:
-    return take(client, task_type)[0]
 
 
 def refs(workflow: Json) -> list[str]:
@@ -130,7 +117,7 @@ def test_simple_tasks_with_an_external_worker(client: PodiumClient, uid: str) ->
     name = register(client, suffixed(shared_definition("simple_workflow_1_integration_test"), uid))
     workflow_id = client.start(name, {"param1": "p1 value", "param2": "p2 value"}, correlationId=f"corr-{uid}")
 
-    task1 = take_one(client, f"integration_task_1_{uid}")
+    task1 = client.take(f"integration_task_1_{uid}")
     assert task1["referenceTaskName"] == "t1"
     assert task1["workflowInstanceId"] == workflow_id
     assert task1["status"] == "IN_PROGRESS"
@@ -146,7 +133,7 @@ def test_simple_tasks_with_an_external_worker(client: PodiumClient, uid: str) ->
     assert client.poll(f"integration_task_1_{uid}") == []
 
     client.complete(task1, {"op": "task1 done"})
-    task2 = take_one(client, f"integration_task_2_{uid}")
+    task2 = client.take(f"integration_task_2_{uid}")
     assert task2["referenceTaskName"] == "t2"
     assert task2["inputData"] == {"tp1": "p1 value", "tp2": "task1 done", "tp3": task2["taskId"]}
     client.complete(task2, {"uuid": "u-42"})
@@ -215,7 +202,7 @@ def test_switch_with_value_param(client: PodiumClient, uid: str, case: str, case
     assert refs(started) == ["switchTask", case_refs[0]]
 
     for reference in [*case_refs, "t20"]:
-        task = take_one(client, f"integration_task_{reference[1:]}_{uid}")
+        task = client.take(f"integration_task_{reference[1:]}_{uid}")
         assert task["referenceTaskName"] == reference
         assert task["inputData"] == {"p1": "p1", "p2": "p2"}
         client.complete(task, {"done": reference})
@@ -290,7 +277,7 @@ def test_decision(client: PodiumClient, uid: str, case: str, case_refs: list[str
     assert refs(started) == ["decisionTask", case_refs[0]]
 
     for reference in [*case_refs, "t20"]:
-        task = take_one(client, f"integration_task_{reference[1:]}_{uid}")
+        task = client.take(f"integration_task_{reference[1:]}_{uid}")
         assert task["referenceTaskName"] == reference
         client.complete(task)
 
@@ -322,22 +309,22 @@ def test_fork_join_waits_for_its_join_on(client: PodiumClient, uid: str) -> None
     }
     assert task_of(started, "fanouttask_join")["inputData"] == {"joinOn": ["t3", "t2"]}
 
-    task1 = take_one(client, f"integration_task_1_{uid}")
+    task1 = client.take(f"integration_task_1_{uid}")
     # These inputs are not ${...} expressions: they pass through as the text they are.
     assert task1["inputData"] == {"p1": "workflow.input.param1", "p2": "workflow.input.param2"}
-    task2 = take_one(client, f"integration_task_2_{uid}")
+    task2 = client.take(f"integration_task_2_{uid}")
     assert task2["inputData"] == {"tp1": "workflow.input.param1"}
 
     client.complete(task2, {"branch": 2})
     client.complete(task1, {"branch": 1})
-    task3 = take_one(client, f"integration_task_3_{uid}")
+    task3 = client.take(f"integration_task_3_{uid}")
     assert task3["referenceTaskName"] == "t3"
     waiting = client.workflow(workflow_id)
     assert task_of(waiting, "fanouttask_join")["status"] == "IN_PROGRESS"
     assert client.poll(f"integration_task_4_{uid}") == []
 
     client.complete(task3, {"branch": 3})
-    task4 = take_one(client, f"integration_task_4_{uid}")
+    task4 = client.take(f"integration_task_4_{uid}")
     joined = client.workflow(workflow_id)
     join = task_of(joined, "fanouttask_join")
     assert join["status"] == "COMPLETED"
@@ -355,7 +342,7 @@ def test_fork_join_dynamic_with_dynamic_tasks_param(client: PodiumClient, uid: s
     name = register(client, suffixed(shared_definition("dynamic_fork_join_integration_test"), uid))
     workflow_id = client.start(name, {"param1": "p1", "param2": "p2"})
 
-    first = take_one(client, f"integration_task_1_{uid}")
+    first = client.take(f"integration_task_1_{uid}")
     assert first["referenceTaskName"] == "dt1"
     dynamic_tasks = [
         {"name": f"dyn_a_{uid}", "taskReferenceName": "xdt1", "type": "SIMPLE"},
@@ -371,8 +358,8 @@ def test_fork_join_dynamic_with_dynamic_tasks_param(client: PodiumClient, uid: s
         {"seed": 7, "dynamicTasks": dynamic_tasks, "dynamicTasksInput": {"xdt1": {"k1": "v1"}, "xdt2": {"k2": "v2"}}},
     )
 
-    branch_a = take_one(client, f"dyn_a_{uid}")
-    branch_b = take_one(client, f"dyn_b_{uid}")
+    branch_a = client.take(f"dyn_a_{uid}")
+    branch_b = client.take(f"dyn_b_{uid}")
     assert (branch_a["referenceTaskName"], branch_a["inputData"]) == ("xdt1", {"k1": "v1"})
     assert (branch_b["referenceTaskName"], branch_b["inputData"]) == ("xdt2", {"p": 7, "k2": "v2"})
     forked = client.workflow(workflow_id)
@@ -383,7 +370,7 @@ def test_fork_join_dynamic_with_dynamic_tasks_param(client: PodiumClient, uid: s
     client.complete(branch_b, {"out": "b"})
     assert task_of(client.workflow(workflow_id), "dynamicfanouttask_join")["status"] == "IN_PROGRESS"
     client.complete(branch_a, {"out": "a"})
-    last = take_one(client, f"integration_task_4_{uid}")
+    last = client.take(f"integration_task_4_{uid}")
     assert last["referenceTaskName"] == "task4"
     join = task_of(client.workflow(workflow_id), "dynamicfanouttask_join")
     assert join["status"] == "COMPLETED"
@@ -429,12 +416,12 @@ def test_do_while_runs_three_iterations(client: PodiumClient, uid: str) -> None:
     workflow_id = client.start(name, {"loop": 3})
 
     for iteration in (1, 2, 3):
-        first = take_one(client, f"integration_task_0_{uid}")
+        first = client.take(f"integration_task_0_{uid}")
         assert first["referenceTaskName"] == f"integration_task_0__{iteration}"
         assert first["iteration"] == iteration
         client.complete(first, {"step": 0, "iteration": iteration})
-        branch1 = take_one(client, f"integration_task_1_{uid}")
-        branch2 = take_one(client, f"integration_task_2_{uid}")
+        branch1 = client.take(f"integration_task_1_{uid}")
+        branch2 = client.take(f"integration_task_2_{uid}")
         assert branch1["referenceTaskName"] == f"integration_task_1__{iteration}"
         assert branch2["referenceTaskName"] == f"integration_task_2__{iteration}"
         client.complete(branch1, {"step": 1, "iteration": iteration})
@@ -469,7 +456,7 @@ def test_sub_workflow_by_name_and_version(client: PodiumClient, uid: str) -> Non
     parent_name = register(client, suffixed(shared_definition("workflow_with_sub_workflow_1_integration_test"), uid))
     parent_id = client.start(parent_name, {"param1": "p1", "param2": "p2", "subwf": child_name, "nextSubwf": "leaf"})
 
-    client.complete(take_one(client, f"integration_task_1_{uid}"), {"op": "t1 done"})
+    client.complete(client.take(f"integration_task_1_{uid}"), {"op": "t1 done"})
     running = eventually(
         lambda: client.workflow(parent_id), lambda w: "t2" in refs(w), "the SUB_WORKFLOW task to start"
     )
@@ -486,7 +473,7 @@ def test_sub_workflow_by_name_and_version(client: PodiumClient, uid: str) -> Non
     assert child["parentWorkflowTaskId"] == sub_task["taskId"]
     assert child["input"] == {"param1": "p1", "param2": "p2", "subwf": "leaf"}
 
-    child_task = take_one(client, f"simple_task_in_sub_wf_{uid}")
+    child_task = client.take(f"simple_task_in_sub_wf_{uid}")
     assert child_task["workflowInstanceId"] == child_id
     client.complete(child_task, {"childResult": 99})
 
@@ -508,8 +495,8 @@ def test_sub_workflow_with_an_inline_definition(client: PodiumClient, uid: str) 
     child_name = definition["tasks"][1]["subWorkflowParam"]["workflowDefinition"]["name"]
     parent_id = client.start(name, {"param1": "p1", "param2": "p2"})
 
-    client.complete(take_one(client, f"integration_task_1_{uid}"), {"op": "resize", "imageType": "png"})
-    child_task = take_one(client, f"integration_task_3_{uid}")
+    client.complete(client.take(f"integration_task_1_{uid}"), {"op": "resize", "imageType": "png"})
+    child_task = client.take(f"integration_task_3_{uid}")
     assert child_task["referenceTaskName"] == "t3"
     assert child_task["inputData"] == {"p1": "png"}
     child_id = child_task["workflowInstanceId"]
@@ -527,7 +514,7 @@ def test_sub_workflow_with_an_inline_definition(client: PodiumClient, uid: str) 
 
     client.complete(child_task, {"op": "child done"})
     assert client.wait(child_id)["output"] == {"op": "child done"}
-    last = take_one(client, f"integration_task_2_{uid}")
+    last = client.take(f"integration_task_2_{uid}")
     assert last["inputData"] == {"op": "resize"}
     client.complete(last)
 
@@ -544,7 +531,7 @@ def test_sub_workflow_with_an_inline_definition(client: PodiumClient, uid: str) 
 def test_set_variable_is_visible_in_the_workflow(client: PodiumClient, uid: str) -> None:
     name = register(client, suffixed(shared_definition("set_variable_workflow_integration_test"), uid))
     workflow_id = client.start(name, {"var": "var_test_value"})
-    client.complete(take_one(client, f"simple_{uid}"))
+    client.complete(client.take(f"simple_{uid}"))
 
     # The WAIT without duration holds the workflow open: the variable is visible meanwhile.
     waiting = eventually(lambda: client.workflow(workflow_id), lambda w: "wait0" in refs(w), "the WAIT task to start")
@@ -671,7 +658,7 @@ def test_terminate_with_failed_status(client: PodiumClient, uid: str) -> None:
 def test_terminate_in_a_decision_branch_with_a_text_output(client: PodiumClient, uid: str) -> None:
     name = register(client, suffixed(shared_definition("decision_and_terminate_integration_test"), uid))
     workflow_id = client.start(name, {"param1": "p1", "param2": "p2", "case": "two"})
-    client.complete(take_one(client, f"integration_task_1_{uid}"), {"op": "task1 completed"})
+    client.complete(client.take(f"integration_task_1_{uid}"), {"op": "task1 completed"})
     workflow = client.wait(workflow_id)
     assert workflow["status"] == "FAILED"
     assert refs(workflow) == ["t1", "decision", "terminate0"]
@@ -807,7 +794,7 @@ def queue_size(client: PodiumClient, task_type: str) -> int:
 def test_a_paused_workflow_schedules_nothing_until_resumed(client: PodiumClient, uid: str) -> None:
     name = register(client, two_step_definition(f"pausable_{uid}", uid))
     workflow_id = client.start(name, {"n": 1})
-    first = take_one(client, f"step_one_{uid}")
+    first = client.take(f"step_one_{uid}")
 
     client.ok("PUT", f"/workflow/{workflow_id}/pause")
     assert client.workflow(workflow_id)["status"] == "PAUSED"
@@ -823,7 +810,7 @@ def test_a_paused_workflow_schedules_nothing_until_resumed(client: PodiumClient,
     resumed = client.workflow(workflow_id)
     assert resumed["status"] == "RUNNING"
     assert statuses(resumed) == {"one": "COMPLETED", "two": "SCHEDULED"}
-    second = take_one(client, f"step_two_{uid}")
+    second = client.take(f"step_two_{uid}")
     assert second["inputData"] == {"prev": "from one"}
     client.complete(second, {"v": "from two"})
 
@@ -836,7 +823,7 @@ def test_a_paused_workflow_schedules_nothing_until_resumed(client: PodiumClient,
 def test_terminate_with_a_reason(client: PodiumClient, uid: str) -> None:
     name = register(client, two_step_definition(f"terminable_{uid}", uid))
     workflow_id = client.start(name, {"n": 1})
-    polled = take_one(client, f"step_one_{uid}")
+    polled = client.take(f"step_one_{uid}")
 
     client.ok("DELETE", f"/workflow/{workflow_id}", params={"reason": "no longer needed"})
     workflow = client.workflow(workflow_id)
@@ -867,10 +854,10 @@ def test_terminate_drops_a_queued_task(client: PodiumClient, uid: str) -> None:
 def test_remove(client: PodiumClient, uid: str, finished: bool) -> None:
     name = register(client, two_step_definition(f"removable_{uid}", uid))
     workflow_id = client.start(name, {"n": 1}, correlationId=f"corr-{uid}")
-    first = take_one(client, f"step_one_{uid}")
+    first = client.take(f"step_one_{uid}")
     if finished:
         client.complete(first, {"v": 1})
-        client.complete(take_one(client, f"step_two_{uid}"), {"v": 2})
+        client.complete(client.take(f"step_two_{uid}"), {"v": 2})
         assert client.wait(workflow_id)["status"] == "COMPLETED"
     else:
         assert client.ok("GET", f"/workflow/running/{name}") == [workflow_id]
@@ -944,7 +931,7 @@ def test_workflow_output_parameters(client: PodiumClient, uid: str) -> None:
     )
     workflow_id = client.start(name, {"name": "Ada"})
     items = [{"id": "a"}, {"id": "b"}]
-    client.complete(take_one(client, f"produce_{uid}"), {"items": items, "total": 2})
+    client.complete(client.take(f"produce_{uid}"), {"items": items, "total": 2})
     workflow = client.wait(workflow_id)
     assert workflow["status"] == "COMPLETED"
     assert workflow["output"] == {

@@ -15,16 +15,14 @@ from typing import Any
 
 import pytest
 
-from tests.integration.client import PodiumClient
+from tests.integration.client import PodiumClient, eventually
 from tests.integration.test_operators_e2e import (
-    eventually,
     existing_workflow,
     refs,
     register,
     shared_definition,
     statuses,
     suffixed,
-    take_one,
     task_of,
 )
 
@@ -63,14 +61,14 @@ def test_dynamic_task_runs_as_the_task_its_input_names(client: PodiumClient, uid
     client.ok("POST", "/metadata/taskdefs", json=[{"name": worker_type, "retryCount": 1, "retryDelaySeconds": 0}])
     workflow_id = client.start(name, {"task2Name": worker_type})
 
-    first = take_one(client, worker_type)
+    first = client.take(worker_type)
     assert first["taskType"] == first["taskDefName"] == worker_type
     assert first["referenceTaskName"] == "task_2"
     assert first["inputData"] == {"taskToExecute": worker_type, "n": 3}
     client.complete(first, status="FAILED")
 
     # retryCount 1 of the resolved name's TaskDef: a second attempt under the same name.
-    second = take_one(client, worker_type)
+    second = client.take(worker_type)
     assert second["retryCount"] == 1
     assert second["retriedTaskId"] == first["taskId"]
     client.complete(second, {"n": 41})
@@ -122,10 +120,10 @@ def test_start_workflow_starts_another_workflow_by_name_and_version(client: Podi
     assert started["input"] == {"param1": "value1", "param2": "value2"}
     assert "parentWorkflowId" not in started or started["parentWorkflowId"] is None
 
-    task1 = take_one(client, f"integration_task_1_{uid}")
+    task1 = client.take(f"integration_task_1_{uid}")
     assert task1["workflowInstanceId"] == started_id
     client.complete(task1, {"op": "done"})
-    client.complete(take_one(client, f"integration_task_2_{uid}"), {"uuid": "u"})
+    client.complete(client.take(f"integration_task_2_{uid}"), {"uuid": "u"})
     assert client.wait(started_id)["status"] == "COMPLETED"
     # The started workflow ending changes nothing for the starter.
     assert client.workflow(starter_id)["status"] == "COMPLETED"
@@ -151,7 +149,7 @@ def test_start_workflow_with_an_inline_definition_and_a_bad_request(client: Podi
     assert started["workflowName"] == definition["name"]
     assert started["correlationId"] == f"corr-{uid}"
 
-    polled = take_one(client, f"integration_task_1_{uid}")
+    polled = client.take(f"integration_task_1_{uid}")
     assert polled["workflowInstanceId"] == started_id
     assert polled["inputData"] == {"tp1": "p1", "tp3": polled["taskId"]}
     client.complete(polled)
@@ -199,7 +197,7 @@ def test_exclusive_join_joins_the_branch_that_ran(
     workflow_id = client.start(name, workflow_input)
 
     for number in workers:
-        task = take_one(client, f"integration_task_{number}_{uid}")
+        task = client.take(f"integration_task_{number}_{uid}")
         client.complete(task, {"taskReferenceName": task["referenceTaskName"]})
 
     workflow = client.wait(workflow_id)
@@ -220,8 +218,8 @@ def test_exclusive_join_fails_with_a_failed_permissive_branch(client: PodiumClie
     name = register(client, definition)
     workflow_id = client.start(name, {"decision_1": "false", "decision_3": "null"})
 
-    client.complete(take_one(client, f"integration_task_1_{uid}"))
-    task4 = take_one(client, f"integration_task_4_{uid}")
+    client.complete(client.take(f"integration_task_1_{uid}"))
+    task4 = client.take(f"integration_task_4_{uid}")
     client.ok(
         "POST",
         "/tasks",

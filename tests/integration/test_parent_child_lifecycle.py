@@ -3,9 +3,7 @@ parent, and a parent retried with resumeSubworkflowTasks retries its child in pl
 
 from __future__ import annotations
 
-import time
 import uuid
-from typing import Any
 
 from tests.integration.client import PodiumClient
 
@@ -33,19 +31,12 @@ def _parent_and_child(client: PodiumClient) -> tuple[str, str]:
     return parent, task_type
 
 
-def _take(client: PodiumClient, task_type: str, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = client.poll(task_type, count=1, timeout=500)
-        if found:
-            return found[0]
-    raise AssertionError(f"no {task_type} task within {timeout}s")
 
 
 def _failed_pair(client: PodiumClient) -> tuple[str, str, str]:
     parent_name, task_type = _parent_and_child(client)
     parent_id = client.start(parent_name)
-    client.complete(_take(client, task_type), status="FAILED")
+    client.complete(client.take(task_type), status="FAILED")
     parent = client.wait(parent_id)
     assert parent["status"] == "FAILED"
     child_id = parent["tasks"][0]["subWorkflowId"]
@@ -60,7 +51,7 @@ def test_retrying_a_failed_child_moves_its_parent_back_to_running(client: Podium
     client.wait(parent_id, {"RUNNING"})
     assert client.workflow(parent_id)["tasks"][0]["status"] == "IN_PROGRESS"
 
-    client.complete(_take(client, task_type), {"second": "time"})
+    client.complete(client.take(task_type), {"second": "time"})
     assert client.wait(child_id)["status"] == "COMPLETED"
     parent = client.wait(parent_id, {"COMPLETED"})
     [sub] = parent["tasks"]
@@ -73,7 +64,7 @@ def test_retry_with_resume_subworkflow_tasks_retries_the_child_in_place(client: 
 
     client.ok("POST", f"/workflow/{parent_id}/retry", params={"resumeSubworkflowTasks": "true"})
     client.wait(child_id, {"RUNNING"})
-    client.complete(_take(client, task_type))
+    client.complete(client.take(task_type))
 
     parent = client.wait(parent_id, {"COMPLETED"})
     # The same child ran on: no second SUB_WORKFLOW task, no second child.
@@ -87,7 +78,7 @@ def test_retrying_the_parent_without_resume_starts_a_new_child(client: PodiumCli
     parent_id, child_id, task_type = _failed_pair(client)
 
     client.ok("POST", f"/workflow/{parent_id}/retry")
-    client.complete(_take(client, task_type))
+    client.complete(client.take(task_type))
 
     parent = client.wait(parent_id, {"COMPLETED"})
     first, second = parent["tasks"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +19,9 @@ import redis
 import requests
 
 from cluster.runtime import Runtime
-from tests.integration.client import PodiumClient
+from tests.integration.client import PodiumClient, eventually
 
 Json = dict[str, Any]
-DEADLINE_SECONDS = 30.0
 
 
 @dataclass
@@ -43,15 +42,6 @@ class Data:
         return [w["workflowId"] for w in both]
 
 
-def eventually(fetch: Callable[[], Any], done: Callable[[Any], bool], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        value = fetch()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {DEADLINE_SECONDS}s; last seen {value}")
-        time.sleep(0.05)
 
 
 def search(client: PodiumClient, path: str = "/workflow/search", **params: Any) -> Json:

@@ -13,27 +13,7 @@ from typing import Any
 import redis
 
 from cluster.runtime import Runtime
-from tests.integration.client import PodiumClient
-
-
-def _poll_one(client: PodiumClient, task_type: str, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = client.poll(task_type, count=1, timeout=500)
-        if found:
-            return found[0]
-    raise AssertionError(f"no {task_type} task became visible within {timeout}s")
-
-
-def _wait_for(client: PodiumClient, workflow_id: str, check: Any, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        workflow = client.workflow(workflow_id)
-        if check(workflow):
-            return workflow
-        if time.monotonic() > deadline:
-            raise AssertionError(f"workflow {workflow_id} never reached the expected state: {workflow}")
-        time.sleep(0.05)
+from tests.integration.client import PodiumClient, eventually
 
 
 def _one_task_workflow(name: str, task_type: str, **extra: Any) -> dict[str, Any]:
@@ -50,12 +30,12 @@ def test_exponential_backoff_retries_twice_then_completes_after_the_expected_del
     workflow_id = client.start(name)
     failed_at = []
     for _ in range(2):
-        task = _poll_one(client, task_type)
+        task = client.take(task_type)
         client.complete(task, status="FAILED")
         failed_at.append(int(time.time() * 1000))
         # Not handed out before its delay has passed.
         assert client.poll(task_type, count=1, timeout=0) == []
-    last = _poll_one(client, task_type)
+    last = client.take(task_type)
     polled_at = int(time.time() * 1000)
     client.complete(last, {"done": True})
 
@@ -80,9 +60,9 @@ def test_a_silent_worker_gets_its_task_requeued_by_the_response_timeout(client: 
         [{"name": task_type, "retryCount": 1, "retryDelaySeconds": 0, "responseTimeoutSeconds": 1}],
     )
     workflow_id = client.start(name)
-    abandoned = _poll_one(client, task_type)  # and never reported on
+    abandoned = client.take(task_type)  # and never reported on
 
-    again = _poll_one(client, task_type)
+    again = client.take(task_type)
     assert again["taskId"] != abandoned["taskId"]
     assert again["retriedTaskId"] == abandoned["taskId"]
     assert again["retryCount"] == 1
@@ -105,7 +85,7 @@ def test_an_in_progress_update_extends_the_response_window(client: PodiumClient)
         _one_task_workflow(name, task_type), [{"name": task_type, "retryCount": 0, "responseTimeoutSeconds": 1}]
     )
     workflow_id = client.start(name)
-    task = _poll_one(client, task_type)
+    task = client.take(task_type)
     # Three heartbeats spaced under the window keep the task alive past three windows.
     for _ in range(3):
         client.complete(task, {"beat": True}, status="IN_PROGRESS")
@@ -147,7 +127,7 @@ def test_a_failing_workflow_starts_its_failure_workflow(client: PodiumClient) ->
         _one_task_workflow(name, task_type, failureWorkflow=failure_name), [{"name": task_type, "retryCount": 0}]
     )
     workflow_id = client.start(name, {"order": 7}, correlationId=f"corr-{uid}")
-    client.complete(_poll_one(client, task_type), status="FAILED")
+    client.complete(client.take(task_type), status="FAILED")
 
     failed = client.wait(workflow_id)
     assert failed["status"] == "FAILED"
@@ -167,7 +147,7 @@ def test_concurrent_exec_limit_hands_out_one_task_at_a_time(client: PodiumClient
     task_type, name = f"single_{uid}", f"single_wf_{uid}"
     client.register(_one_task_workflow(name, task_type), [{"name": task_type, "concurrentExecLimit": 1}])
     ids = [client.start(name) for _ in range(3)]
-    _wait_for(client, ids[-1], lambda w: len(w["tasks"]) == 1)
+    eventually(lambda: client.workflow(ids[-1]), lambda w: len(w["tasks"]) == 1, "the last one's task scheduled")
 
     for _ in range(3):
         [task] = client.poll(task_type, count=10)
@@ -184,7 +164,7 @@ def test_rate_limit_per_frequency_caps_hand_outs_per_window(client: PodiumClient
         [{"name": task_type, "rateLimitPerFrequency": 2, "rateLimitFrequencyInSeconds": 60}],
     )
     ids = [client.start(name) for _ in range(5)]
-    _wait_for(client, ids[-1], lambda w: len(w["tasks"]) == 1)
+    eventually(lambda: client.workflow(ids[-1]), lambda w: len(w["tasks"]) == 1, "the last one's task scheduled")
 
     handed_out = client.poll(task_type, count=10)
     assert len(handed_out) == 2
