@@ -30,13 +30,15 @@ import ray
 
 from actors import http_client, messages
 from actors.metrics import Metrics, NoMetrics, RayMetrics
+from actors.ownership import Ownership
 from actors.pool import pool_actor_name
 from actors.tracing import ExecutionTracer, tracer_from_environment
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
 from actors.workflow.machine import handle, start_workflow
 from actors.workflow.state import WorkflowState, public_task
-from cluster.store import Checkpoint, Indexed, Keys, QueueLimits, Store
+from cluster.leases import Acquired, LeaseStore
+from cluster.store import Checkpoint, Fenced, Indexed, Keys, QueueLimits, Store
 from definitions.models import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES, TaskDef, WorkflowDef
 
 log = logging.getLogger("podium.shard")
@@ -55,6 +57,8 @@ POLL_DATA_INTERVAL = 2.0
 DISPATCH_TIMER = cmd.DISPATCH_TIMER
 # Results of `deliver`, one per event.
 OK, NOT_FOUND, TASK_NOT_FOUND, IGNORED = "ok", "not_found", "task_not_found", "ignored"
+# The execution's partition is not (or no longer) served here: ask the partition's owner.
+MOVED = "moved"
 REJECTED_PREFIX = "rejected:"
 
 
@@ -109,11 +113,6 @@ def shard_actor_name(index: int) -> str:
     return f"podium-shard-{index}"
 
 
-def owner_shard(partition: int, shards: int) -> int:
-    """The partition table: partition p belongs to shard p mod N."""
-    return partition % shards
-
-
 @dataclass(slots=True)
 class Envelope:
     workflow_id: str
@@ -162,7 +161,10 @@ class ShardEnvironment:
 
 
 PoolCall = Callable[[str, list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
-PeerSend = Callable[[int, list[tuple[str, str, messages.Message]]], None]
+PeerSend = Callable[[str, list[tuple[str, str, messages.Message]]], None]
+# Events for executions this shard no longer owns, sent on to the owner by shard name.
+Forward = Callable[[str, list[tuple[str, ev.Event]]], None]
+DEFAULT_LEASE_MS = 10_000
 
 
 class ShardCore:
@@ -172,18 +174,24 @@ class ShardCore:
         self,
         index: int,
         store: Store,
-        shards: int,
         call_pool: PoolCall | None = None,
         send_to_peer: PeerSend | None = None,
         metrics: Metrics | None = None,
         tracer: ExecutionTracer | None = None,
+        lease_ms: int = DEFAULT_LEASE_MS,
+        forward: Forward | None = None,
     ) -> None:
         self.index = index
+        self.name = shard_actor_name(index)
         self.metrics: Metrics = metrics or NoMetrics()
         self.tracer = tracer
         self.store = store
-        self.shards = shards
-        self.owned = [p for p in range(store.partitions) if owner_shard(p, shards) == index]
+        self.ownership = Ownership(self.name, LeaseStore(store.redis, store.partitions), lease_ms)
+        self._forward = forward
+        # Serialises turns and ownership changes: a partition changes hands between turns.
+        self._turn_lock = asyncio.Lock()
+        self._rebalancing = asyncio.Lock()
+        self.fenced_turns = 0
         self.executions: dict[str, Execution] = {}
         self.inbox: list[Envelope] = []
         self.task_defs: dict[str, TaskDef] = {}
@@ -200,8 +208,9 @@ class ShardCore:
         self._wake = asyncio.Event()
         self._timers_in_flight: set[str] = set()
         self._messages_in_flight: set[str] = set()
-        # Tasks handed to a Python pool whose result has not come back yet.
-        self._on_pools: set[str] = set()
+        # Tasks handed to a Python pool or an HTTP call whose result has not been applied
+        # yet -> their partition (a partition is handed over once none is left).
+        self._in_flight: dict[str, int] = {}
         self._http: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._started = False
@@ -216,7 +225,8 @@ class ShardCore:
         self._started = True
         await self.refresh_metadata()
         self._spawn(self._loop())
-        await self._recover()
+        await self.rebalance()
+        self._spawn(self._lease_loop())
         self._spawn(self._timer_loop())
         self._spawn(self._sweep_loop())
         self._spawn(self._poll_data_loop())
@@ -236,23 +246,80 @@ class ShardCore:
         self.limited_types = {name for name, found in limits.items() if found is not None}
         self.concurrency_limited = {name for name, found in limits.items() if found and found.concurrency}
 
-    async def _recover(self) -> None:
-        # Slots held by this shard's pool calls died with its previous process.
+    # -- partition ownership ----------------------------------------------------------------
+
+    async def _lease_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.ownership.tick_seconds)
+            try:
+                await self.rebalance()
+            except Exception:
+                log.exception("%s: lease tick failed", self.name)
+
+    async def rebalance(self) -> None:
+        """Renew leases, drop what was taken over, hand over and take partitions."""
+        async with self._rebalancing:
+            await self._rebalance()
+
+    async def _rebalance(self) -> None:
+        changes = await self.ownership.tick()
+        if changes.lost:
+            async with self._turn_lock:
+                self._forget(changes.lost)
+        if changes.acquired:
+            await self._take_over(changes.acquired)
+        await self._hand_over_drained()
+
+    def _forget(self, partitions: set[int]) -> None:
+        """Drop the executions of partitions this shard no longer owns (their checkpoints stay)."""
+        for workflow_id in [w for w, e in self.executions.items() if e.partition in partitions]:
+            del self.executions[workflow_id]
+
+    async def _take_over(self, acquired: list[Acquired]) -> None:
+        """Serve newly acquired partitions; recover those their last owner did not hand over."""
+        unclean = [taken.partition for taken in acquired if not taken.clean]
+        # Slots held by the previous owner's pool calls died with its process.
         for task_type in self.concurrency_limited & self.pool_types.keys():
-            await self.store.release_pool_slots(task_type, self.owned)
-        for partition in self.owned:
+            await self.store.release_pool_slots(task_type, unclean)
+        recovered = 0
+        for partition in unclean:
             ids = await self.store.partition_running_ids(partition)
             for start in range(0, len(ids), 500):
                 for workflow_id, raw, definition in await self._load(ids[start : start + 500]):
                     if workflow_id not in self.executions:
                         self._activate(workflow_id, raw, definition)
                         self.post(workflow_id, ev.Redispatch())
-        await self._redeliver_inbox()
-        if self.executions:
-            log.info("shard %d recovered %d executions", self.index, len(self.executions))
+                        recovered += 1
+        await self._redeliver_inbox([taken.partition for taken in acquired])
+        log.info(
+            "%s took %d partitions (%d to recover, %d executions)", self.name, len(acquired), len(unclean), recovered
+        )
 
-    async def _redeliver_inbox(self) -> None:
-        for partition, message_id, raw in await self.store.inbox_messages(self.owned):
+    async def _hand_over_drained(self) -> None:
+        """Release the leaving partitions whose work in flight has come back (or that waited too long)."""
+        leaving = self.ownership.leaving
+        if not leaving:
+            return
+        async with self._turn_lock:
+            busy = set(self._in_flight.values())
+            done = {p for p in leaving if p not in busy}
+            overdue = {p for p in leaving if p in busy and self.ownership.drain_overdue(p)}
+            if not done and not overdue:
+                return
+            self._forget(done | overdue)
+            await self.ownership.release(done, clean=True)
+            await self.ownership.release(overdue, clean=False)
+        log.info("%s handed over %d partitions (%d unclean)", self.name, len(done | overdue), len(overdue))
+
+    async def retire(self) -> None:
+        """Stop serving at once and free every lease (a shard removed on purpose)."""
+        async with self._turn_lock:
+            self._forget(set(self.ownership.tokens))
+            await self.ownership.release_all()
+
+    async def _redeliver_inbox(self, partitions: list[int] | None = None) -> None:
+        owned = self.ownership.serving() if partitions is None else partitions
+        for partition, message_id, raw in await self.store.inbox_messages(owned):
             if message_id not in self._messages_in_flight:
                 message = messages.decode(raw)
                 self.submit_message(message_id, message, partition)
@@ -261,7 +328,7 @@ class ShardCore:
         while True:
             await asyncio.sleep(TIMER_INTERVAL)
             try:
-                for partition, member in await self.store.due_timers(self.owned, now_ms()):
+                for partition, member in await self.store.due_timers(self.ownership.serving(), now_ms()):
                     if member in self._timers_in_flight:
                         continue
                     workflow_id, task_id, kind = member.split("|", 2)
@@ -270,13 +337,14 @@ class ShardCore:
                     self._wake.set()
                 await self._feed_limited_pools()
             except Exception:
-                log.exception("shard %d: timer poll failed", self.index)
+                log.exception("%s: timer poll failed", self.name)
 
     async def _feed_limited_pools(self) -> None:
         for task_type in self.limited_types & self.pool_types.keys():
-            queue = Keys.pool_queue(task_type, self.index)
+            queue = Keys.pool_queue(task_type)
             tasks = await self.store.poll(task_type, None, POOL_FEED_BATCH, now_ms(), queue=queue)
             if tasks:
+                self._in_flight.update({t["taskId"]: self.store.partition(t["workflowInstanceId"]) for t in tasks})
                 self._spawn(self._run_on_pool(task_type, tasks))
 
     async def _poll_data_loop(self) -> None:
@@ -285,7 +353,7 @@ class ShardCore:
             try:
                 await self.refresh_poll_data()
             except Exception:
-                log.exception("shard %d: poll data refresh failed", self.index)
+                log.exception("%s: poll data refresh failed", self.name)
             await asyncio.sleep(POLL_DATA_INTERVAL)
 
     async def refresh_poll_data(self) -> None:
@@ -308,7 +376,7 @@ class ShardCore:
                 self.passivate_idle(time.monotonic() - IDLE_SECONDS)
                 self.metrics.active_executions(len(self.executions))
             except Exception:
-                log.exception("shard %d: sweep failed", self.index)
+                log.exception("%s: sweep failed", self.name)
 
     def passivate_idle(self, idle_before: float) -> int:
         idle = [
@@ -364,7 +432,7 @@ class ShardCore:
 
     def accept_messages(self, batch: list[tuple[str, str, messages.Message]]) -> None:
         for workflow_id, message_id, message in batch:
-            if message_id not in self._messages_in_flight:
+            if message_id not in self._messages_in_flight and self.ownership.owns(self.store.partition(workflow_id)):
                 self.submit_message(message_id, message, self.store.partition(workflow_id))
 
     # -- the loop ---------------------------------------------------------------------------
@@ -375,15 +443,66 @@ class ShardCore:
             self._wake.clear()
             while self.inbox:
                 batch, self.inbox = self.inbox, []
-                try:
-                    await self._turn(batch)
-                except Exception as error:
-                    log.exception("shard %d: turn failed", self.index)
-                    for envelope in batch:
-                        if envelope.reply is not None and not envelope.reply.done():
-                            envelope.reply.set_exception(error)
-                        self.executions.pop(envelope.workflow_id, None)
-                        self._release(envelope)
+                async with self._turn_lock:
+                    batch = self._admit(batch)
+                    if not batch:
+                        continue
+                    try:
+                        await self._turn(batch)
+                    except Fenced as fenced:
+                        self._fenced(batch, fenced.partitions)
+                    except Exception as error:
+                        log.exception("%s: turn failed", self.name)
+                        for envelope in batch:
+                            if envelope.reply is not None and not envelope.reply.done():
+                                envelope.reply.set_exception(error)
+                            self.executions.pop(envelope.workflow_id, None)
+                            self._release(envelope)
+
+    def _admit(self, batch: list[Envelope]) -> list[Envelope]:
+        """The envelopes this shard may apply now. A gateway's call for a partition that is
+        not served here is answered MOVED (the gateway asks the owner); a result for one
+        that moved goes on to its owner; timers and messages of other partitions stay in
+        Redis for their owner."""
+        admitted: list[Envelope] = []
+        forward: dict[str, list[tuple[str, ev.Event]]] = defaultdict(list)
+        ownership = self.ownership
+        for envelope in batch:
+            partition = self.store.partition(envelope.workflow_id)
+            if envelope.reply is not None:
+                if ownership.serves(partition):
+                    admitted.append(envelope)
+                elif not envelope.reply.done():
+                    envelope.reply.set_result(MOVED)
+                continue
+            if ownership.owns(partition):
+                admitted.append(envelope)
+                continue
+            self._release(envelope)
+            if isinstance(envelope.event, ev.TaskUpdate):
+                self._in_flight.pop(envelope.event.task_id, None)
+                owner = ownership.owner_of(partition)
+                if owner and owner != self.name:
+                    forward[owner].append((envelope.workflow_id, envelope.event))
+        if self._forward is not None:
+            for owner, events in forward.items():
+                self._forward(owner, events)
+        return admitted
+
+    def _fenced(self, batch: list[Envelope], partitions: set[int]) -> None:
+        """The turn's write was refused: another shard took these partitions over. Nothing
+        of the turn landed, so forget what it changed in memory and apply its events again
+        (those of the lost partitions go to their new owner)."""
+        self.fenced_turns += 1
+        log.warning("%s: write refused, partitions %s belong to another shard", self.name, sorted(partitions))
+        for partition in partitions:
+            self.ownership.tokens.pop(partition, None)
+            self.ownership.leaving.pop(partition, None)
+        for envelope in batch:
+            self.executions.pop(envelope.workflow_id, None)
+        self._forget(partitions)
+        self.inbox[:0] = batch
+        self._wake.set()
 
     def _release(self, envelope: Envelope) -> None:
         if envelope.timer is not None:
@@ -424,7 +543,7 @@ class ShardCore:
             except Exception as error:
                 # A failed step must not leave half-applied state behind: forget the
                 # execution; its last checkpoint is still the truth.
-                log.exception("shard %d: event for %s failed", self.index, envelope.workflow_id)
+                log.exception("%s: event for %s failed", self.name, envelope.workflow_id)
                 self.executions.pop(envelope.workflow_id, None)
                 touched.pop(envelope.workflow_id, None)
                 outcome = error
@@ -440,7 +559,7 @@ class ShardCore:
             execution.indexed = checkpoint.index(execution.state, execution.indexed)
             checkpoint.save(execution.partition, execution.state, execution.definition_json)
             execution.definition_json = None
-        await checkpoint.commit()
+        await checkpoint.commit(self.ownership.tokens)
         self.steps += len(batch)
         for envelope in batch:
             self._release(envelope)
@@ -575,7 +694,7 @@ class ShardCore:
             assert event is not None
             if isinstance(event, ev.TaskUpdate):
                 # The pool's answer is in: from now on the task's state says whether it waits.
-                self._on_pools.discard(event.task_id)
+                self._in_flight.pop(event.task_id, None)
             if isinstance(event, ev.TaskUpdate | ev.TaskPolled) and event.task_id not in existing.state.by_id:
                 return TASK_NOT_FOUND
             if isinstance(event, ev.TimerFired) and event.kind == DISPATCH_TIMER:
@@ -630,7 +749,7 @@ class ShardCore:
         if kind == "retry":
             return ev.Retry(resume_subworkflow_tasks=True)
         if kind != "start_child":
-            log.warning("shard %d: unknown message kind %r", self.index, kind)
+            log.warning("%s: unknown message kind %r", self.name, kind)
             return None
         existing = self.executions.get(workflow_id)
         has_parent = bool(message.get("parentWorkflowId"))
@@ -652,7 +771,7 @@ class ShardCore:
             if has_parent:
                 self._answer_parent(message, "FAILED", {}, reason, checkpoint, effects)
             else:
-                log.warning("shard %d: cannot start workflow %s: %s", self.index, workflow_id, reason)
+                log.warning("%s: cannot start workflow %s: %s", self.name, workflow_id, reason)
             return None
         try:
             definition = self._definition(message["definition"])
@@ -708,9 +827,11 @@ class ShardCore:
             match command:
                 case cmd.DispatchTask(task=task, delay_ms=delay):
                     if task["taskType"] in self.limited_types and task["taskType"] in self.pool_types:
-                        checkpoint.enqueue(task, now, delay, Keys.pool_queue(task["taskType"], self.index))
+                        checkpoint.enqueue(task, now, delay, Keys.pool_queue(task["taskType"]))
                     elif task["taskType"] in self.pool_types and not task.get("domain"):
-                        if delay > 0:
+                        if delay > 0 or not self.ownership.serves(execution.partition):
+                            # Delayed, or its partition is being handed over: the dispatch timer
+                            # fires on whoever serves the partition when it is due.
                             checkpoint.set_timer(
                                 execution.partition, f"{workflow_id}|{task['taskId']}|{DISPATCH_TIMER}", now + delay
                             )
@@ -721,7 +842,7 @@ class ShardCore:
                 case cmd.CancelTask(task=task):
                     checkpoint.dequeue(task)
                     if task["taskType"] in self.limited_types and task["taskType"] in self.pool_types:
-                        checkpoint.dequeue(task, Keys.pool_queue(task["taskType"], self.index))
+                        checkpoint.dequeue(task, Keys.pool_queue(task["taskType"]))
                 case cmd.SetTimer(task_id=task_id, kind=kind, due_ms=due):
                     checkpoint.set_timer(execution.partition, f"{workflow_id}|{task_id}|{kind}", due)
                 case cmd.ClearTimer(task_id=task_id, kind=kind):
@@ -758,21 +879,24 @@ class ShardCore:
             # A recovery redispatch and the task's own dispatch timer may both ask for it, and
             # a timer may fire after the pool answered but before the answer was applied.
             fresh = list(
-                {t["taskId"]: t for t in tasks if t["taskId"] not in self._on_pools and self._still_waiting(t)}.values()
+                {t["taskId"]: t for t in tasks if t["taskId"] not in self._in_flight and self._still_waiting(t)}
+                .values()
             )
             if fresh:
-                self._on_pools.update(t["taskId"] for t in fresh)
+                self._in_flight.update({t["taskId"]: self.store.partition(t["workflowInstanceId"]) for t in fresh})
                 self._spawn(self._run_on_pool(task_type, fresh))
         for task, async_complete in effects.http_calls:
+            self._in_flight[task["taskId"]] = self.store.partition(task["workflowInstanceId"])
             self._spawn(self._call_http(task, async_complete))
-        by_shard: dict[int, list[tuple[str, str, messages.Message]]] = defaultdict(list)
+        by_shard: dict[str, list[tuple[str, str, messages.Message]]] = defaultdict(list)
         for addressed in effects.outbound:
-            by_shard[owner_shard(self.store.partition(addressed[0]), self.shards)].append(addressed)
+            by_shard[self.ownership.owner_of(self.store.partition(addressed[0]))].append(addressed)
         for shard, batch in by_shard.items():
-            if shard == self.index or self._send_to_peer is None:
+            if shard == self.name or self._send_to_peer is None:
                 self.accept_messages(batch)
-            else:
+            elif shard:
                 self._send_to_peer(shard, batch)
+            # A partition with no owner right now: its next owner reads the message from its inbox.
 
     def _http_session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
@@ -783,7 +907,7 @@ class ShardCore:
         try:
             result = await http_client.perform(self._http_session(), task, async_complete)
         except Exception as error:  # a bug here must not leave the task waiting forever
-            log.exception("shard %d: HTTP task %s failed", self.index, task["taskId"])
+            log.exception("%s: HTTP task %s failed", self.name, task["taskId"])
             result = failed_results([task], f"HTTP task failed: {type(error).__name__}: {error}")[0]
         self._post_result(result)
 
@@ -823,21 +947,28 @@ class WorkflowShard:
     """The Ray actor around ShardCore: finds pool actors and peer shards by name."""
 
     def __init__(
-        self, index: int, redis_url: str, partitions: int, shards: int, namespace: str, log_level: str = "INFO"
+        self,
+        index: int,
+        redis_url: str,
+        partitions: int,
+        namespace: str,
+        log_level: str = "INFO",
+        lease_ms: int = DEFAULT_LEASE_MS,
     ) -> None:
         self.namespace = namespace
         logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         self.core = ShardCore(
             index,
             Store(redis_url, partitions),
-            shards,
             self._call_pool,
             self._send_to_peer,
             RayMetrics(index),
             tracer_from_environment(),
+            lease_ms=lease_ms,
+            forward=self._forward,
         )
         self._pools: dict[str, list[Any]] = {}
-        self._peers: dict[int, Any] = {}
+        self._peers: dict[str, Any] = {}
         self._round_robin = itertools.count()
         # Async actors construct inside their event loop: recover at once, also after a
         # restart by Ray, rather than waiting for the first call.
@@ -864,13 +995,21 @@ class WorkflowShard:
         await self.core.refresh_metadata()
         self._pools.clear()
 
+    async def retire(self) -> None:
+        await self.core.retire()
+
     async def stats(self) -> dict[str, Any]:
+        core = self.core
         return {
-            "index": self.core.index,
+            "name": core.name,
+            "index": core.index,
+            "node": core.ownership.node,
             "pid": os.getpid(),
-            "partitions": self.core.owned,
-            "activeExecutions": len(self.core.executions),
-            "steps": self.core.steps,
+            "partitions": core.ownership.serving(),
+            "leaving": sorted(core.ownership.leaving),
+            "activeExecutions": len(core.executions),
+            "steps": core.steps,
+            "fencedTurns": core.fenced_turns,
         }
 
     def _pool_handles(self, task_type: str) -> list[Any]:
@@ -902,9 +1041,22 @@ class WorkflowShard:
                 results.extend(outcome)
         return results
 
-    def _send_to_peer(self, shard: int, batch: list[tuple[str, str, messages.Message]]) -> None:
-        peer = self._peers.get(shard)
+    def _peer(self, name: str) -> Any:
+        peer = self._peers.get(name)
         if peer is None:
-            peer = self._peers[shard] = ray.get_actor(shard_actor_name(shard), namespace=self.namespace)
+            peer = self._peers[name] = ray.get_actor(name, namespace=self.namespace)
+        return peer
+
+    def _send_to_peer(self, shard: str, batch: list[tuple[str, str, messages.Message]]) -> None:
         # Fire and forget: the message is already in the receiver's inbox in Redis.
-        peer.accept_messages.remote(batch)
+        try:
+            self._peer(shard).accept_messages.remote(batch)
+        except ValueError:  # no such actor (retired): the partition's next owner reads its inbox
+            self._peers.pop(shard, None)
+
+    def _forward(self, shard: str, events: list[tuple[str, ev.Event]]) -> None:
+        # Fire and forget: a result lost here is dispatched again by the owner's recovery.
+        try:
+            self._peer(shard).deliver.remote(events)
+        except ValueError:
+            self._peers.pop(shard, None)

@@ -42,7 +42,7 @@ async def _run(redis_url: str, count: int, in_flight: int = 200) -> dict[str, fl
     child, parent = reference_workflows("bench_py")
     await store.put_workflow_defs([child, parent])
     await store.register_pools({"bench_py": 2})
-    core = ShardCore(0, store, 1, call_pool=_pool)
+    core = ShardCore(0, store, call_pool=_pool)
     await core.start()
     definition = await store.get_workflow_def_raw(parent["name"])
     running = Keys.running(parent["name"])

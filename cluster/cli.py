@@ -2,6 +2,7 @@
 
     podium up [--workers mypkg.tasks] [--port 8080]
     podium status
+    podium scale --shards 4 | --per-node 2
     podium register defs.json
     podium start NAME --input '{"x": 1}' [--wait]
     podium get WORKFLOW_ID
@@ -86,9 +87,34 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    health = _call("GET", _api_url(args) + "/health")
-    print(json.dumps(health, indent=2))
+    base = _api_url(args)
+    health = _call("GET", base + "/health")
+    view = _call("GET", base + "/admin/shards")
+    if args.json:
+        print(json.dumps({"health": health, **view}, indent=2))
+    else:
+        print(f"healthy: {health.get('healthy')}   redis: {health.get('redis')}   partitions: {view['partitions']}")
+        wanted = view["wanted"]
+        per_node = f" ({wanted['shardsPerNode']} per node)" if wanted["shardsPerNode"] else ""
+        print(f"shards wanted: {wanted['shards']}{per_node}")
+        print(f"{'shard':<20} {'node':<10} {'partitions':>10} {'leaving':>8} {'executions':>11}")
+        for shard in view["shards"]:
+            if "error" in shard:
+                print(f"{shard['name']:<20} unreachable: {shard['error']}")
+                continue
+            print(
+                f"{shard['name']:<20} {shard['node'][:8]:<10} {len(shard['partitions']):>10} "
+                f"{len(shard['leaving']):>8} {shard['activeExecutions']:>11}"
+            )
+        if view["unowned"]:
+            print(f"partitions without an owner right now: {view['unowned']}")
     return 0 if health and health.get("healthy") else 1
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    body = {"shards": args.shards} if args.shards is not None else {"shardsPerNode": args.per_node}
+    print(json.dumps(_call("PUT", _api_url(args) + "/admin/shards", body)))
+    return 0
 
 
 def cmd_register(args: argparse.Namespace) -> int:
@@ -151,8 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-dashboard", action="store_true", help="do not start the Ray dashboard")
     up.set_defaults(handler=cmd_up)
 
-    status = commands.add_parser("status", help="health of a running node")
+    status = commands.add_parser("status", help="health, and each shard's node and partitions")
+    status.add_argument("--json", action="store_true", help="print the full JSON")
     status.set_defaults(handler=cmd_status)
+
+    scale = commands.add_parser("scale", help="change how many shards host workflows, while running")
+    how_many = scale.add_mutually_exclusive_group(required=True)
+    how_many.add_argument("--shards", type=int, help="a total number of shards")
+    how_many.add_argument("--per-node", type=int, help="shards on each live Ray node")
+    scale.set_defaults(handler=cmd_scale)
 
     register = commands.add_parser("register", help="register workflow or task definitions from a JSON file")
     register.add_argument("file")

@@ -37,6 +37,8 @@ ENV_VARS: dict[str, str] = {
     "namespace": "PODIUM_NAMESPACE",
     "gateway_resource": "PODIUM_GATEWAY_RESOURCE",
     "event_redelivery_ms": "PODIUM_EVENT_REDELIVERY_MS",
+    "lease_ms": "PODIUM_LEASE_MS",
+    "shards_per_node": "PODIUM_SHARDS_PER_NODE",
 }
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -67,12 +69,15 @@ class Settings:
     """TCP port of the HTTP gateway (``PODIUM_PORT``); 0 picks a free port (tests)."""
 
     shards: int = 2
-    """Number of ``WorkflowShard`` actors hosting workflow executions (``PODIUM_SHARDS``)."""
+    """Number of ``WorkflowShard`` actors hosting workflow executions (``PODIUM_SHARDS``)
+    when Podium starts; ``podium scale --shards N`` changes it while it runs."""
 
-    partitions: int = 16
-    """Fixed count of workflow-id partitions (``PODIUM_PARTITIONS``). Chosen once at
-    cluster creation: changing it later re-hashes every workflow id to another
-    partition, so an existing Redis must keep the value it was created with."""
+    partitions: int = 256
+    """Fixed count of workflow-id partitions (``PODIUM_PARTITIONS``), the unit that moves
+    between shards. Chosen once at cluster creation: changing it later re-hashes every
+    workflow id to another partition, so an existing Redis must keep the value it was
+    created with. Many more partitions than shards keeps the load even as shards come
+    and go."""
 
     max_payload_bytes: int = 1_048_576
     """Largest HTTP request body the gateway accepts (``PODIUM_MAX_PAYLOAD_BYTES``);
@@ -103,6 +108,16 @@ class Settings:
     processor before another one claims it and handles it again (``PODIUM_EVENT_REDELIVERY_MS``):
     the time a processor that died mid-message holds it up."""
 
+    lease_ms: int = 10_000
+    """How long a shard's lease on its partitions lasts without renewal (``PODIUM_LEASE_MS``):
+    the time before the partitions of a shard that stopped answering (a lost node, a paused
+    process) are taken over by the others. Renewed every quarter of it (at most every second)."""
+
+    shards_per_node: int | None = None
+    """Shards on each live Ray node (``PODIUM_SHARDS_PER_NODE``). When set, it replaces
+    ``shards``: a node that joins gets this many new shards, and the shards of a node that
+    leaves are retired, their partitions handed to the others."""
+
     def __post_init__(self) -> None:
         # Validate here rather than only in from_env so a Settings built in code
         # (tests, embedding) cannot carry values the cluster would choke on later.
@@ -110,6 +125,9 @@ class Settings:
             _check_range(name, getattr(self, name), 0, 65535)
         for name in ("shards", "partitions", "max_payload_bytes", "event_redelivery_ms"):
             _check_range(name, getattr(self, name), 1, None)
+        _check_range("lease_ms", self.lease_ms, 1000, None)
+        if self.shards_per_node is not None:
+            _check_range("shards_per_node", self.shards_per_node, 1, None)
         if not self.host:
             raise ValueError(f"{ENV_VARS['host']} must not be empty")
         level = self.log_level.strip().upper()
@@ -141,7 +159,7 @@ class Settings:
             raw = raw.strip()
             # Annotations are strings under `from __future__ import annotations`;
             # accept the class too so the check survives that import being removed.
-            if f.type in ("int", int):
+            if f.type in ("int", int, "int | None"):
                 values[f.name] = _parse_int(f.name, raw)
             elif f.type in ("Path", Path):
                 values[f.name] = Path(raw)

@@ -12,12 +12,11 @@ import ray
 import redis
 
 from actors.pool import WorkerPool, pool_actor_name
-from actors.shard import WorkflowShard, shard_actor_name
 from actors.workers import WorkerSpec, load_worker_modules
 from cluster.config import Settings
+from cluster.controller import Controller
 from cluster.redis_server import EmbeddedRedis
 from cluster.store import Keys
-from gateway.actor import GATEWAY_NAME, Gateway
 
 log = logging.getLogger("podium")
 
@@ -32,9 +31,22 @@ class Runtime:
     dashboard_url: str | None = None
     embedded_redis: EmbeddedRedis | None = None
     started_ray: bool = False
-    shards: list[Any] = field(default_factory=list)
     pools: list[Any] = field(default_factory=list)
-    gateway: Any = None
+    controller: Controller | None = None
+
+    @property
+    def shards(self) -> list[Any]:
+        """The shard actors, by index."""
+        if self.controller is None:
+            return []
+        return [self.controller.shards[i].handle for i in sorted(self.controller.shards)]
+
+    @property
+    def gateway(self) -> Any:
+        """The gateway on this driver's node (the one `api_url` names)."""
+        if self.controller is None or self.controller.first_node is None:
+            return None
+        return self.controller.gateways.get(self.controller.first_node)
 
     def start(self) -> Runtime:
         try:
@@ -42,8 +54,7 @@ class Runtime:
             self._start_ray()
             workers = load_worker_modules(self.worker_modules) if self.worker_modules else {}
             self._register_pools(workers)
-            self.start_shards()
-            self._start_gateway()
+            self._start_controller()
         except BaseException:
             self.stop()
             raise
@@ -81,6 +92,13 @@ class Runtime:
         client = redis.Redis.from_url(self.redis_url)
         try:
             self._check_partitions(client)
+            # What `podium up` is asked for wins over what the last run was scaled to.
+            client.hset(Keys.cluster, "shards", self.settings.shards)
+            if self.settings.shards_per_node:
+                client.hset(Keys.cluster, "shardsPerNode", self.settings.shards_per_node)
+            else:
+                client.hdel(Keys.cluster, "shardsPerNode")
+            client.delete(Keys.shard_registry, Keys.draining_shards)
             # Types served last time but not now must go back to the Redis queues.
             client.delete(Keys.pools)
             if workers:
@@ -112,32 +130,23 @@ class Runtime:
                 f"{stored} partitions; start with PODIUM_PARTITIONS={stored}"
             )
 
-    def start_shards(self) -> None:
-        settings = self.settings
-        self.shards = [
-            WorkflowShard.options(  # type: ignore[attr-defined]
-                name=shard_actor_name(i), namespace=settings.namespace, get_if_exists=True
-            ).remote(i, self.redis_url, settings.partitions, settings.shards, settings.namespace, settings.log_level)
-            for i in range(settings.shards)
-        ]
-        ray.get([shard.ready.remote() for shard in self.shards])
-
-    def _start_gateway(self) -> None:
-        placement = {"resources": {self.settings.gateway_resource: 1}} if self.settings.gateway_resource else {}
-        self.gateway = Gateway.options(  # type: ignore[attr-defined]
-            name=GATEWAY_NAME, namespace=self.settings.namespace, get_if_exists=True, **placement
-        ).remote(self.settings, self.redis_url)
+    def _start_controller(self) -> None:
+        """Shards and gateways, kept in line with the nodes by the controller (cluster/controller.py)."""
+        self.controller = Controller(self.settings, self.redis_url)
+        self.controller.start()
         address = ray.get(self.gateway.address.remote())
         self.api_url = f"{address}/api"
 
     def stop(self) -> None:
-        for actor in [self.gateway, *self.shards, *self.pools]:
-            if actor is not None:
-                try:
-                    ray.kill(actor, no_restart=True)
-                except Exception as error:
-                    log.debug("kill %s: %s", actor, error)
-        self.gateway, self.shards, self.pools = None, [], []
+        controller, self.controller = self.controller, None
+        if controller is not None:
+            controller.stop()
+        for actor in [*(controller.actors() if controller else []), *self.pools]:
+            try:
+                ray.kill(actor, no_restart=True)
+            except Exception as error:
+                log.debug("kill %s: %s", actor, error)
+        self.pools = []
         if self.started_ray and ray.is_initialized():
             ray.shutdown()
             self.started_ray = False

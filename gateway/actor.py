@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from typing import Any
 
@@ -23,10 +24,11 @@ KEEPALIVE_SECONDS = 2.0
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class Gateway:
-    def __init__(self, settings: Settings, redis_url: str) -> None:
+    def __init__(self, settings: Settings, redis_url: str, primary: bool = True) -> None:
+        self.primary = primary
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         store = Store(redis_url, settings.partitions)
-        self.context = GatewayContext(settings, store, ShardRouter(store, settings.shards, settings.namespace))
+        self.context = GatewayContext(settings, store, ShardRouter(store, settings.namespace, settings.lease_ms))
         self.runner: web.AppRunner | None = None
         self.url = ""
         self._serving = asyncio.get_running_loop().create_task(self._serve())
@@ -40,7 +42,15 @@ class Gateway:
         self.runner = web.AppRunner(build_app(self.context), access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, settings.host, settings.port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            if self.primary or error.errno != errno.EADDRINUSE:
+                raise
+            # Another gateway on this host has the port (several Ray nodes on one machine):
+            # serve on a port of our own; the first gateway keeps answering on PODIUM_PORT.
+            site = web.TCPSite(self.runner, settings.host, 0, reuse_address=True)
+            await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         port = sockets[0].getsockname()[1] if sockets else settings.port
         self.url = f"http://{settings.host}:{port}"

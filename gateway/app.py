@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import events, lifecycle, metadata, search, tasks, workflows
+from gateway.api import cluster, events, lifecycle, metadata, search, tasks, workflows
 from gateway.context import CONTEXT_KEY, GatewayContext, context_of
 from gateway.errors import error_middleware
 from gateway.http import json_response
@@ -34,4 +34,5 @@ def build_app(context: GatewayContext) -> web.Application:
     app.add_routes(workflows.routes)
     app.add_routes(tasks.routes)
     app.add_routes(events.routes)
+    app.add_routes(cluster.routes)
     return app

@@ -16,6 +16,8 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
+from gateway.routing import ShardUnavailable
+
 log = logging.getLogger("podium.gateway")
 _HOST = socket.gethostname()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -81,6 +83,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         elif error.status == 405:
             message = f"{request.method} is not allowed on {request.path}"
         return error_response(error.status, message)
+    except ShardUnavailable as error:
+        response = error_response(503, str(error))
+        response.headers["Retry-After"] = "1"
+        return response
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "Internal error; the server log has the details")

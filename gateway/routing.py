@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import ray
 
-from actors.shard import owner_shard, shard_actor_name
+from actors.shard import MOVED
 from actors.workflow import events as ev
+from cluster.leases import LeaseStore, holder_name
 from cluster.store import Store
 
 Item = TypeVar("Item")
@@ -55,58 +57,174 @@ class Batcher(Generic[Item, Result]):
             self._flushing = False
 
 
+class ShardUnavailable(Exception):
+    """No shard took the call within the reroute deadline (the gateway answers 503)."""
+
+
+# How long a call keeps looking for its partition's owner before the client is told.
+REROUTE_DEADLINE_SECONDS = 30.0
+# A call unanswered this long makes the router check whether its partition moved away
+# from the shard (a paused or lost shard answers nothing).
+STALL_SECONDS = 2.0
+OWNERS_REFRESH_SECONDS = 1.0
+
+
 class ShardRouter:
-    def __init__(self, store: Store, shards: int, namespace: str) -> None:
+    """Routes each call to the shard holding its partition's lease, and follows the
+    partition when it moves: an answer MOVED, a dead shard or a stalled call sends it to
+    the owner named by the lease table, read again from Redis."""
+
+    def __init__(self, store: Store, namespace: str, lease_ms: int) -> None:
         self.namespace = namespace
+        self.lease_ms = lease_ms
         self.store = store
-        self.shards = shards
-        self._handles: dict[int, Any] = {}
-        self._starts = [Batcher(self._start_sender(i)) for i in range(shards)]
-        self._deliveries = [Batcher(self._deliver_sender(i)) for i in range(shards)]
+        self.leases = LeaseStore(store.redis, store.partitions)
+        self.owners: list[str] = [""] * store.partitions
+        self._owners_read = 0.0
+        self._owners_reading: asyncio.Task[None] | None = None
+        self._handles: dict[str, Any] = {}
+        self._starts: dict[str, Batcher[dict[str, Any], str]] = {}
+        self._deliveries: dict[str, Batcher[tuple[str, ev.Event], str]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
 
-    def _start_sender(self, shard: int) -> Callable[[list[dict[str, Any]]], Awaitable[list[str]]]:
-        async def send(requests: list[dict[str, Any]]) -> list[str]:
-            return list(await self.handle(shard).start_workflows.remote(requests))
+    # -- the lease table --------------------------------------------------------------
 
-        return send
+    async def refresh_owners(self, max_age: float = 0.1) -> None:
+        """Read who holds each partition, at most once per `max_age` seconds (concurrent
+        callers share one read)."""
+        if time.monotonic() - self._owners_read < max_age:
+            return
+        if self._owners_reading is None or self._owners_reading.done():
+            self._owners_reading = asyncio.get_running_loop().create_task(self._read_owners())
+        await asyncio.shield(self._owners_reading)
 
-    def _deliver_sender(self, shard: int) -> Callable[[list[tuple[str, ev.Event]]], Awaitable[list[str]]]:
-        async def send(events: list[tuple[str, ev.Event]]) -> list[str]:
-            return list(await self.handle(shard).deliver.remote(events))
+    async def _read_owners(self) -> None:
+        self.owners = [holder_name(token) for token in await self.leases.holders()]
+        self._owners_read = time.monotonic()
 
-        return send
+    def owner_of(self, workflow_id: str) -> str:
+        return self.owners[self.store.partition(workflow_id)]
 
-    def handle(self, shard: int) -> Any:
+    def handle(self, shard: str) -> Any:
         found = self._handles.get(shard)
         if found is None:
-            found = self._handles[shard] = ray.get_actor(shard_actor_name(shard), namespace=self.namespace)
+            found = self._handles[shard] = ray.get_actor(shard, namespace=self.namespace)
         return found
 
-    def shard_of(self, workflow_id: str) -> int:
-        return owner_shard(self.store.partition(workflow_id), self.shards)
+    def _forget_handle(self, shard: str) -> None:
+        self._handles.pop(shard, None)
+        self._starts.pop(shard, None)
+        self._deliveries.pop(shard, None)
+
+    def _start_batcher(self, shard: str) -> Batcher[dict[str, Any], str]:
+        found = self._starts.get(shard)
+        if found is None:
+
+            async def send(requests: list[dict[str, Any]]) -> list[str]:
+                return list(await self.handle(shard).start_workflows.remote(requests))
+
+            found = self._starts[shard] = Batcher(send)
+        return found
+
+    def _deliver_batcher(self, shard: str) -> Batcher[tuple[str, ev.Event], str]:
+        found = self._deliveries.get(shard)
+        if found is None:
+
+            async def send(events: list[tuple[str, ev.Event]]) -> list[str]:
+                return list(await self.handle(shard).deliver.remote(events))
+
+            found = self._deliveries[shard] = Batcher(send)
+        return found
+
+    # -- calls ------------------------------------------------------------------------
+
+    async def _routed(self, workflow_id: str, call: Callable[[str], Awaitable[str]]) -> str:
+        """Call the owner of the workflow's partition until one answers other than MOVED."""
+        deadline = time.monotonic() + REROUTE_DEADLINE_SECONDS
+        pause = 0.01
+        await self.refresh_owners(OWNERS_REFRESH_SECONDS)
+        while True:
+            shard = self.owner_of(workflow_id)
+            outcome: str | None = None
+            if shard:
+                try:
+                    outcome = await self._answer_or_moved(workflow_id, shard, call(shard))
+                except ValueError:  # no actor of that name (retired, or not created yet)
+                    self._forget_handle(shard)
+                except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                    self._forget_handle(shard)
+            if outcome is not None and outcome != MOVED:
+                return outcome
+            if time.monotonic() > deadline:
+                raise ShardUnavailable(
+                    f"no shard serves workflow {workflow_id} (partition {self.store.partition(workflow_id)}) "
+                    f"after {REROUTE_DEADLINE_SECONDS:.0f} s; retry later"
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
+            await self.refresh_owners()
+
+    async def _answer_or_moved(self, workflow_id: str, shard: str, answer: Awaitable[str]) -> str:
+        """The shard's answer; MOVED if the call stalls while the lease table names
+        another owner (the first shard may be paused: if it wakes, its write is fenced)."""
+        pending = asyncio.ensure_future(answer)
+        while True:
+            done, _ = await asyncio.wait({pending}, timeout=STALL_SECONDS)
+            if done:
+                return pending.result()
+            await self.refresh_owners()
+            if self.owner_of(workflow_id) != shard:
+                pending.add_done_callback(_ignore_outcome)
+                return MOVED
 
     async def start(self, request: dict[str, Any]) -> str:
-        return await self._starts[self.shard_of(request["workflowId"])].submit(request)
+        return await self._routed(request["workflowId"], lambda shard: self._start_batcher(shard).submit(request))
 
     async def deliver(self, workflow_id: str, event: ev.Event) -> str:
-        return await self._deliveries[self.shard_of(workflow_id)].submit((workflow_id, event))
+        return await self._routed(workflow_id, lambda shard: self._deliver_batcher(shard).submit((workflow_id, event)))
 
     def notify(self, events: list[tuple[str, ev.Event]]) -> None:
-        """Fire-and-forget events (a poll marking tasks IN_PROGRESS)."""
-        by_shard: dict[int, list[tuple[str, ev.Event]]] = {}
+        """Events nobody waits for (a poll marking tasks IN_PROGRESS), still routed to the owner."""
         for workflow_id, event in events:
-            by_shard.setdefault(self.shard_of(workflow_id), []).append((workflow_id, event))
-        for shard, batch in by_shard.items():
-            self.handle(shard).deliver.remote(batch)
+            task = asyncio.get_running_loop().create_task(self.deliver(workflow_id, event))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            task.add_done_callback(_ignore_outcome)
+
+    # -- every shard ------------------------------------------------------------------
+
+    async def shard_names(self) -> list[str]:
+        """Shards registered and beating (one lease period of grace for a slow beat)."""
+        now = int(time.time() * 1000)
+        records = await self.leases.registry()
+        window = 3 * self.lease_ms
+        return [record.name for record in records if record.beat >= now - window]
+
+    async def _each_shard(self, method: str, timeout: float = 5.0) -> list[Any]:
+        names = await self.shard_names()
+
+        async def one(name: str) -> Any:
+            try:
+                return await asyncio.wait_for(getattr(self.handle(name), method).remote(), timeout)
+            except (ValueError, TimeoutError, ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as e:
+                self._forget_handle(name)
+                return {"name": name, "error": f"{type(e).__name__}: {e}"}
+
+        return list(await asyncio.gather(*(one(name) for name in names)))
 
     async def broadcast_refresh(self) -> None:
-        await asyncio.gather(*(self.handle(i).refresh_metadata.remote() for i in range(self.shards)))
+        await self._each_shard("refresh_metadata")
 
-    async def ping_all(self) -> list[int]:
-        return list(await asyncio.gather(*(self.handle(i).ready.remote() for i in range(self.shards))))
+    async def ping_all(self) -> list[Any]:
+        return await self._each_shard("ready")
 
     async def stats(self) -> list[dict[str, Any]]:
-        return list(await asyncio.gather(*(self.handle(i).stats.remote() for i in range(self.shards))))
+        return [s for s in await self._each_shard("stats", timeout=2.0) if isinstance(s, dict)]
+
+
+def _ignore_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class PolledTasks:

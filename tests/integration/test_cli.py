@@ -46,9 +46,17 @@ def test_register_start_wait_and_get(podium: Runtime, tmp_path: Path) -> None:
     assert fetched.returncode == 0, fetched.stderr
     assert json.loads(fetched.stdout)["workflowId"] == workflow_id
 
-    status = run_cli(podium, "status")
+    status = run_cli(podium, "status", "--json")
     assert status.returncode == 0, status.stderr
-    assert json.loads(status.stdout)["healthy"] is True
+    view = json.loads(status.stdout)
+    assert view["health"]["healthy"] is True
+    owned = sorted(p for shard in view["shards"] for p in shard["partitions"])
+    assert owned == list(range(view["partitions"])), "every partition is served by exactly one shard"
+    assert {shard["name"] for shard in view["shards"]} == {"podium-shard-0", "podium-shard-1"}
+
+    table = run_cli(podium, "status")
+    assert table.returncode == 0, table.stderr
+    assert "podium-shard-0" in table.stdout and "partitions" in table.stdout
 
 
 def test_errors_are_one_line_messages_and_a_failing_exit_code(podium: Runtime) -> None:

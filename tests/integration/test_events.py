@@ -236,7 +236,7 @@ def test_a_processor_that_dies_mid_event_loses_nothing(runtime: Runtime, client:
     async def die_mid_event() -> dict[str, int]:
         store = Store(runtime.redis_url, settings.partitions)
         try:
-            context = GatewayContext(settings, store, ShardRouter(store, settings.shards, settings.namespace))
+            context = GatewayContext(settings, store, ShardRouter(store, settings.namespace, settings.lease_ms))
             processor = DyingProcessor(context, doomed, REDELIVERY_MS)
             [message] = await deliver_to(store, doomed, orders.event, payload)
             with pytest.raises(ProcessorDied):

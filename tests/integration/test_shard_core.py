@@ -33,13 +33,13 @@ async def _start(core: ShardCore, workflow_id: str) -> list[str]:
 
 
 async def _restart_and_start_again(redis_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    first = ShardCore(0, Store(redis_url, 4), 1)
+    first = ShardCore(0, Store(redis_url, 4))
     await first.start()
     await _start(first, "wf-once")
     before = await first.store.get_workflow("wf-once")
     # A new core on the same Redis is what Ray gives a restarted shard; Ray then
     # retries the call that was in flight when the old one died.
-    second = ShardCore(0, Store(redis_url, 4), 1)
+    second = ShardCore(0, Store(redis_url, 4))
     await second.start()
     await _start(second, "wf-once")
     after = await second.store.get_workflow("wf-once")
@@ -65,7 +65,7 @@ async def _run_inline_workflow(redis_url: str, tracer: ExecutionTracer) -> None:
             ],
         }
     )
-    core = ShardCore(0, Store(redis_url, 4), 1, tracer=tracer)
+    core = ShardCore(0, Store(redis_url, 4), tracer=tracer)
     await core.start()
     await core.start_workflows([{"workflowId": "wf-traced", "definition": definition, "input": {}}])
 

@@ -29,7 +29,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert s.host == "127.0.0.1"
     assert s.port == 8080
     assert s.shards == 2
-    assert s.partitions == 16
+    assert s.partitions == 256
+    assert s.lease_ms == 10_000
     assert s.max_payload_bytes == 1_048_576
     assert s.redis_port == 0
     assert s.dashboard_port == 8265
@@ -53,6 +54,8 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "PODIUM_NAMESPACE": "podium-blue",
         "PODIUM_GATEWAY_RESOURCE": "podium_gateway",
         "PODIUM_EVENT_REDELIVERY_MS": "5000",
+        "PODIUM_LEASE_MS": "4000",
+        "PODIUM_SHARDS_PER_NODE": "3",
     }
     assert set(env) == set(ENV_VARS.values())
     for key, value in env.items():
@@ -73,6 +76,8 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         namespace="podium-blue",
         gateway_resource="podium_gateway",
         event_redelivery_ms=5000,
+        lease_ms=4000,
+        shards_per_node=3,
     )
     assert not s.embedded_redis
 

@@ -1,0 +1,41 @@
+"""The encodings every part of the store shares: JSON, definition digests, queue scores,
+and an execution's checkpoint hash read back as Conductor's API shows it."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from actors.workflow.state import public_task
+
+Json = dict[str, Any]
+
+
+def ready_score(priority: Any, enqueued_ms: int) -> int:
+    """Ready tasks go out by priority (1 first, 99 last, 0 or none after them, as Orkes
+    documents it), then oldest first."""
+    rank = priority if isinstance(priority, int) and 1 <= priority <= 99 else 100
+    return rank * 10**13 + enqueued_ms
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def definition_digest(definition_json: bytes) -> bytes:
+    """Executions of one definition share its stored JSON: the checkpoint holds this key."""
+    return hashlib.blake2b(definition_json, digest_size=16).hexdigest().encode()
+
+
+def execution_json(raw: dict[bytes, bytes], include_tasks: bool) -> Json:
+    workflow: Json = orjson.loads(raw[b"meta"])
+    definition = raw.get(b"def")
+    if definition:
+        workflow["workflowDefinition"] = orjson.loads(definition)
+    if include_tasks:
+        tasks = [orjson.loads(v) for k, v in raw.items() if k.startswith(b"t:")]
+        tasks.sort(key=lambda t: t["seq"])
+        workflow["tasks"] = [public_task(t) for t in tasks]
+    return workflow

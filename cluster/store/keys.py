@@ -1,0 +1,186 @@
+"""Every Redis key Podium uses, and the only code that spells the key names.
+
+Layout (all keys start with `podium:`):
+
+| key | type | holds |
+|---|---|---|
+| `meta:wf:{name}` | hash version -> WorkflowDef JSON | workflow definitions |
+| `meta:wfnames` | set | names with at least one version |
+| `meta:task` | hash name -> TaskDef JSON | task definitions |
+| `defs` | hash digest -> WorkflowDef JSON | the definitions executions run, stored once each |
+| `{pN}:wf:{id}` | hash `meta`, `def` (digest), `t:{taskId}` | one execution's checkpoint |
+| `{pN}:running` | set of ids | executions to recover in partition N |
+| `{pN}:timers` | zset `id|taskId|kind` by due ms | durable timers of partition N |
+| `{pN}:inbox` | hash message id -> event | messages between executions |
+| `{pN}:lease` | hash `holder`, `epoch`, `until`, `clean` | who owns partition N (cluster/leases.py) |
+| `shards` | hash shard name -> JSON `{node, pid, beat}` | the shard registry: heartbeats of every shard |
+| `draining` | set of shard names | shards being retired: they hand their partitions over |
+| `taskwf` | hash taskId -> workflowId | finding a task by its id |
+| `queue:{domain:}{type}` | zset taskId by priority rank, then enqueue ms | tasks ready for external workers |
+| `queuedelay:{domain:}{type}` | zset taskId by visible-at ms | tasks waiting out a delay, moved to `queue:` by polls |
+| `queued:{domain:}{type}` | hash taskId -> Task JSON | what a poll hands out |
+| `running:{name}` | set of ids | RUNNING/PAUSED executions of a workflow |
+| `corr:{name}:{correlationId}` | set of ids | executions by correlation id |
+| `poolqueue:{type}` | zset, like `queue:` | limited Python pool tasks waiting for a slot (any shard feeds them) |
+| `poolqueuedelay:{type}` | zset, like `queuedelay:` | pool tasks waiting out a delay |
+| `poolqueued:{type}` | hash, like `queued:` | what a pool poll hands out |
+| `inflight:{type}` | set of task ids | tasks handed out and not ended (concurrentExecLimit) |
+| `ratewin:{type}` | zset taskId by hand-out ms | hand-outs within the rate window (rateLimitPerFrequency) |
+| `idem:{name}:{key}` | string workflow id | the execution an idempotencyKey started |
+| `log:{taskId}` | list | task execution logs |
+| `polldata:{type}` | hash worker -> JSON | last poll per worker |
+| `pools` | hash type -> pool size | task types served by Python actor pools |
+| `cluster` | hash | settings fixed at creation (`partitions`) |
+| `events` | stream of `{event, payload, id}` | the event bus: EVENT task messages and events posted to the API |
+| `meta:eventhandlers` | hash name -> EventHandler JSON | event handlers |
+| `ix:wf:all` | zset id by startTime | every execution, for search (cluster/search.py) |
+| `ix:wf:type:{name}` | zset id by startTime | executions of one workflow type |
+| `ix:wf:status:{status}` | zset id by startTime | executions in one status |
+| `ix:wf:corr:{correlationId}` | zset id by startTime | executions with one correlation id (any type) |
+| `ix:wf:sum` | hash id -> JSON array (`WORKFLOW_SUMMARY_FIELDS`, indexes.py) | what search filters and sorts on |
+| `ix:task:type:{type}` | zset taskId by updateTime (of its last status change) | tasks of one task type, for search |
+| `ix:task:status:{status}` | zset taskId by updateTime | tasks in one status |
+| `ix:tmp:{token}` | zset | a search's scratch set, deleted in the transaction that makes it |
+
+The `ix:` entries change only when an execution's status (or start time, correlation id,
+version) or a task's status changes, in the same transaction as the checkpoint that made
+the change; the scores of one member are equal in every index it is in. Tasks have no
+`all` set (every task is in exactly one status set) and no summary (their records in
+`{pN}:wf:{id}` serve).
+
+`{pN}` is a Redis Cluster hash tag: every key of one partition lives in one slot.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+PREFIX = "podium:"
+
+
+def partition_of(workflow_id: str, partitions: int) -> int:
+    """A stable hash: the same id lands in the same partition on every node and run."""
+    return zlib.crc32(workflow_id.encode()) % partitions
+
+
+class Keys:
+    @staticmethod
+    def workflow_def(name: str) -> str:
+        return f"{PREFIX}meta:wf:{name}"
+
+    workflow_names = f"{PREFIX}meta:wfnames"
+    task_defs = f"{PREFIX}meta:task"
+    definitions = f"{PREFIX}defs"
+    task_workflow = f"{PREFIX}taskwf"
+    pools = f"{PREFIX}pools"
+    cluster = f"{PREFIX}cluster"
+    events = f"{PREFIX}events"
+    event_handlers = f"{PREFIX}meta:eventhandlers"
+
+    @staticmethod
+    def _in_partition(partition: int, rest: str) -> str:
+        # The one place the hash tag is written: every key of a partition shares it.
+        return f"{PREFIX}{{p{partition}}}:{rest}"
+
+    @staticmethod
+    def execution(partition: int, workflow_id: str) -> str:
+        return Keys._in_partition(partition, f"wf:{workflow_id}")
+
+    @staticmethod
+    def partition_running(partition: int) -> str:
+        return Keys._in_partition(partition, "running")
+
+    @staticmethod
+    def timers(partition: int) -> str:
+        return Keys._in_partition(partition, "timers")
+
+    @staticmethod
+    def inbox(partition: int) -> str:
+        return Keys._in_partition(partition, "inbox")
+
+    @staticmethod
+    def queue(task_type: str, domain: str | None = None) -> str:
+        return f"{PREFIX}queue:{domain}:{task_type}" if domain else f"{PREFIX}queue:{task_type}"
+
+    @staticmethod
+    def queue_delayed(queue_key: str) -> str:
+        for kind in ("queue", "poolqueue"):
+            marker = f"{PREFIX}{kind}:"
+            if queue_key.startswith(marker):
+                return f"{PREFIX}{kind}delay:{queue_key[len(marker) :]}"
+        raise ValueError(f"not a queue key: {queue_key}")
+
+    @staticmethod
+    def queue_tasks(queue_key: str) -> str:
+        # A prefix of its own, so no task type or domain can make it collide with a queue.
+        if queue_key.startswith(f"{PREFIX}poolqueue:"):
+            return queue_key.replace(f"{PREFIX}poolqueue:", f"{PREFIX}poolqueued:", 1)
+        return queue_key.replace(f"{PREFIX}queue:", f"{PREFIX}queued:", 1)
+
+    @staticmethod
+    def pool_queue(task_type: str) -> str:
+        return f"{PREFIX}poolqueue:{task_type}"
+
+    @staticmethod
+    def lease(partition: int) -> str:
+        return Keys._in_partition(partition, "lease")
+
+    shard_registry = f"{PREFIX}shards"
+    draining_shards = f"{PREFIX}draining"
+
+    @staticmethod
+    def in_flight(task_type: str) -> str:
+        return f"{PREFIX}inflight:{task_type}"
+
+    @staticmethod
+    def rate_window(task_type: str) -> str:
+        return f"{PREFIX}ratewin:{task_type}"
+
+    @staticmethod
+    def running(name: str) -> str:
+        return f"{PREFIX}running:{name}"
+
+    @staticmethod
+    def correlated(name: str, correlation_id: str) -> str:
+        return f"{PREFIX}corr:{name}:{correlation_id}"
+
+    @staticmethod
+    def idempotency(name: str, key: str) -> str:
+        return f"{PREFIX}idem:{name}:{key}"
+
+    @staticmethod
+    def task_log(task_id: str) -> str:
+        return f"{PREFIX}log:{task_id}"
+
+    @staticmethod
+    def poll_data(task_type: str) -> str:
+        return f"{PREFIX}polldata:{task_type}"
+
+    # -- search indexes (the `ix:` keys) --
+
+    workflow_index_all = f"{PREFIX}ix:wf:all"
+    workflow_summaries = f"{PREFIX}ix:wf:sum"
+
+    @staticmethod
+    def workflow_index_type(name: str) -> str:
+        return f"{PREFIX}ix:wf:type:{name}"
+
+    @staticmethod
+    def workflow_index_status(status: str) -> str:
+        return f"{PREFIX}ix:wf:status:{status}"
+
+    @staticmethod
+    def workflow_index_correlation(correlation_id: str) -> str:
+        return f"{PREFIX}ix:wf:corr:{correlation_id}"
+
+    @staticmethod
+    def task_index_type(task_type: str) -> str:
+        return f"{PREFIX}ix:task:type:{task_type}"
+
+    @staticmethod
+    def task_index_status(status: str) -> str:
+        return f"{PREFIX}ix:task:status:{status}"
+
+    @staticmethod
+    def search_scratch(token: str) -> str:
+        return f"{PREFIX}ix:tmp:{token}"

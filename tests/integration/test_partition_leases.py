@@ -1,0 +1,181 @@
+"""Partition leases on a real Redis: fencing, hand-over between shard cores, takeover.
+
+Two `ShardCore`s in this process stand for two shard actors; no Ray is needed to show
+what the leases guarantee.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from actors.shard import MOVED, OK, ShardCore
+from actors.workflow import events as ev
+from cluster.leases import LeaseStore, token_of
+from cluster.redis_server import EmbeddedRedis
+from cluster.store import Keys, Store
+
+PARTITIONS = 8
+LONG_LEASE_MS = 60_000
+DEFINITION = orjson.dumps(
+    {"name": "lease_flow", "version": 1, "tasks": [{"name": "lease_task", "taskReferenceName": "only"}]}
+)
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        yield server.url
+
+
+def _core(redis_url: str, index: int, lease_ms: int = LONG_LEASE_MS) -> ShardCore:
+    return ShardCore(index, Store(redis_url, PARTITIONS), lease_ms=lease_ms)
+
+
+async def _start(core: ShardCore, ids: list[str]) -> list[str]:
+    return await core.start_workflows([{"workflowId": w, "definition": DEFINITION, "input": {}} for w in ids])
+
+
+async def _complete(core: ShardCore, workflow_id: str) -> str:
+    workflow = await core.store.get_workflow(workflow_id)
+    assert workflow is not None
+    task_id = workflow["tasks"][0]["taskId"]
+    [outcome] = await core.deliver([(workflow_id, ev.TaskUpdate(task_id=task_id, status="COMPLETED"))])
+    return outcome
+
+
+async def _lease_semantics(redis_url: str) -> None:
+    store = Store(redis_url, PARTITIONS)
+    leases = LeaseStore(store.redis, PARTITIONS)
+    [first] = await leases.acquire("podium-shard-0", [3], now=1_000, lease_ms=5_000)
+    assert (first.partition, first.clean) == (3, False)  # never held: recover to be safe
+    assert await leases.acquire("podium-shard-1", [3], now=2_000, lease_ms=5_000) == []
+    # The same name again is a restarted process: it takes the lease over at once, new epoch.
+    [again] = await leases.acquire("podium-shard-0", [3], now=2_000, lease_ms=5_000)
+    assert again.epoch == first.epoch + 1
+    assert await leases.renew({3: token_of("podium-shard-0", first.epoch)}, 2_500, 5_000) == {3}
+    assert await leases.renew({3: token_of("podium-shard-0", again.epoch)}, 2_500, 5_000) == set()
+    # Expired: anyone may take it.
+    [taken] = await leases.acquire("podium-shard-1", [3], now=7_501, lease_ms=5_000)
+    assert taken.epoch == again.epoch + 1 and not taken.clean
+    await leases.release({3: token_of("podium-shard-1", taken.epoch)}, clean=True)
+    [clean] = await leases.acquire("podium-shard-0", [3], now=7_600, lease_ms=5_000)
+    assert clean.clean and clean.epoch == taken.epoch + 1
+    await store.close()
+
+
+def test_a_lease_is_taken_renewed_expired_and_released_with_a_growing_epoch(redis_url: str) -> None:
+    asyncio.run(_lease_semantics(redis_url))
+
+
+async def _zombie_write(redis_url: str) -> tuple[str, int, dict[str, object] | None, int]:
+    zombie = _core(redis_url, 0)
+    await zombie.start()
+    [outcome] = await _start(zombie, ["wf-zombie"])
+    assert outcome == OK
+    partition = zombie.store.partition("wf-zombie")
+    # Another shard takes the partition over, as it would once the paused owner's lease ran out.
+    leases = LeaseStore(zombie.store.redis, PARTITIONS)
+    [taken] = await leases.acquire("podium-shard-1", [partition], now=2**50, lease_ms=LONG_LEASE_MS)
+    assert taken.epoch > 0
+    # The old owner has not noticed: it still applies the event, but its write is refused.
+    answer = await _complete(zombie, "wf-zombie")
+    stored = await zombie.store.get_workflow("wf-zombie")
+    return answer, zombie.fenced_turns, stored, partition
+
+
+def test_a_shard_whose_lease_was_taken_over_lands_no_write(redis_url: str) -> None:
+    answer, fenced_turns, stored, _ = asyncio.run(_zombie_write(redis_url))
+    assert answer == MOVED, "the caller is sent to the new owner"
+    assert fenced_turns == 1
+    assert stored is not None
+    assert stored["status"] == "RUNNING"
+    assert stored["tasks"][0]["status"] == "SCHEDULED", "the refused completion must not be stored"
+
+
+async def _hand_over(redis_url: str) -> dict[str, object]:
+    first = _core(redis_url, 0)
+    await first.start()  # alone: it takes every partition
+    ids = [f"wf-move-{i}" for i in range(40)]
+    assert await _start(first, ids) == [OK] * len(ids)
+    queued_before = await first.store.redis.zcard(Keys.queue("lease_task"))
+
+    second = _core(redis_url, 1)
+    await second.start()  # joins: wants its share, which the first still holds
+    await first.rebalance()  # sees the new member: hands its share over (nothing in flight)
+    await second.rebalance()  # takes it
+    await first.rebalance()
+
+    moved = second.ownership.serving()
+    kept = first.ownership.serving()
+    outcomes_at_old_owner = {}
+    outcomes = {}
+    for workflow_id in ids:
+        partition = first.store.partition(workflow_id)
+        if partition in moved:
+            outcomes_at_old_owner[workflow_id] = await _complete(first, workflow_id)
+            outcomes[workflow_id] = await _complete(second, workflow_id)
+        else:
+            outcomes[workflow_id] = await _complete(first, workflow_id)
+    finished = [await first.store.get_workflow(w) for w in ids]
+    return {
+        "moved": moved,
+        "kept": kept,
+        "old_owner": outcomes_at_old_owner,
+        "outcomes": outcomes,
+        "statuses": [w["status"] if w else None for w in finished],
+        "task_counts": [len(w["tasks"]) if w else 0 for w in finished],
+        "queued_before": queued_before,
+        "executions_on_second_before": second.steps,
+    }
+
+
+def test_partitions_move_to_a_joining_shard_and_every_execution_goes_on(redis_url: str) -> None:
+    result = asyncio.run(_hand_over(redis_url))
+    moved, kept = result["moved"], result["kept"]
+    assert isinstance(moved, list) and isinstance(kept, list)
+    assert moved and kept, "each shard serves a share"
+    assert set(moved).isdisjoint(kept) and sorted([*moved, *kept]) == list(range(PARTITIONS))
+    old_owner = result["old_owner"]
+    assert isinstance(old_owner, dict) and old_owner and set(old_owner.values()) == {MOVED}
+    outcomes = result["outcomes"]
+    assert isinstance(outcomes, dict) and set(outcomes.values()) == {OK}
+    assert result["statuses"] == ["COMPLETED"] * 40
+    # A clean hand-over dispatches nothing again: each workflow ran its one task once.
+    assert result["task_counts"] == [1] * 40
+    assert result["queued_before"] == 40
+
+
+async def _takeover_after_expiry(redis_url: str) -> tuple[list[int], list[int], int]:
+    lost = _core(redis_url, 0, lease_ms=1_000)
+    await lost.start()
+    ids = [f"wf-lost-{i}" for i in range(20)]
+    await _start(lost, ids)
+    queue = Keys.queue("lease_task")
+    # Workers took every task: the queue is empty when the owner disappears.
+    await lost.store.redis.delete(queue)
+    for task in list(lost._background):  # the shard stops beating and renewing: a lost node
+        task.cancel()
+    survivor = _core(redis_url, 1, lease_ms=1_000)
+    await survivor.start()
+    deadline = asyncio.get_running_loop().time() + 20
+    while len(survivor.ownership.serving()) < PARTITIONS:
+        assert asyncio.get_running_loop().time() < deadline, "the survivor never took the expired leases"
+        await survivor.rebalance()
+        await asyncio.sleep(0.1)
+    # Recovery hands the tasks of the lost shard's executions out again.
+    while await survivor.store.redis.zcard(queue) < len(ids):
+        assert asyncio.get_running_loop().time() < deadline, "recovery did not queue the tasks again"
+        await asyncio.sleep(0.05)
+    return lost.ownership.serving(), survivor.ownership.serving(), await survivor.store.redis.zcard(queue)
+
+
+def test_a_shard_that_stops_renewing_has_its_partitions_taken_over_and_recovered(redis_url: str) -> None:
+    lost_view, survivor, queued = asyncio.run(_takeover_after_expiry(redis_url))
+    assert survivor == list(range(PARTITIONS))
+    assert lost_view, "the lost shard never learned it lost them (it is gone)"
+    assert queued == 20
