@@ -165,6 +165,8 @@ PeerSend = Callable[[str, list[tuple[str, str, messages.Message]]], None]
 # Events for executions this shard no longer owns, sent on to the owner by shard name.
 Forward = Callable[[str, list[tuple[str, ev.Event]]], None]
 DEFAULT_LEASE_MS = 10_000
+# How long tasks whose pool actor died are dispatched again before they fail.
+POOL_REDISPATCH_SECONDS = 300.0
 
 
 class ShardCore:
@@ -879,8 +881,9 @@ class ShardCore:
             # A recovery redispatch and the task's own dispatch timer may both ask for it, and
             # a timer may fire after the pool answered but before the answer was applied.
             fresh = list(
-                {t["taskId"]: t for t in tasks if t["taskId"] not in self._in_flight and self._still_waiting(t)}
-                .values()
+                {
+                    t["taskId"]: t for t in tasks if t["taskId"] not in self._in_flight and self._still_waiting(t)
+                }.values()
             )
             if fresh:
                 self._in_flight.update({t["taskId"]: self.store.partition(t["workflowInstanceId"]) for t in fresh})
@@ -940,6 +943,12 @@ class ShardCore:
             await self.store.release(task_type, [task["taskId"] for task in tasks])
         for result in results:
             self._post_result(result)
+
+
+def _is_process_loss(error: BaseException) -> bool:
+    """The actor's process or node went away (it is being restarted), as opposed to an
+    error raised by the worker code itself."""
+    return isinstance(error, ray.exceptions.RayActorError | ray.exceptions.ActorUnavailableError)
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
@@ -1023,22 +1032,36 @@ class WorkflowShard:
         return handles
 
     async def _call_pool(self, task_type: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        handles = self._pool_handles(task_type)
-        groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for task in tasks:
-            groups[next(self._round_robin) % len(handles)].append(task)
-        outcomes = await asyncio.gather(
-            *(handles[i].execute.remote(group) for i, group in groups.items()), return_exceptions=True
-        )
+        """Run tasks on the type's pool actors. A pool actor that dies mid-call is a crash,
+        not the task's failure: its tasks go again to the actor Ray restarts (at least once,
+        as a worker crash in Conductor leads to a re-queue), and no retry is spent."""
         results: list[dict[str, Any]] = []
-        for group, outcome in zip(groups.values(), outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                # The pool actor died mid-call: these tasks failed and will be retried.
+        pending, pause = tasks, 0.05
+        deadline = time.monotonic() + POOL_REDISPATCH_SECONDS
+        while pending:
+            handles = self._pool_handles(task_type)
+            groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            for task in pending:
+                groups[next(self._round_robin) % len(handles)].append(task)
+            outcomes = await asyncio.gather(
+                *(handles[i].execute.remote(group) for i, group in groups.items()), return_exceptions=True
+            )
+            pending = []
+            for group, outcome in zip(groups.values(), outcomes, strict=True):
+                if not isinstance(outcome, BaseException):
+                    results.extend(outcome)
+                elif _is_process_loss(outcome) and time.monotonic() < deadline:
+                    log.warning(
+                        "%s: pool actor for %r lost, dispatching %d tasks again", self.core.name, task_type, len(group)
+                    )
+                    pending.extend(group)
+                else:
+                    reason = f"worker pool actor for {task_type!r} failed: {type(outcome).__name__}: {outcome}"
+                    results.extend(failed_results(group, reason))
+            if pending:
                 self._pools.pop(task_type, None)
-                reason = f"worker pool actor for {task_type!r} failed: {type(outcome).__name__}: {outcome}"
-                results.extend(failed_results(group, reason))
-            else:
-                results.extend(outcome)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
         return results
 
     def _peer(self, name: str) -> Any:

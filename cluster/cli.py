@@ -1,11 +1,11 @@
 """The `podium` command: run a node, and talk to a running one.
 
-    podium up [--workers mypkg.tasks] [--port 8080]
-    podium status
-    podium scale --shards 4 | --per-node 2
-    podium register defs.json
-    podium start NAME --input '{"x": 1}' [--wait]
-    podium get WORKFLOW_ID
+podium up [--workers mypkg.tasks] [--port 8080]
+podium status
+podium scale --shards 4 | --per-node 2
+podium register defs.json
+podium start NAME --input '{"x": 1}' [--wait]
+podium get WORKFLOW_ID
 """
 
 from __future__ import annotations
@@ -169,8 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="start Redis (unless REDIS_URL), Ray, shards, pools and the gateway")
-    up.add_argument("--workers", action="append", default=[], metavar="MODULE",
-                    help="import MODULE and run its @worker_task functions on Ray actor pools (repeatable)")
+    up.add_argument(
+        "--workers",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE and run its @worker_task functions on Ray actor pools (repeatable)",
+    )
     up.add_argument("--port", type=int, help="HTTP port (default $PODIUM_PORT or 8080)")
     up.add_argument("--host", help="HTTP interface (default $PODIUM_HOST or 127.0.0.1)")
     up.add_argument("--shards", type=int, help="number of workflow shard actors")

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 # KEYS[1..ARGV[1]] are lease keys and ARGV[2..ARGV[1] + 1] the holders the turn expects;
 # then come the writes, each as: command name, argument count, arguments. Answers the
 # positions of the leases that no longer match (then nothing was written).
-FENCED_APPLY = APPLY_INDEX_WRITES_LUA + """
+FENCED_APPLY = (
+    APPLY_INDEX_WRITES_LUA
+    + """
 local fences = tonumber(ARGV[1])
 local refused = {}
 for i = 1, fences do
@@ -42,6 +44,7 @@ while i <= last do
 end
 return refused
 """
+)
 # Lua's C stack takes a few thousand values: long argument lists go in chunks.
 CHUNK = 1000
 

@@ -36,7 +36,9 @@ _PROMOTE_ALL_SCRIPT = (
     + _PROMOTE.replace("ARGV[1]", "'+inf'").replace("'LIMIT', 0, 1000", "'LIMIT', 0, -1")
     + "return moved"
 )
-_POLL_SCRIPT = _PROMOTE + """
+_POLL_SCRIPT = (
+    _PROMOTE
+    + """
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 if #ids == 0 then return {} end
 redis.call('ZREM', KEYS[1], unpack(ids))
@@ -44,12 +46,15 @@ local payloads = redis.call('HMGET', KEYS[2], unpack(ids))
 redis.call('HDEL', KEYS[2], unpack(ids))
 return payloads
 """
+)
 
 
 # The same, within a task type's limits: at most ARGV[3] tasks in flight (0 = no limit)
 # and at most ARGV[4] hand-outs per ARGV[5] ms (0 = no limit), counted across every
 # queue of the type (all domains, external workers and Python pools alike).
-_LIMITED_POLL_SCRIPT = _PROMOTE + """
+_LIMITED_POLL_SCRIPT = (
+    _PROMOTE
+    + """
 local now = tonumber(ARGV[1])
 local room = tonumber(ARGV[2])
 local concurrency = tonumber(ARGV[3])
@@ -73,6 +78,7 @@ for _, id in ipairs(ids) do
 end
 return payloads
 """
+)
 # How long a poller trusts its copy of a task type's limits.
 LIMITS_TTL_SECONDS = 1.0
 
