@@ -18,6 +18,7 @@ import ray
 import redis
 
 from bench.driver import open_loop_starts, register, start, start_many, sustain, wait_until_done
+from bench.moves import PAUSE_TARGET_MS, scenario_partition_move
 from bench.poller import Pollers
 from bench.search import scenario_search
 from bench.workflows import TASKS_PER_WORKFLOW, reference_workflows
@@ -233,6 +234,30 @@ def markdown(results: dict[str, Any]) -> str:
             add(f"6 search, first page: {label}",
                 f"{before['ms']:.1f} ms over 100 ({before['results']} results), "
                 f"{figure['ms']:.1f} ms over 10,000 ({figure['results']} of {figure['totalHits']})", target, None)
+    moves = results.get("7_partition_move")
+    if moves:
+        target = "moved workflows pause < lease/2; nothing lost"
+        if not moves["ok"]:
+            add("7 partition move under load", "FAILED: " + "; ".join(moves["failures"]), target, False)
+        elif not moves["durationMs"]["moved"].get("count"):
+            add("7 partition move under load", "no workflow ran across a move", target, False)
+        else:
+            tp, ms = moves["throughput"], moves["durationMs"]
+            moved, before = ms["moved"], ms["before"]
+            settle = ", ".join(f"to {s['shards']} in {s['settleSeconds']:.1f} s" for s in moves["scaleSteps"])
+            add("7 partition move under load",
+                f"{moves['rate']:.0f} starts/s; completed/s before {tp['before']:.0f}, during {tp['during']:.0f}, "
+                f"after {tp['after']:.0f}; settled {settle}; {moves['started']} workflows, all COMPLETED",
+                target, moves["met"])
+            add("7 partition move: workflow duration",
+                f"ran across a move ({moved['count']}; own partition {moves['movedWorkflowsBy']['own']}, "
+                f"only the child's {moves['movedWorkflowsBy']['childOnly']}): p50 {moved['p50']:.0f} ms, "
+                f"p99 {moved['p99']:.0f} ms, "
+                f"max {moved['max']:.0f} ms (from the start POST: p99 {ms['movedFromClientStart']['p99']:.0f} ms); "
+                f"before phase ({before['count']}): p50 {before['p50']:.0f} ms, p99 {before['p99']:.0f} ms; "
+                f"start POST p99 before {moves['startPostMs']['before']['p99']:.0f} ms, "
+                f"during {moves['startPostMs']['during']['p99']:.0f} ms",
+                f"p99 of moved < {PAUSE_TARGET_MS / 1000:.0f} s", None)
     peers = results.get("5_peers")
     if peers and a:
         for peer, figure in peers.items():
@@ -303,6 +328,10 @@ def main() -> None:
             if not args.only or args.only == "6":
                 results["6_search"] = scenario_search(runtime.api_url, repeats=5 if args.quick else 20)
                 save(results, stem)
+            if not args.only or args.only == "7":
+                results["7_partition_move"] = scenario_partition_move(
+                    runtime.api_url, runtime.redis_url, 5.0 if args.quick else 20.0)
+                save(results, stem)
         finally:
             runtime.stop()
             ray.shutdown()
@@ -310,6 +339,9 @@ def main() -> None:
         results["5_peers"] = scenario_peers(runs, seconds)
     save(results, stem)
     print(markdown(results))
+    moves = results.get("7_partition_move")
+    if (not args.only or args.only == "7") and moves and not moves["ok"]:
+        sys.exit("scenario 7 failed: " + "; ".join(moves["failures"]))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV_VARS", "Settings"]
+__all__ = ["DEFAULT_PARTITIONS", "ENV_VARS", "Settings"]
+
+# Partitions of a new Redis: enough that shards on many nodes each get an even share.
+DEFAULT_PARTITIONS = 256
 
 # Field name -> environment variable. Kept in one table so error messages from
 # __post_init__ (which may run on a directly-constructed Settings) still name the
@@ -72,12 +75,13 @@ class Settings:
     """Number of ``WorkflowShard`` actors hosting workflow executions (``PODIUM_SHARDS``)
     when Podium starts; ``podium scale --shards N`` changes it while it runs."""
 
-    partitions: int = 256
+    partitions: int = 0
     """Fixed count of workflow-id partitions (``PODIUM_PARTITIONS``), the unit that moves
     between shards. Chosen once at cluster creation: changing it later re-hashes every
-    workflow id to another partition, so an existing Redis must keep the value it was
-    created with. Many more partitions than shards keeps the load even as shards come
-    and go."""
+    workflow id to another partition, so an existing Redis keeps the value it was created
+    with. ``0`` (the default) means that value, or ``DEFAULT_PARTITIONS`` for a new Redis;
+    any other value must match it. Many more partitions than shards keeps the load even
+    as shards come and go."""
 
     max_payload_bytes: int = 1_048_576
     """Largest HTTP request body the gateway accepts (``PODIUM_MAX_PAYLOAD_BYTES``);
@@ -123,8 +127,9 @@ class Settings:
         # (tests, embedding) cannot carry values the cluster would choke on later.
         for name in ("port", "redis_port", "dashboard_port"):
             _check_range(name, getattr(self, name), 0, 65535)
-        for name in ("shards", "partitions", "max_payload_bytes", "event_redelivery_ms"):
+        for name in ("shards", "max_payload_bytes", "event_redelivery_ms"):
             _check_range(name, getattr(self, name), 1, None)
+        _check_range("partitions", self.partitions, 0, None)
         _check_range("lease_ms", self.lease_ms, 1000, None)
         if self.shards_per_node is not None:
             _check_range("shards_per_node", self.shards_per_node, 1, None)

@@ -6,8 +6,8 @@ detached: stopping `podium up` stops them). Once a second it:
 - reads how many shards are wanted: `podium:cluster` field `shards` (set at start and
   by `podium scale --shards N`), or `shardsPerNode` times the live nodes (set by
   `PODIUM_SHARDS_PER_NODE` or `podium scale --per-node K`), so a joining node gets shards;
-- creates the missing shards, each on the live node hosting the fewest, with a soft
-  node affinity so Ray may restart it on another node if its node is lost;
+- creates the missing shards, each pinned to the live node hosting the fewest; a shard
+  whose node is lost is dropped (its leases run out and the others take its partitions);
 - retires the extra ones: marks them draining, so they hand their partitions over
   (see actors/ownership.py), and kills each once it owns none;
 - keeps one gateway on every live node (`podium-gateway` on the first, then
@@ -18,6 +18,7 @@ Partitions follow on their own: every shard works out its share from the registr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -103,6 +104,7 @@ class Controller:
         self._redis.close()
 
     def reconcile(self, nodes: list[str], wait: bool = False) -> None:
+        self._drop_lost(nodes)
         wanted = self.wanted_shards(nodes)
         created = self._grow(wanted, nodes)
         self._shrink(wanted)
@@ -111,6 +113,16 @@ class Controller:
             ray.get([placed.handle.ready.remote() for placed in created])
         if (created or created_gateways) and self.on_change is not None:
             self.on_change()
+
+    def _drop_lost(self, nodes: list[str]) -> None:
+        """Shards of a node that left died with it: their leases run out and the other
+        shards take their partitions over (a replacement with the same name, created by
+        `_grow`, takes them back at once)."""
+        for index in [i for i, placed in self.shards.items() if placed.node and placed.node not in nodes]:
+            log.warning("controller: %s was on lost node %s", shard_actor_name(index), self.shards[index].node[:8])
+            with contextlib.suppress(Exception):
+                ray.kill(self.shards[index].handle, no_restart=True)
+            del self.shards[index]
 
     def _grow(self, wanted: int, nodes: list[str]) -> list[Placed]:
         created = []
@@ -130,7 +142,8 @@ class Controller:
         settings = self.settings
         placement: dict[str, Any] = {}
         if node is not None:
-            placement["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
+            # Pinned: a shard lives and dies with its node (Ray restarts it there after a crash).
+            placement["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
         return WorkflowShard.options(  # type: ignore[attr-defined]
             name=shard_actor_name(index), namespace=settings.namespace, get_if_exists=True, **placement
         ).remote(index, self.redis_url, settings.partitions, settings.namespace, settings.log_level, settings.lease_ms)

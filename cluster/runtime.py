@@ -13,7 +13,7 @@ import redis
 
 from actors.pool import WorkerPool, pool_actor_name
 from actors.workers import WorkerSpec, load_worker_modules
-from cluster.config import Settings
+from cluster.config import DEFAULT_PARTITIONS, Settings
 from cluster.controller import Controller
 from cluster.redis_server import EmbeddedRedis
 from cluster.store import Keys
@@ -121,14 +121,17 @@ class Runtime:
 
     def _check_partitions(self, client: redis.Redis) -> None:
         """The partition count is fixed when a Redis first holds Podium's data: with any
-        other count, every workflow id would hash to another partition and be lost."""
-        client.hsetnx(Keys.cluster, "partitions", self.settings.partitions)
-        stored = int(client.hget(Keys.cluster, "partitions") or self.settings.partitions)
-        if stored != self.settings.partitions:
+        other count, every workflow id would hash to another partition and be lost. An
+        unset count takes the stored one; every actor gets the count settled here."""
+        wanted = self.settings.partitions or DEFAULT_PARTITIONS
+        client.hsetnx(Keys.cluster, "partitions", wanted)
+        stored = int(client.hget(Keys.cluster, "partitions") or wanted)
+        if self.settings.partitions and stored != self.settings.partitions:
             raise ValueError(
                 f"PODIUM_PARTITIONS={self.settings.partitions}, but this Redis holds data written with "
-                f"{stored} partitions; start with PODIUM_PARTITIONS={stored}"
+                f"{stored} partitions; start with PODIUM_PARTITIONS={stored} (or leave it unset)"
             )
+        self.settings = replace(self.settings, partitions=stored)
 
     def _start_controller(self) -> None:
         """Shards and gateways, kept in line with the nodes by the controller (cluster/controller.py)."""

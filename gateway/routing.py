@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import ray
 
+from actors.faults import PROCESS_LOSS
 from actors.shard import MOVED
 from actors.workflow import events as ev
 from cluster.leases import LeaseStore, holder_name
@@ -67,6 +68,8 @@ REROUTE_DEADLINE_SECONDS = 30.0
 # from the shard (a paused or lost shard answers nothing).
 STALL_SECONDS = 2.0
 OWNERS_REFRESH_SECONDS = 1.0
+# A shard that cannot answer now: no such actor (ValueError), too slow, or its process gone.
+UNREACHABLE: tuple[type[BaseException], ...] = (ValueError, TimeoutError, *PROCESS_LOSS)
 
 
 class ShardRouter:
@@ -151,7 +154,7 @@ class ShardRouter:
                     outcome = await self._answer_or_moved(workflow_id, shard, call(shard))
                 except ValueError:  # no actor of that name (retired, or not created yet)
                     self._forget_handle(shard)
-                except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                except PROCESS_LOSS:  # gone with its node, or being restarted: ask the lease table again
                     self._forget_handle(shard)
             if outcome is not None and outcome != MOVED:
                 return outcome
@@ -206,7 +209,7 @@ class ShardRouter:
         async def one(name: str) -> Any:
             try:
                 return await asyncio.wait_for(getattr(self.handle(name), method).remote(), timeout)
-            except (ValueError, TimeoutError, ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as e:
+            except UNREACHABLE as e:
                 self._forget_handle(name)
                 return {"name": name, "error": f"{type(e).__name__}: {e}"}
 

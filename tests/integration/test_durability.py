@@ -15,29 +15,7 @@ import redis
 
 from tests.integration.client import PodiumClient
 from tests.integration.conftest import start_podium
-
-
-def _gated_workflow(name: str) -> dict[str, object]:
-    return {
-        "name": name,
-        "tasks": [
-            {
-                "name": "py_gate",
-                "taskReferenceName": "gated",
-                "inputParameters": {
-                    "redisUrl": "${workflow.input.redisUrl}",
-                    "gate": "${workflow.input.gate}",
-                    "item": "${workflow.input.item}",
-                },
-            },
-            {
-                "name": f"{name}_after",
-                "taskReferenceName": "after",
-                "inputParameters": {"item": "${gated.output.item}"},
-            },
-        ],
-        "outputParameters": {"item": "${after.output.item}"},
-    }
+from tests.integration.load import gated_workflow
 
 
 def test_sigkilled_shard_loses_no_workflow_and_finishes_none_twice(ray_cluster: None, tmp_path: Path) -> None:
@@ -46,7 +24,7 @@ def test_sigkilled_shard_loses_no_workflow_and_finishes_none_twice(ray_cluster: 
         name = f"crash_{uuid.uuid4().hex[:8]}"
         gate = f"gate:{name}"
         with PodiumClient(runtime.api_url) as client:
-            client.register(_gated_workflow(name), [{"name": f"{name}_after", "retryCount": 0}])
+            client.register(gated_workflow(name), [{"name": f"{name}_after", "retryCount": 0}])
             ids = [client.start(name, {"redisUrl": runtime.redis_url, "gate": gate, "item": i}) for i in range(100)]
             running = client.ok("GET", f"/workflow/running/{name}")
             assert sorted(running) == sorted(ids)
@@ -118,12 +96,20 @@ def test_stopped_system_resumes_running_workflows_after_restart(ray_cluster: Non
         runtime.stop()
 
 
-def test_a_restart_with_another_partition_count_is_refused(ray_cluster: None, tmp_path: Path) -> None:
+def test_a_restart_with_another_partition_count_is_refused_and_an_unset_one_adopts_it(
+    ray_cluster: None, tmp_path: Path
+) -> None:
     """Ids hash to partitions: another count would strand every stored execution."""
     home = tmp_path / "podium"
     start_podium(home, "podium-partitions", workers=[]).stop()
     with pytest.raises(ValueError, match="PODIUM_PARTITIONS=4, but this Redis holds data written with 8 partitions"):
         start_podium(home, "podium-partitions", workers=[], partitions=4)
+    adopted = start_podium(home, "podium-partitions", workers=[], partitions=0)
+    try:
+        assert adopted.settings.partitions == 8
+        assert ray.get(adopted.shards[0].stats.remote())["partitions"], "its shards serve the stored partitions"
+    finally:
+        adopted.stop()
 
 
 def test_timers_pending_while_the_system_is_stopped_fire_once_after_it_restarts(

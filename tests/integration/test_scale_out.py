@@ -1,88 +1,25 @@
 """Shards added, retired and paused while workflows run, on the session's Ray.
 
-Each workflow runs `py_gate` (a Python pool task that counts its own runs in Redis under
-`{gate}:runs:{item}`) and then an external worker task, so both kinds of task cross
-every partition move.
+The load (tests/integration/load.py) runs a Python pool task that counts its own runs and
+an external worker task, so both kinds of task cross every partition move.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 
 from cluster.runtime import Runtime
 from cluster.store import partition_of
 from tests.integration.client import PodiumClient, eventually
 from tests.integration.conftest import start_podium
+from tests.integration.load import Load
 
 PARTITIONS = 16
-
-
-def _workflow(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "tasks": [
-            {
-                "name": "py_gate",
-                "taskReferenceName": "gated",
-                "inputParameters": {
-                    "redisUrl": "${workflow.input.redisUrl}",
-                    "gate": "${workflow.input.gate}",
-                    "item": "${workflow.input.item}",
-                },
-            },
-            {
-                "name": f"{name}_after",
-                "taskReferenceName": "after",
-                "inputParameters": {"item": "${gated.output.item}"},
-            },
-        ],
-        "outputParameters": {"item": "${after.output.item}"},
-    }
-
-
-class Load:
-    """Starts gated workflows and finishes them as an external worker would."""
-
-    def __init__(self, runtime: Runtime, client: PodiumClient) -> None:
-        self.runtime = runtime
-        self.client = client
-        self.name = f"scale_{uuid.uuid4().hex[:8]}"
-        self.gate = f"gate:{self.name}"
-        self.redis = redis.Redis.from_url(runtime.redis_url)
-        self.ids: list[str] = []
-        client.register(_workflow(self.name), [{"name": f"{self.name}_after", "retryCount": 0}])
-
-    def start(self, count: int) -> None:
-        for _ in range(count):
-            item = len(self.ids)
-            workflow_input = {"redisUrl": self.runtime.redis_url, "gate": self.gate, "item": item}
-            self.ids.append(self.client.start(self.name, workflow_input))
-
-    def open_gate(self) -> None:
-        self.redis.set(self.gate, 1)
-
-    def work_external_tasks(self) -> None:
-        for task in self.client.poll(f"{self.name}_after", count=50):
-            self.client.complete(task, {"item": task["inputData"]["item"]})
-
-    def finish(self, timeout: float = 90.0) -> list[dict[str, Any]]:
-        self.open_gate()
-
-        def fetch() -> list[dict[str, Any]]:
-            self.work_external_tasks()
-            return [self.client.workflow(workflow_id) for workflow_id in self.ids]
-
-        return eventually(fetch, lambda found: all(w["status"] == "COMPLETED" for w in found), "all completed", timeout)
-
-    def runs(self) -> list[int]:
-        return [int(self.redis.get(f"{self.gate}:runs:{item}") or 0) for item in range(len(self.ids))]
 
 
 def _shards(client: PodiumClient) -> dict[str, Any]:
@@ -126,18 +63,10 @@ def scaled(podium_to_scale: Runtime) -> Runtime:
     return podium_to_scale
 
 
-def _check_each_ran_once(load: Load, workflows: list[dict[str, Any]]) -> None:
-    for index, workflow in enumerate(workflows):
-        assert workflow["status"] == "COMPLETED", workflow.get("reasonForIncompletion")
-        references = [t["referenceTaskName"] for t in workflow["tasks"]]
-        assert references == ["gated", "after"], references
-        assert workflow["output"] == {"item": index}
-
-
 def test_shards_added_and_retired_while_workflows_run_lose_nothing_and_rerun_nothing(scaled: Runtime) -> None:
     with PodiumClient(scaled.api_url) as client:
         eventually(lambda: _shards(client), _settled(2), "two shards serve every partition")
-        load = Load(scaled, client)
+        load = Load(scaled.redis_url, client)
         load.open_gate()
         load.start(30)
 
@@ -153,7 +82,7 @@ def test_shards_added_and_retired_while_workflows_run_lose_nothing_and_rerun_not
         load.start(30)
         workflows = load.finish()
 
-    _check_each_ran_once(load, workflows)
+    load.check_each_ran_once(workflows)
     # Every move was a clean hand-over: no Python task was dispatched a second time.
     assert load.runs() == [1] * len(load.ids)
 
@@ -176,7 +105,7 @@ def test_bad_scale_requests_are_refused_with_a_message(scaled: Runtime) -> None:
 def test_a_paused_shard_is_fenced_when_it_wakes_and_its_partitions_move_meanwhile(scaled: Runtime) -> None:
     with PodiumClient(scaled.api_url) as client:
         eventually(lambda: _shards(client), _settled(2), "two shards serve every partition")
-        load = Load(scaled, client)
+        load = Load(scaled.redis_url, client)
         load.start(40)  # held at the gate, in flight on the pools
         victim = next(s for s in _shards(client)["shards"] if s["name"] == "podium-shard-1")
         victim_partitions = set(victim["partitions"])
@@ -205,7 +134,7 @@ def test_a_paused_shard_is_fenced_when_it_wakes_and_its_partitions_move_meanwhil
         assert woken["fencedTurns"] >= 1, "the paused shard tried to write and was refused"
         after = [client.workflow(workflow_id) for workflow_id in load.ids]
 
-    _check_each_ran_once(load, workflows)
+    load.check_each_ran_once(workflows)
     assert [w["tasks"] for w in after] == [w["tasks"] for w in workflows], "nothing changed after the wake-up"
     runs = load.runs()
     assert all(count in (1, 2) for count in runs), runs

@@ -29,7 +29,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert s.host == "127.0.0.1"
     assert s.port == 8080
     assert s.shards == 2
-    assert s.partitions == 256
+    assert s.partitions == 0  # the count the Redis holds, or DEFAULT_PARTITIONS for a new one
     assert s.lease_ms == 10_000
     assert s.max_payload_bytes == 1_048_576
     assert s.redis_port == 0

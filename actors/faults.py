@@ -1,0 +1,18 @@
+"""Which Ray errors mean a process or node went away, as opposed to an error raised by
+Podium's or a worker's own code: the first are retried elsewhere or later, never turned
+into a task failure or an HTTP 500."""
+
+from __future__ import annotations
+
+import ray
+
+PROCESS_LOSS: tuple[type[BaseException], ...] = (
+    ray.exceptions.RayActorError,  # died, or unavailable while Ray restarts it
+    ray.exceptions.ActorUnschedulableError,  # pinned to a node that is gone
+    ray.exceptions.NodeDiedError,
+    ray.exceptions.OwnerDiedError,
+)
+
+
+def is_process_loss(error: BaseException) -> bool:
+    return isinstance(error, PROCESS_LOSS)

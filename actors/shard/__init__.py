@@ -1,0 +1,98 @@
+"""WorkflowShard: a Ray actor hosting many workflow executions as virtual actors.
+
+Each execution is activated from Redis on its first event, handled one event at a
+time, and passivated (dropped from memory) when it ends or idles. The shard runs one
+loop: it takes every event that arrived since its last turn, applies each to its
+execution's state machine, writes all their checkpoints, queue pushes, timers and
+messages in ONE Redis transaction, and only then answers callers and carries out the
+side effects (Python pool dispatch, messages to other shards).
+
+A turn, in `core.ShardCore._loop` / `_turn`:
+  1. take the inbox; `_admit` keeps the events of partitions served here (MOVED otherwise);
+  2. activate missing executions from their checkpoints (`activation`);
+  3. apply each event to its state machine; `_translate` turns commands into writes;
+  4. commit the checkpoint, fenced by the partition leases (`partitions._fenced` if refused);
+  5. answer callers, passivate ended or parked executions, `_carry_out` effects (`dispatch`).
+
+Modules:
+  outcomes     what `deliver` answers per event (OK, NOT_FOUND, MOVED, rejections)
+  execution    Envelope, Execution, TurnEffects, ShardEnvironment and small helpers
+  base         ShardBase: the fields every part of ShardCore shares
+  partitions   PartitionOwner: leases, take-over, hand-over, admission, fencing
+  activation   Activation: loading executions and definitions on demand
+  inbox        MessageHandler: messages between executions as events
+  dispatch     Dispatcher: pool and HTTP calls and outbound messages after the commit
+  background   BackgroundLoops: timers, limited pools, poll data, the idle sweep
+  core         ShardCore: entry points and the turn loop
+  actor        WorkflowShard: the Ray actor around ShardCore
+"""
+
+from actors.shard.actor import POOL_REDISPATCH_SECONDS, WorkflowShard
+from actors.shard.background import (
+    IDLE_SECONDS,
+    POLL_DATA_INTERVAL,
+    POOL_FEED_BATCH,
+    SWEEP_INTERVAL,
+    TIMER_INTERVAL,
+)
+from actors.shard.base import DEFAULT_LEASE_MS, Forward, PeerSend, PoolCall
+from actors.shard.core import DISPATCH_TIMER, ShardCore
+from actors.shard.dispatch import HTTP_CONNECTIONS, failed_results
+from actors.shard.execution import (
+    ACTIVE_WORKER_MS,
+    LONG_WAITS,
+    Envelope,
+    Execution,
+    ShardEnvironment,
+    TurnEffects,
+    now_ms,
+    parked,
+    release_freed_memory,
+    shard_actor_name,
+)
+from actors.shard.outcomes import (
+    IGNORED,
+    MOVED,
+    NOT_FOUND,
+    OK,
+    REJECTED_PREFIX,
+    TASK_NOT_FOUND,
+    parse_rejection,
+    rejected_outcome,
+)
+
+__all__ = [
+    "ACTIVE_WORKER_MS",
+    "DEFAULT_LEASE_MS",
+    "DISPATCH_TIMER",
+    "HTTP_CONNECTIONS",
+    "IDLE_SECONDS",
+    "IGNORED",
+    "LONG_WAITS",
+    "MOVED",
+    "NOT_FOUND",
+    "OK",
+    "POLL_DATA_INTERVAL",
+    "POOL_FEED_BATCH",
+    "POOL_REDISPATCH_SECONDS",
+    "REJECTED_PREFIX",
+    "SWEEP_INTERVAL",
+    "TASK_NOT_FOUND",
+    "TIMER_INTERVAL",
+    "Envelope",
+    "Execution",
+    "Forward",
+    "PeerSend",
+    "PoolCall",
+    "ShardCore",
+    "ShardEnvironment",
+    "TurnEffects",
+    "WorkflowShard",
+    "failed_results",
+    "now_ms",
+    "parked",
+    "parse_rejection",
+    "rejected_outcome",
+    "release_freed_memory",
+    "shard_actor_name",
+]

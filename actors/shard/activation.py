@@ -1,0 +1,81 @@
+"""Activation: executions are virtual actors, loaded from their checkpoint on demand.
+
+An execution not in memory when an event arrives is activated from Redis; parsed
+workflow definitions are shared between the executions that use them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from actors import messages
+from actors.shard.base import ShardBase
+from actors.shard.execution import Envelope, Execution
+from actors.workflow.state import WorkflowState
+from cluster.store import Indexed
+from definitions.models import WorkflowDef
+
+
+class Activation(ShardBase):
+    """Loading executions and definitions, part of `ShardCore`."""
+
+    async def _activate_missing(self, batch: list[Envelope]) -> None:
+        # Starts are looked up too: Ray retries a call whose shard died after its commit,
+        # and a start seen twice must find the execution the first one made.
+        missing = [envelope.workflow_id for envelope in batch if envelope.workflow_id not in self.executions]
+        if missing:
+            for workflow_id, raw, definition in await self._load(list(dict.fromkeys(missing))):
+                self._activate(workflow_id, raw, definition)
+        for envelope in batch:
+            message = envelope.message
+            if message is not None and message["kind"] == "start_child" and envelope.workflow_id not in self.executions:
+                await self._resolve_child_definition(message)
+
+    async def _load(self, workflow_ids: list[str]) -> list[tuple[str, dict[bytes, bytes], WorkflowDef]]:
+        """Checkpoints of these executions (those that exist), with their definitions."""
+        loaded = await self.store.load_executions(workflow_ids)
+        found = [(workflow_id, raw) for workflow_id, raw in zip(workflow_ids, loaded, strict=True) if raw]
+        known = {raw[b"def"]: self._by_digest.get(raw[b"def"]) for _, raw in found}
+        unknown = [digest for digest, definition in known.items() if definition is None]
+        for digest, definition_json in (await self.store.definitions_by_digest(unknown)).items():
+            known[digest] = self._by_digest[digest] = self._definition(definition_json)
+        return [
+            (workflow_id, raw, definition)
+            for workflow_id, raw in found
+            if (definition := known[raw[b"def"]]) is not None
+        ]
+
+    def _activate(self, workflow_id: str, raw: dict[bytes, bytes], definition: WorkflowDef) -> Execution:
+        workflow = orjson.loads(raw[b"meta"])
+        tasks = [orjson.loads(value) for key, value in raw.items() if key.startswith(b"t:")]
+        execution = Execution(
+            WorkflowState(workflow, definition, tasks), self.store.partition(workflow_id), time.monotonic()
+        )
+        execution.indexed = Indexed.of(execution.state)
+        self.executions[workflow_id] = execution
+        return execution
+
+    def _definition(self, raw: bytes | dict[str, Any]) -> WorkflowDef:
+        """Executions of one definition share one parsed model and one task graph."""
+        key = raw if isinstance(raw, bytes) else orjson.dumps(raw)
+        definition = self._definitions.get(key)
+        if definition is None:
+            if len(self._definitions) > 1000:
+                self._definitions.clear()
+                self._by_digest.clear()
+            definition = WorkflowDef.model_validate(orjson.loads(key))
+            definition._derived["json"] = key
+            self._definitions[key] = definition
+        return definition
+
+    async def _resolve_child_definition(self, message: messages.Message) -> None:
+        if message.get("definition"):
+            return
+        name, version = message.get("name"), message.get("version")
+        found = await self.store.get_workflow_def(name, version) if name else None
+        message["definition"] = found
+        if found is None:
+            message["error"] = f"workflow definition {name!r} version {version} is not registered"

@@ -1,0 +1,163 @@
+"""WorkflowShard: the Ray actor around `ShardCore`."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import time
+from collections import defaultdict
+from typing import Any
+
+import ray
+
+from actors import messages
+from actors.faults import is_process_loss
+from actors.metrics import RayMetrics
+from actors.pool import pool_actor_name
+from actors.shard.base import DEFAULT_LEASE_MS
+from actors.shard.core import ShardCore
+from actors.shard.dispatch import failed_results
+from actors.tracing import tracer_from_environment
+from actors.workflow import events as ev
+from cluster.store import Store
+
+log = logging.getLogger("podium.shard")
+
+# How long tasks whose pool actor died are dispatched again before they fail.
+POOL_REDISPATCH_SECONDS = 300.0
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+class WorkflowShard:
+    """The Ray actor around ShardCore: finds pool actors and peer shards by name."""
+
+    def __init__(
+        self,
+        index: int,
+        redis_url: str,
+        partitions: int,
+        namespace: str,
+        log_level: str = "INFO",
+        lease_ms: int = DEFAULT_LEASE_MS,
+    ) -> None:
+        self.namespace = namespace
+        logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        self.core = ShardCore(
+            index,
+            Store(redis_url, partitions),
+            self._call_pool,
+            self._send_to_peer,
+            RayMetrics(index),
+            tracer_from_environment(),
+            lease_ms=lease_ms,
+            forward=self._forward,
+        )
+        self._pools: dict[str, list[Any]] = {}
+        self._peers: dict[str, Any] = {}
+        self._round_robin = itertools.count()
+        # Async actors construct inside their event loop: recover at once, also after a
+        # restart by Ray, rather than waiting for the first call.
+        self._starting = asyncio.get_running_loop().create_task(self.core.start())
+
+    async def ready(self) -> int:
+        await self.core.start()
+        return len(self.core.executions)
+
+    async def start_workflows(self, requests: list[dict[str, Any]]) -> list[str]:
+        await self.core.start()
+        return await self.core.start_workflows(requests)
+
+    async def deliver(self, events: list[tuple[str, ev.Event]]) -> list[str]:
+        await self.core.start()
+        return await self.core.deliver(events)
+
+    async def accept_messages(self, batch: list[tuple[str, str, messages.Message]]) -> None:
+        await self.core.start()
+        self.core.accept_messages(batch)
+
+    async def refresh_metadata(self) -> None:
+        await self.core.start()
+        await self.core.refresh_metadata()
+        self._pools.clear()
+
+    async def retire(self) -> None:
+        await self.core.retire()
+
+    async def stats(self) -> dict[str, Any]:
+        core = self.core
+        return {
+            "name": core.name,
+            "index": core.index,
+            "node": core.ownership.node,
+            "pid": os.getpid(),
+            "partitions": core.ownership.serving(),
+            "leaving": sorted(core.ownership.leaving),
+            "activeExecutions": len(core.executions),
+            "steps": core.steps,
+            "fencedTurns": core.fenced_turns,
+        }
+
+    def _pool_handles(self, task_type: str) -> list[Any]:
+        handles = self._pools.get(task_type)
+        if handles is None:
+            size = self.core.pool_types.get(task_type, 0)
+            handles = [ray.get_actor(pool_actor_name(task_type, i), namespace=self.namespace) for i in range(size)]
+            if not handles:
+                raise LookupError(f"no Python worker pool serves {task_type!r}")
+            self._pools[task_type] = handles
+        return handles
+
+    async def _call_pool(self, task_type: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run tasks on the type's pool actors. A pool actor that dies mid-call is a crash,
+        not the task's failure: its tasks go again to the actor Ray restarts (at least once,
+        as a worker crash in Conductor leads to a re-queue), and no retry is spent."""
+        results: list[dict[str, Any]] = []
+        pending, pause = tasks, 0.05
+        deadline = time.monotonic() + POOL_REDISPATCH_SECONDS
+        while pending:
+            handles = self._pool_handles(task_type)
+            groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            for task in pending:
+                groups[next(self._round_robin) % len(handles)].append(task)
+            outcomes = await asyncio.gather(
+                *(handles[i].execute.remote(group) for i, group in groups.items()), return_exceptions=True
+            )
+            pending = []
+            for group, outcome in zip(groups.values(), outcomes, strict=True):
+                if not isinstance(outcome, BaseException):
+                    results.extend(outcome)
+                elif is_process_loss(outcome) and time.monotonic() < deadline:
+                    log.warning(
+                        "%s: pool actor for %r lost, dispatching %d tasks again", self.core.name, task_type, len(group)
+                    )
+                    pending.extend(group)
+                else:
+                    reason = f"worker pool actor for {task_type!r} failed: {type(outcome).__name__}: {outcome}"
+                    results.extend(failed_results(group, reason))
+            if pending:
+                self._pools.pop(task_type, None)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+        return results
+
+    def _peer(self, name: str) -> Any:
+        peer = self._peers.get(name)
+        if peer is None:
+            peer = self._peers[name] = ray.get_actor(name, namespace=self.namespace)
+        return peer
+
+    def _send_to_peer(self, shard: str, batch: list[tuple[str, str, messages.Message]]) -> None:
+        # Fire and forget: the message is already in the receiver's inbox in Redis.
+        try:
+            self._peer(shard).accept_messages.remote(batch)
+        except ValueError:  # no such actor (retired): the partition's next owner reads its inbox
+            self._peers.pop(shard, None)
+
+    def _forward(self, shard: str, events: list[tuple[str, ev.Event]]) -> None:
+        # Fire and forget: a result lost here is dispatched again by the owner's recovery.
+        try:
+            self._peer(shard).deliver.remote(events)
+        except ValueError:
+            self._peers.pop(shard, None)

@@ -1,0 +1,108 @@
+"""ShardBase: the state every part of `ShardCore` shares.
+
+`ShardCore` is assembled from mixins, one per concern (partitions, activation, inbox,
+dispatch, background loops); each inherits this class, so it sees the shard's fields,
+and the methods one part calls on another are declared here for the type checker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from actors import messages
+from actors.metrics import Metrics, NoMetrics
+from actors.ownership import Ownership
+from actors.shard.execution import Envelope, Execution, ShardEnvironment, shard_actor_name
+from actors.tracing import ExecutionTracer
+from actors.workflow import events as ev
+from cluster.leases import LeaseStore
+from cluster.store import Store
+from definitions.models import TaskDef, WorkflowDef
+
+PoolCall = Callable[[str, list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
+PeerSend = Callable[[str, list[tuple[str, str, messages.Message]]], None]
+# Events for executions this shard no longer owns, sent on to the owner by shard name.
+Forward = Callable[[str, list[tuple[str, ev.Event]]], None]
+DEFAULT_LEASE_MS = 10_000
+
+
+class ShardBase:
+    """The shard's fields (see `ShardCore`)."""
+
+    def __init__(
+        self,
+        index: int,
+        store: Store,
+        call_pool: PoolCall | None = None,
+        send_to_peer: PeerSend | None = None,
+        metrics: Metrics | None = None,
+        tracer: ExecutionTracer | None = None,
+        lease_ms: int = DEFAULT_LEASE_MS,
+        forward: Forward | None = None,
+    ) -> None:
+        self.index = index
+        self.name = shard_actor_name(index)
+        self.metrics: Metrics = metrics or NoMetrics()
+        self.tracer = tracer
+        self.store = store
+        self.ownership = Ownership(self.name, LeaseStore(store.redis, store.partitions), lease_ms)
+        self._forward = forward
+        # Serialises turns and ownership changes: a partition changes hands between turns.
+        self._turn_lock = asyncio.Lock()
+        self._rebalancing = asyncio.Lock()
+        self.fenced_turns = 0
+        self.executions: dict[str, Execution] = {}
+        self.inbox: list[Envelope] = []
+        self.task_defs: dict[str, TaskDef] = {}
+        self.env = ShardEnvironment(self.task_defs)
+        self.pool_types: dict[str, int] = {}
+        # Task types with a rate or concurrency limit; their Python pool tasks wait in a
+        # Redis queue of this shard's own until the limit gives them a slot.
+        self.limited_types: set[str] = set()
+        self.concurrency_limited: set[str] = set()
+        self._call_pool = call_pool
+        self._send_to_peer = send_to_peer
+        self._definitions: dict[bytes, WorkflowDef] = {}
+        self._by_digest: dict[bytes, WorkflowDef] = {}
+        self._wake = asyncio.Event()
+        self._timers_in_flight: set[str] = set()
+        self._messages_in_flight: set[str] = set()
+        # Tasks handed to a Python pool or an HTTP call whose result has not been applied
+        # yet -> their partition (a partition is handed over once none is left).
+        self._in_flight: dict[str, int] = {}
+        self._http: aiohttp.ClientSession | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._started = False
+        self.steps = 0
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    if TYPE_CHECKING:
+        # Defined by the other parts of ShardCore; declared here so that each part type-checks.
+
+        def post(self, workflow_id: str, event: ev.Event) -> None: ...
+
+        def submit_message(self, message_id: str, message: messages.Message, partition: int) -> None: ...
+
+        def accept_messages(self, batch: list[tuple[str, str, messages.Message]]) -> None: ...
+
+        async def refresh_metadata(self) -> None: ...
+
+        def _release(self, envelope: Envelope) -> None: ...
+
+        async def _redeliver_inbox(self, partitions: list[int] | None = None) -> None: ...
+
+        async def _load(self, workflow_ids: list[str]) -> list[tuple[str, dict[bytes, bytes], WorkflowDef]]: ...
+
+        def _activate(self, workflow_id: str, raw: dict[bytes, bytes], definition: WorkflowDef) -> Execution: ...
+
+        def _definition(self, raw: bytes | dict[str, Any]) -> WorkflowDef: ...
+
+        async def _run_on_pool(self, task_type: str, tasks: list[dict[str, Any]]) -> None: ...

@@ -1,0 +1,126 @@
+"""Dispatcher: the side effects a turn carries out once its checkpoint is committed.
+
+Python pool tasks go to their pool actors, HTTP tasks are called, messages go to the
+shard that owns their receiver; the answers of pools and HTTP calls come back as
+events for the next turn.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+import aiohttp
+
+from actors import http_client, messages
+from actors.shard.base import ShardBase
+from actors.shard.execution import Execution, TurnEffects
+from actors.shard.outcomes import IGNORED, OK
+from actors.workflow import events as ev
+from actors.workflow.state import public_task
+from definitions.models import TERMINAL_TASK_STATUSES
+
+log = logging.getLogger("podium.shard")
+
+# Connections a shard keeps open for HTTP tasks, across all hosts.
+HTTP_CONNECTIONS = 100
+
+
+def failed_results(tasks: list[dict[str, Any]], reason: str) -> list[dict[str, Any]]:
+    """TaskResult-shaped failures for tasks whose worker never answered; they are retried."""
+    return [
+        {
+            "taskId": t["taskId"],
+            "workflowInstanceId": t["workflowInstanceId"],
+            "status": "FAILED",
+            "reasonForIncompletion": reason,
+        }
+        for t in tasks
+    ]
+
+
+class Dispatcher(ShardBase):
+    """Pool and HTTP dispatch and outbound messages, part of `ShardCore`."""
+
+    def _dispatch_when_due(self, execution: Execution, task_id: str, effects: TurnEffects) -> str:
+        """A pool task's start delay or retry delay has passed: send it to its pool now."""
+        task = execution.state.by_id.get(task_id)
+        if task is None or task["status"] != "SCHEDULED" or execution.state.status != "RUNNING":
+            return IGNORED
+        self._to_pool(execution.state.workflow_id, task, effects)
+        return OK
+
+    def _to_pool(self, workflow_id: str, task: dict[str, Any], effects: TurnEffects) -> None:
+        effects.pool_tasks[task["taskType"]].append(public_task(task))
+        task_def = self.task_defs.get(task["taskType"])
+        if task_def is not None and task_def.timeout_seconds > 0:
+            # A pool call has no poll: mark it started so its timeoutSeconds runs.
+            self.post(workflow_id, ev.TaskPolled(task["taskId"], f"pool:{task['taskType']}"))
+
+    def _carry_out(self, effects: TurnEffects) -> None:
+        for task_type, tasks in effects.pool_tasks.items():
+            # A recovery redispatch and the task's own dispatch timer may both ask for it, and
+            # a timer may fire after the pool answered but before the answer was applied.
+            fresh = list(
+                {
+                    t["taskId"]: t for t in tasks if t["taskId"] not in self._in_flight and self._still_waiting(t)
+                }.values()
+            )
+            if fresh:
+                self._in_flight.update({t["taskId"]: self.store.partition(t["workflowInstanceId"]) for t in fresh})
+                self._spawn(self._run_on_pool(task_type, fresh))
+        for task, async_complete in effects.http_calls:
+            self._in_flight[task["taskId"]] = self.store.partition(task["workflowInstanceId"])
+            self._spawn(self._call_http(task, async_complete))
+        by_shard: dict[str, list[tuple[str, str, messages.Message]]] = defaultdict(list)
+        for addressed in effects.outbound:
+            by_shard[self.ownership.owner_of(self.store.partition(addressed[0]))].append(addressed)
+        for shard, batch in by_shard.items():
+            if shard == self.name or self._send_to_peer is None:
+                self.accept_messages(batch)
+            elif shard:
+                self._send_to_peer(shard, batch)
+
+    def _http_session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=HTTP_CONNECTIONS))
+        return self._http
+
+    async def _call_http(self, task: dict[str, Any], async_complete: bool) -> None:
+        try:
+            result = await http_client.perform(self._http_session(), task, async_complete)
+        except Exception as error:  # a bug here must not leave the task waiting forever
+            log.exception("%s: HTTP task %s failed", self.name, task["taskId"])
+            result = failed_results([task], f"HTTP task failed: {type(error).__name__}: {error}")[0]
+        self._post_result(result)
+
+    def _post_result(self, result: dict[str, Any]) -> None:
+        """A TaskResult-shaped answer from a pool or an HTTP call, as an event for its workflow."""
+        self.post(
+            result["workflowInstanceId"],
+            ev.TaskUpdate(
+                task_id=result["taskId"],
+                status=result["status"],
+                output_data=result.get("outputData") or {},
+                reason_for_incompletion=result.get("reasonForIncompletion"),
+                worker_id=result.get("workerId"),
+            ),
+        )
+
+    def _still_waiting(self, task: dict[str, Any]) -> bool:
+        execution = self.executions.get(task["workflowInstanceId"])
+        current = execution.state.by_id.get(task["taskId"]) if execution is not None else None
+        return current is not None and current["status"] not in TERMINAL_TASK_STATUSES
+
+    async def _run_on_pool(self, task_type: str, tasks: list[dict[str, Any]]) -> None:
+        try:
+            if self._call_pool is None:
+                raise RuntimeError("this shard has no worker pools")
+            results = await self._call_pool(task_type, tasks)
+        except Exception as error:
+            results = failed_results(tasks, f"worker pool for {task_type!r} failed: {type(error).__name__}: {error}")
+        if task_type in self.concurrency_limited:
+            await self.store.release(task_type, [task["taskId"] for task in tasks])
+        for result in results:
+            self._post_result(result)

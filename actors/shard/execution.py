@@ -1,0 +1,94 @@
+"""The data a shard keeps per execution and per turn, and small helpers around it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import gc
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors import messages
+from actors.workflow import events as ev
+from actors.workflow.state import WorkflowState
+from cluster.store import Indexed
+from definitions.models import TaskDef
+
+# A domain is active while a worker polled it this recently (Conductor's default).
+ACTIVE_WORKER_MS = 10_000
+
+
+# Task types that wait for a person, a timer or a child: an execution blocked only on
+# them may wait for days, so it leaves memory at once instead of after IDLE_SECONDS.
+LONG_WAITS = frozenset({"WAIT", "HUMAN", "SUB_WORKFLOW"})
+
+
+def parked(state: WorkflowState) -> bool:
+    active = state.active_tasks()
+    return bool(active) and all(task["taskType"] in LONG_WAITS for task in active)
+
+
+def release_freed_memory() -> None:
+    """Give memory freed by passivation back to the OS, so parked workflows cost RSS nowhere."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def shard_actor_name(index: int) -> str:
+    return f"podium-shard-{index}"
+
+
+@dataclass(slots=True)
+class Envelope:
+    workflow_id: str
+    event: ev.Event | None
+    reply: asyncio.Future[Any] | None = None
+    message: messages.Message | None = None
+    # Where the event came from, cleared in the same checkpoint that records its effect.
+    inbox_ack: tuple[int, str] | None = None
+    timer: tuple[int, str] | None = None
+
+
+@dataclass(slots=True)
+class Execution:
+    state: WorkflowState
+    partition: int
+    last_active: float
+    definition_json: bytes | None = None  # set until the first checkpoint stores it
+    indexed: Indexed | None = None  # what the search indexes hold (None: not written yet)
+
+
+@dataclass(slots=True)
+class TurnEffects:
+    """What one loop turn does after its checkpoint is committed."""
+
+    pool_tasks: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    http_calls: list[tuple[dict[str, Any], bool]] = field(default_factory=list)
+    outbound: list[tuple[str, str, messages.Message]] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+
+
+class ShardEnvironment:
+    def __init__(self, task_defs: dict[str, TaskDef]) -> None:
+        self.task_defs = task_defs
+        # (task type, domain) -> the last time a worker polled it, refreshed by the shard.
+        self.last_polls: dict[tuple[str, str], int] = {}
+
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+    def task_def(self, name: str) -> TaskDef | None:
+        return self.task_defs.get(name)
+
+    def active_domain(self, task_type: str, domains: list[str]) -> str | None:
+        recent = now_ms() - ACTIVE_WORKER_MS
+        return next((d for d in domains if self.last_polls.get((task_type, d), 0) >= recent), None)

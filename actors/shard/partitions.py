@@ -1,0 +1,148 @@
+"""PartitionOwner: which partitions a shard serves, and what changes when that changes.
+
+The leases themselves live in `actors.ownership`; this part of the shard reacts to
+them between turns: it drops the executions of partitions taken over by another
+shard, recovers partitions it acquired, hands over drained ones, and, before each
+turn, admits only the events of partitions it may apply (`_admit`) and undoes a turn
+whose write was refused (`_fenced`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from actors import messages
+from actors.shard.base import ShardBase
+from actors.shard.execution import Envelope
+from actors.shard.outcomes import MOVED
+from actors.workflow import events as ev
+from cluster.leases import Acquired
+
+log = logging.getLogger("podium.shard")
+
+
+class PartitionOwner(ShardBase):
+    """Partition ownership and hand-over, part of `ShardCore`."""
+
+    async def _lease_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.ownership.tick_seconds)
+            try:
+                await self.rebalance()
+            except Exception:
+                log.exception("%s: lease tick failed", self.name)
+
+    async def rebalance(self) -> None:
+        """Renew leases, drop what was taken over, hand over and take partitions."""
+        async with self._rebalancing:
+            await self._rebalance()
+
+    async def _rebalance(self) -> None:
+        changes = await self.ownership.tick()
+        if changes.lost:
+            async with self._turn_lock:
+                self._forget(changes.lost)
+        if changes.acquired:
+            await self._take_over(changes.acquired)
+        await self._hand_over_drained()
+
+    def _forget(self, partitions: set[int]) -> None:
+        """Drop the executions of partitions this shard no longer owns (their checkpoints stay)."""
+        for workflow_id in [w for w, e in self.executions.items() if e.partition in partitions]:
+            del self.executions[workflow_id]
+
+    async def _take_over(self, acquired: list[Acquired]) -> None:
+        """Serve newly acquired partitions; recover those their last owner did not hand over."""
+        unclean = [taken.partition for taken in acquired if not taken.clean]
+        # Slots held by the previous owner's pool calls died with its process.
+        for task_type in self.concurrency_limited & self.pool_types.keys():
+            await self.store.release_pool_slots(task_type, unclean)
+        recovered = 0
+        for partition in unclean:
+            ids = await self.store.partition_running_ids(partition)
+            for start in range(0, len(ids), 500):
+                for workflow_id, raw, definition in await self._load(ids[start : start + 500]):
+                    if workflow_id not in self.executions:
+                        self._activate(workflow_id, raw, definition)
+                        self.post(workflow_id, ev.Redispatch())
+                        recovered += 1
+        await self._redeliver_inbox([taken.partition for taken in acquired])
+        log.info(
+            "%s took %d partitions (%d to recover, %d executions)", self.name, len(acquired), len(unclean), recovered
+        )
+
+    async def _hand_over_drained(self) -> None:
+        """Release the leaving partitions whose work in flight has come back (or that waited too long)."""
+        leaving = self.ownership.leaving
+        if not leaving:
+            return
+        async with self._turn_lock:
+            busy = set(self._in_flight.values())
+            done = {p for p in leaving if p not in busy}
+            overdue = {p for p in leaving if p in busy and self.ownership.drain_overdue(p)}
+            if not done and not overdue:
+                return
+            self._forget(done | overdue)
+            await self.ownership.release(done, clean=True)
+            await self.ownership.release(overdue, clean=False)
+        log.info("%s handed over %d partitions (%d unclean)", self.name, len(done | overdue), len(overdue))
+
+    async def retire(self) -> None:
+        """Stop serving at once and free every lease (a shard removed on purpose)."""
+        async with self._turn_lock:
+            self._forget(set(self.ownership.tokens))
+            await self.ownership.release_all()
+
+    async def _redeliver_inbox(self, partitions: list[int] | None = None) -> None:
+        owned = self.ownership.serving() if partitions is None else partitions
+        for partition, message_id, raw in await self.store.inbox_messages(owned):
+            if message_id not in self._messages_in_flight:
+                message = messages.decode(raw)
+                self.submit_message(message_id, message, partition)
+
+    def _admit(self, batch: list[Envelope]) -> list[Envelope]:
+        """The envelopes this shard may apply now. A gateway's call for a partition that is
+        not served here is answered MOVED (the gateway asks the owner); a result for one
+        that moved goes on to its owner; timers and messages of other partitions stay in
+        Redis for their owner."""
+        admitted: list[Envelope] = []
+        forward: dict[str, list[tuple[str, ev.Event]]] = defaultdict(list)
+        ownership = self.ownership
+        for envelope in batch:
+            partition = self.store.partition(envelope.workflow_id)
+            if envelope.reply is not None:
+                if ownership.serves(partition):
+                    admitted.append(envelope)
+                elif not envelope.reply.done():
+                    envelope.reply.set_result(MOVED)
+                continue
+            if ownership.owns(partition):
+                admitted.append(envelope)
+                continue
+            self._release(envelope)
+            if isinstance(envelope.event, ev.TaskUpdate):
+                self._in_flight.pop(envelope.event.task_id, None)
+                owner = ownership.owner_of(partition)
+                if owner and owner != self.name:
+                    forward[owner].append((envelope.workflow_id, envelope.event))
+        if self._forward is not None:
+            for owner, events in forward.items():
+                self._forward(owner, events)
+        return admitted
+
+    def _fenced(self, batch: list[Envelope], partitions: set[int]) -> None:
+        """The turn's write was refused: another shard took these partitions over. Nothing
+        of the turn landed, so forget what it changed in memory and apply its events again
+        (those of the lost partitions go to their new owner)."""
+        self.fenced_turns += 1
+        log.warning("%s: write refused, partitions %s belong to another shard", self.name, sorted(partitions))
+        for partition in partitions:
+            self.ownership.tokens.pop(partition, None)
+            self.ownership.leaving.pop(partition, None)
+        for envelope in batch:
+            self.executions.pop(envelope.workflow_id, None)
+        self._forget(partitions)
+        self.inbox[:0] = batch
+        self._wake.set()
