@@ -63,6 +63,7 @@ class Ownership:
         self.leaving: dict[int, float] = {}
         self.owners: list[str] = [""] * self.partitions  # holder shard name per partition
         self.members: list[str] = []
+        self.wanted: list[str | None] = [None] * self.partitions  # who the members want per partition
         self.node = node_id()
 
     @property
@@ -82,6 +83,9 @@ class Ownership:
     def owner_of(self, partition: int) -> str:
         return self.owners[partition]
 
+    def wanted_owner(self, partition: int) -> str | None:
+        return self.wanted[partition]
+
     async def tick(self) -> TickChanges:
         changes = TickChanges()
         now = now_ms()
@@ -93,7 +97,7 @@ class Ownership:
         if changes.lost:
             log.warning("%s lost %d partitions to other shards", self.name, len(changes.lost))
         self.members = await self.leases.members(now, self.lease_ms)
-        wanted = desired_owners(self.partitions, self.members)
+        self.wanted = wanted = desired_owners(self.partitions, self.members)
         for partition in self.tokens:
             if wanted[partition] not in (None, self.name) and partition not in self.leaving:
                 self.leaving[partition] = time.monotonic() + DRAIN_SECONDS

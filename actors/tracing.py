@@ -68,8 +68,12 @@ class ExecutionTracer:
     def task_ended(self, workflow: dict[str, Any], task: dict[str, Any]) -> None:
         workflow_id = workflow["workflowId"]
         parent = NonRecordingSpan(
-            SpanContext(trace_id_of(workflow_id), root_span_id_of(workflow_id), is_remote=True,
-                        trace_flags=TraceFlags(TraceFlags.SAMPLED))
+            SpanContext(
+                trace_id_of(workflow_id),
+                root_span_id_of(workflow_id),
+                is_remote=True,
+                trace_flags=TraceFlags(TraceFlags.SAMPLED),
+            )
         )
         attributes = {
             "podium.workflow.id": workflow_id,

@@ -35,7 +35,7 @@ from actors.shard.background import (
     SWEEP_INTERVAL,
     TIMER_INTERVAL,
 )
-from actors.shard.base import DEFAULT_LEASE_MS, Forward, PeerSend, PoolCall
+from actors.shard.base import DEFAULT_LEASE_MS, Peers, PoolCall
 from actors.shard.core import DISPATCH_TIMER, ShardCore
 from actors.shard.dispatch import HTTP_CONNECTIONS, failed_results
 from actors.shard.execution import (
@@ -81,8 +81,7 @@ __all__ = [
     "TIMER_INTERVAL",
     "Envelope",
     "Execution",
-    "Forward",
-    "PeerSend",
+    "Peers",
     "PoolCall",
     "ShardCore",
     "ShardEnvironment",

@@ -48,14 +48,12 @@ class WorkflowShard:
             index,
             Store(redis_url, partitions),
             self._call_pool,
-            self._send_to_peer,
+            RayPeers(namespace),
             RayMetrics(index),
             tracer_from_environment(),
             lease_ms=lease_ms,
-            forward=self._forward,
         )
         self._pools: dict[str, list[Any]] = {}
-        self._peers: dict[str, Any] = {}
         self._round_robin = itertools.count()
         # Async actors construct inside their event loop: recover at once, also after a
         # restart by Ray, rather than waiting for the first call.
@@ -73,9 +71,13 @@ class WorkflowShard:
         await self.core.start()
         return await self.core.deliver(events)
 
-    async def accept_messages(self, batch: list[tuple[str, str, messages.Message]]) -> None:
+    async def accept_messages(self, batch: list[tuple[str, str, messages.Message]], hops: int = 0) -> None:
         await self.core.start()
-        self.core.accept_messages(batch)
+        self.core.accept_messages(batch, hops)
+
+    async def rebalance_soon(self) -> None:
+        await self.core.start()
+        self.core.rebalance_soon()
 
     async def refresh_metadata(self) -> None:
         await self.core.start()
@@ -142,22 +144,29 @@ class WorkflowShard:
                 pause = min(pause * 2, 2.0)
         return results
 
-    def _peer(self, name: str) -> Any:
-        peer = self._peers.get(name)
-        if peer is None:
-            peer = self._peers[name] = ray.get_actor(name, namespace=self.namespace)
-        return peer
 
-    def _send_to_peer(self, shard: str, batch: list[tuple[str, str, messages.Message]]) -> None:
-        # Fire and forget: the message is already in the receiver's inbox in Redis.
-        try:
-            self._peer(shard).accept_messages.remote(batch)
-        except ValueError:  # no such actor (retired): the partition's next owner reads its inbox
-            self._peers.pop(shard, None)
+class RayPeers:
+    """The other shards, found by name in Podium's Ray namespace."""
 
-    def _forward(self, shard: str, events: list[tuple[str, ev.Event]]) -> None:
-        # Fire and forget: a result lost here is dispatched again by the owner's recovery.
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self._handles: dict[str, Any] = {}
+
+    def _call(self, shard: str, method: str, *args: Any) -> None:
         try:
-            self._peer(shard).deliver.remote(events)
-        except ValueError:
-            self._peers.pop(shard, None)
+            handle = self._handles.get(shard)
+            if handle is None:
+                handle = self._handles[shard] = ray.get_actor(shard, namespace=self.namespace)
+            getattr(handle, method).remote(*args)
+        except ValueError:  # no such actor (retired): what it would have got waits in Redis
+            self._handles.pop(shard, None)
+
+    def send_messages(self, shard: str, batch: list[tuple[str, str, messages.Message]], hops: int = 0) -> None:
+        self._call(shard, "accept_messages", batch, hops)
+
+    def forward(self, shard: str, events: list[tuple[str, ev.Event]]) -> None:
+        # A result lost here is dispatched again by the owner's recovery (the drain was unclean).
+        self._call(shard, "deliver", events)
+
+    def nudge(self, shard: str) -> None:
+        self._call(shard, "rebalance_soon")

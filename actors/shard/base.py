@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 
@@ -24,9 +24,21 @@ from cluster.store import Store
 from definitions.models import TaskDef, WorkflowDef
 
 PoolCall = Callable[[str, list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
-PeerSend = Callable[[str, list[tuple[str, str, messages.Message]]], None]
-# Events for executions this shard no longer owns, sent on to the owner by shard name.
-Forward = Callable[[str, list[tuple[str, ev.Event]]], None]
+
+
+class Peers(Protocol):
+    """The other shards, by name; every call is fire and forget."""
+
+    def send_messages(self, shard: str, batch: list[tuple[str, str, messages.Message]], hops: int = 0) -> None:
+        """Messages already in the receiver partition's inbox in Redis: this only hurries them."""
+
+    def forward(self, shard: str, events: list[tuple[str, ev.Event]]) -> None:
+        """Results for executions of a partition that moved to `shard`."""
+
+    def nudge(self, shard: str) -> None:
+        """Ask `shard` to look at the leases now: a partition it wants was just released."""
+
+
 DEFAULT_LEASE_MS = 10_000
 
 
@@ -38,11 +50,10 @@ class ShardBase:
         index: int,
         store: Store,
         call_pool: PoolCall | None = None,
-        send_to_peer: PeerSend | None = None,
+        peers: Peers | None = None,
         metrics: Metrics | None = None,
         tracer: ExecutionTracer | None = None,
         lease_ms: int = DEFAULT_LEASE_MS,
-        forward: Forward | None = None,
     ) -> None:
         self.index = index
         self.name = shard_actor_name(index)
@@ -50,7 +61,10 @@ class ShardBase:
         self.tracer = tracer
         self.store = store
         self.ownership = Ownership(self.name, LeaseStore(store.redis, store.partitions), lease_ms)
-        self._forward = forward
+        self.peers = peers
+        # Partitions acquired lately -> until when their inbox is read at every lease tick:
+        # a sender with an older view of the owners may have hurried a message elsewhere.
+        self._fresh: dict[int, float] = {}
         # Serialises turns and ownership changes: a partition changes hands between turns.
         self._turn_lock = asyncio.Lock()
         self._rebalancing = asyncio.Lock()
@@ -61,11 +75,10 @@ class ShardBase:
         self.env = ShardEnvironment(self.task_defs)
         self.pool_types: dict[str, int] = {}
         # Task types with a rate or concurrency limit; their Python pool tasks wait in a
-        # Redis queue of this shard's own until the limit gives them a slot.
+        # Redis queue of the type, fed by every shard, until the limit gives them a slot.
         self.limited_types: set[str] = set()
         self.concurrency_limited: set[str] = set()
         self._call_pool = call_pool
-        self._send_to_peer = send_to_peer
         self._definitions: dict[bytes, WorkflowDef] = {}
         self._by_digest: dict[bytes, WorkflowDef] = {}
         self._wake = asyncio.Event()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -102,10 +103,21 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
         replies = [self.submit(workflow_id, event) for workflow_id, event in events]
         return list(await asyncio.gather(*replies))
 
-    def accept_messages(self, batch: list[tuple[str, str, messages.Message]]) -> None:
-        for workflow_id, message_id, message in batch:
-            if message_id not in self._messages_in_flight and self.ownership.owns(self.store.partition(workflow_id)):
-                self.submit_message(message_id, message, self.store.partition(workflow_id))
+    def accept_messages(self, batch: list[tuple[str, str, messages.Message]], hops: int = 0) -> None:
+        """Messages another shard hurried here; those of partitions that moved on go once more
+        to their owner (either way each is in its partition's inbox in Redis until handled)."""
+        elsewhere: dict[str, list[tuple[str, str, messages.Message]]] = defaultdict(list)
+        for addressed in batch:
+            workflow_id, message_id, message = addressed
+            partition = self.store.partition(workflow_id)
+            if self.ownership.owns(partition):
+                if message_id not in self._messages_in_flight:
+                    self.submit_message(message_id, message, partition)
+            elif hops == 0 and (owner := self.ownership.owner_of(partition)) and owner != self.name:
+                elsewhere[owner].append(addressed)
+        if self.peers is not None:
+            for owner, moved in elsewhere.items():
+                self.peers.send_messages(owner, moved, hops + 1)
 
     # -- the loop ---------------------------------------------------------------------------
 

@@ -77,10 +77,10 @@ class Dispatcher(ShardBase):
         for addressed in effects.outbound:
             by_shard[self.ownership.owner_of(self.store.partition(addressed[0]))].append(addressed)
         for shard, batch in by_shard.items():
-            if shard == self.name or self._send_to_peer is None:
+            if shard == self.name or self.peers is None:
                 self.accept_messages(batch)
             elif shard:
-                self._send_to_peer(shard, batch)
+                self.peers.send_messages(shard, batch)
 
     def _http_session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 
 from actors import messages
@@ -21,6 +22,8 @@ from actors.workflow import events as ev
 from cluster.leases import Acquired
 
 log = logging.getLogger("podium.shard")
+# How long a newly acquired partition's inbox is read at every lease tick.
+FRESH_SECONDS = 5.0
 
 
 class PartitionOwner(ShardBase):
@@ -46,7 +49,20 @@ class PartitionOwner(ShardBase):
                 self._forget(changes.lost)
         if changes.acquired:
             await self._take_over(changes.acquired)
-        await self._hand_over_drained()
+        now = time.monotonic()
+        self._fresh = {p: until for p, until in self._fresh.items() if until > now and self.ownership.owns(p)}
+        if self._fresh:
+            await self._redeliver_inbox(sorted(self._fresh))
+        released = await self._hand_over_drained()
+        if released and self.peers is not None:
+            # The new owners would see the free leases at their next tick; tell them now.
+            for owner in {self.ownership.wanted_owner(p) for p in released} - {self.name, None}:
+                assert owner is not None
+                self.peers.nudge(owner)
+
+    def rebalance_soon(self) -> None:
+        """Another shard released partitions this one may want: look at the leases now."""
+        self._spawn(self.rebalance())
 
     def _forget(self, partitions: set[int]) -> None:
         """Drop the executions of partitions this shard no longer owns (their checkpoints stay)."""
@@ -69,25 +85,29 @@ class PartitionOwner(ShardBase):
                         self.post(workflow_id, ev.Redispatch())
                         recovered += 1
         await self._redeliver_inbox([taken.partition for taken in acquired])
+        until = time.monotonic() + FRESH_SECONDS
+        self._fresh.update((taken.partition, until) for taken in acquired)
         log.info(
             "%s took %d partitions (%d to recover, %d executions)", self.name, len(acquired), len(unclean), recovered
         )
 
-    async def _hand_over_drained(self) -> None:
-        """Release the leaving partitions whose work in flight has come back (or that waited too long)."""
+    async def _hand_over_drained(self) -> set[int]:
+        """Release the leaving partitions whose work in flight has come back (or that waited
+        too long); answers the partitions released."""
         leaving = self.ownership.leaving
         if not leaving:
-            return
+            return set()
         async with self._turn_lock:
             busy = set(self._in_flight.values())
             done = {p for p in leaving if p not in busy}
             overdue = {p for p in leaving if p in busy and self.ownership.drain_overdue(p)}
             if not done and not overdue:
-                return
+                return set()
             self._forget(done | overdue)
             await self.ownership.release(done, clean=True)
             await self.ownership.release(overdue, clean=False)
         log.info("%s handed over %d partitions (%d unclean)", self.name, len(done | overdue), len(overdue))
+        return done | overdue
 
     async def retire(self) -> None:
         """Stop serving at once and free every lease (a shard removed on purpose)."""
@@ -127,9 +147,9 @@ class PartitionOwner(ShardBase):
                 owner = ownership.owner_of(partition)
                 if owner and owner != self.name:
                     forward[owner].append((envelope.workflow_id, envelope.event))
-        if self._forward is not None:
+        if self.peers is not None:
             for owner, events in forward.items():
-                self._forward(owner, events)
+                self.peers.forward(owner, events)
         return admitted
 
     def _fenced(self, batch: list[Envelope], partitions: set[int]) -> None:
