@@ -23,7 +23,6 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +65,6 @@ class Controller:
         self._redis = redis.Redis.from_url(redis_url)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.on_change: Callable[[], None] | None = None
 
     # -- what is wanted ---------------------------------------------------------------
 
@@ -108,11 +106,24 @@ class Controller:
         wanted = self.wanted_shards(nodes)
         created = self._grow(wanted, nodes)
         self._shrink(wanted)
-        created_gateways = self._gateways_on(nodes)
-        if wait and (created or created_gateways):
+        self._gateways_on(nodes)
+        self._forget_silent()
+        if wait and created:
             ray.get([placed.handle.ready.remote() for placed in created])
-        if (created or created_gateways) and self.on_change is not None:
-            self.on_change()
+
+    def _forget_silent(self) -> None:
+        """Registry entries of shards that are gone and have not beaten for ten lease
+        periods (their node was lost): nobody counts them any more, so drop them."""
+        ours = {shard_actor_name(i) for i in self.shards}
+        stale_before = time.time() * 1000 - 10 * self.settings.lease_ms
+        registry: dict[bytes, bytes] = self._redis.hgetall(Keys.shard_registry)  # type: ignore[assignment]
+        silent = [
+            name.decode()
+            for name, raw in registry.items()
+            if name.decode() not in ours and orjson.loads(raw).get("beat", 0) < stale_before
+        ]
+        if silent:
+            self._redis.hdel(Keys.shard_registry, *silent)
 
     def _drop_lost(self, nodes: list[str]) -> None:
         """Shards of a node that left died with it: their leases run out and the other

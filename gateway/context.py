@@ -9,6 +9,7 @@ from aiohttp import web
 
 from cluster.config import Settings
 from cluster.store import Store
+from gateway.queue_waker import QueueWaker
 from gateway.routing import PolledTasks, ShardRouter
 
 
@@ -48,6 +49,10 @@ class GatewayContext:
     router: ShardRouter
     polled: PolledTasks = field(default_factory=PolledTasks)
     definitions: DefinitionCache = field(default_factory=DefinitionCache)
+    waker: QueueWaker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.waker = QueueWaker(self.store)
 
 
 CONTEXT_KEY = web.AppKey("podium", GatewayContext)

@@ -128,6 +128,10 @@ class Writes:
         self.args += ("INDEX", 1, payload)
         self.count += 1
 
+    def publish(self, channel: str, message: str) -> None:
+        self.args += ("PUBLISH", 2, channel, message)
+        self.count += 1
+
 
 class Checkpoint:
     """The writes of one shard loop turn, applied by one fenced script."""
@@ -139,6 +143,8 @@ class Checkpoint:
         self.index_writes = IndexWrites()
         # Partitions this turn writes as their owner: each one's lease is checked.
         self.owned_partitions: set[int] = set()
+        # Queues this turn made tasks ready in: long polls waiting on them are woken.
+        self.ready_queues: set[str] = set()
 
     def save(self, partition: int, state: WorkflowState, definition_json: bytes | None) -> None:
         self.owned_partitions.add(partition)
@@ -256,6 +262,7 @@ class Checkpoint:
         else:
             self.pipe.zadd(queue, {task_id: ready_score(task.get("workflowPriority"), now)})
             self.pipe.zrem(Keys.queue_delayed(queue), task_id)
+            self.ready_queues.add(queue)
 
     def dequeue(self, task: Json, queue: str | None = None) -> None:
         queue = queue or Keys.queue(task["taskType"], task.get("domain"))
@@ -293,6 +300,8 @@ class Checkpoint:
             self.pipe.index(self.index_writes.payload())
         if not len(self.pipe):
             return
+        for queue in self.ready_queues:
+            self.pipe.publish(Keys.queue_ready_channel, queue)
         fenced = sorted(self.owned_partitions) if tokens is not None else []
         expected = [tokens.get(p, "") for p in fenced] if tokens is not None else []
         refused = await self.store.apply_fenced(

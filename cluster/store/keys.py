@@ -15,6 +15,7 @@ Layout (all keys start with `podium:`):
 | `{pN}:lease` | hash `holder`, `epoch`, `until`, `clean` | who owns partition N (cluster/leases.py) |
 | `shards` | hash shard name -> JSON `{node, pid, beat}` | the shard registry: heartbeats of every shard |
 | `draining` | set of shard names | shards being retired: they hand their partitions over |
+| `queue-ready` | pub/sub channel | the queue key of each queue a turn made tasks ready in (wakes long polls) |
 | `taskwf` | hash taskId -> workflowId | finding a task by its id |
 | `queue:{domain:}{type}` | zset taskId by priority rank, then enqueue ms | tasks ready for external workers |
 | `queuedelay:{domain:}{type}` | zset taskId by visible-at ms | tasks waiting out a delay, moved to `queue:` by polls |
@@ -126,6 +127,8 @@ class Keys:
         return Keys._in_partition(partition, "lease")
 
     shard_registry = f"{PREFIX}shards"
+    # A pub/sub channel, not a key: each message names a queue that just got ready tasks.
+    queue_ready_channel = f"{PREFIX}queue-ready"
     draining_shards = f"{PREFIX}draining"
 
     @staticmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from typing import Any
@@ -11,10 +12,12 @@ from aiohttp import web
 
 from actors.shard import NOT_FOUND, TASK_NOT_FOUND
 from actors.workflow import events as ev
+from cluster.store import Keys
 from definitions.models import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES, TaskResult, TaskStatus
 from gateway.context import GatewayContext, context_of
 from gateway.errors import bad_request, not_found
 from gateway.http import int_param, json_response, read_json, read_model, text_response
+from gateway.queue_waker import FALLBACK_SECONDS
 
 routes = web.RouteTableDef()
 
@@ -33,12 +36,16 @@ async def poll_tasks(
     context: GatewayContext, task_type: str, domain: str | None, count: int, worker_id: str | None, timeout_ms: int
 ) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout_ms / 1000
-    while True:
-        tasks = await context.store.poll(task_type, domain, count, now_ms())
-        remaining = deadline - time.monotonic()
-        if tasks or remaining <= 0:
-            break
-        await asyncio.sleep(min(0.05, remaining))
+    with context.waker.watching(Keys.queue(task_type, domain)) as ready:
+        while True:
+            ready.clear()
+            tasks = await context.store.poll(task_type, domain, count, now_ms())
+            remaining = deadline - time.monotonic()
+            if tasks or remaining <= 0:
+                break
+            # Woken the moment a shard queues a task here; looks again anyway now and then.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), min(FALLBACK_SECONDS, remaining))
     now = now_ms()
     if worker_id:
         key = (task_type, worker_id)
