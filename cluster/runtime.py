@@ -17,6 +17,7 @@ from cluster.config import DEFAULT_PARTITIONS, Settings
 from cluster.controller import Controller
 from cluster.redis_server import EmbeddedRedis
 from cluster.store import Keys
+from cluster.store.layout import tag_old_keys
 
 log = logging.getLogger("podium")
 
@@ -92,6 +93,7 @@ class Runtime:
         client = redis.Redis.from_url(self.redis_url)
         try:
             self._check_partitions(client)
+            tag_old_keys(client)
             # What `podium up` is asked for wins over what the last run was scaled to.
             client.hset(Keys.cluster, "shards", self.settings.shards)
             if self.settings.shards_per_node:

@@ -17,16 +17,16 @@ Layout (all keys start with `podium:`):
 | `draining` | set of shard names | shards being retired: they hand their partitions over |
 | `queue-ready` | pub/sub channel | the queue key of each queue a turn made tasks ready in (wakes long polls) |
 | `taskwf` | hash taskId -> workflowId | finding a task by its id |
-| `queue:{domain:}{type}` | zset taskId by priority rank, then enqueue ms | tasks ready for external workers |
-| `queuedelay:{domain:}{type}` | zset taskId by visible-at ms | tasks waiting out a delay, moved to `queue:` by polls |
-| `queued:{domain:}{type}` | hash taskId -> Task JSON | what a poll hands out |
+| `queue:{q:<type>}[:<domain>]` | zset taskId by priority rank, then enqueue ms | tasks ready for external workers |
+| `queuedelay:{q:<type>}[:<domain>]` | zset taskId by visible-at ms | tasks waiting out a delay (then made ready) |
+| `queued:{q:<type>}[:<domain>]` | hash taskId -> Task JSON | what a poll hands out |
 | `running:{name}` | set of ids | RUNNING/PAUSED executions of a workflow |
 | `corr:{name}:{correlationId}` | set of ids | executions by correlation id |
-| `poolqueue:{type}` | zset, like `queue:` | limited Python pool tasks waiting for a slot (any shard feeds them) |
-| `poolqueuedelay:{type}` | zset, like `queuedelay:` | pool tasks waiting out a delay |
-| `poolqueued:{type}` | hash, like `queued:` | what a pool poll hands out |
-| `inflight:{type}` | set of task ids | tasks handed out and not ended (concurrentExecLimit) |
-| `ratewin:{type}` | zset taskId by hand-out ms | hand-outs within the rate window (rateLimitPerFrequency) |
+| `poolqueue:{q:<type>}` | zset, like `queue:` | limited Python pool tasks waiting for a slot (any shard feeds them) |
+| `poolqueuedelay:{q:<type>}` | zset, like `queuedelay:` | pool tasks waiting out a delay |
+| `poolqueued:{q:<type>}` | hash, like `queued:` | what a pool poll hands out |
+| `inflight:{q:<type>}` | set of task ids | tasks handed out and not ended (concurrentExecLimit) |
+| `ratewin:{q:<type>}` | zset taskId by hand-out ms | hand-outs within the rate window (rateLimitPerFrequency) |
 | `idem:{name}:{key}` | string workflow id | the execution an idempotencyKey started |
 | `log:{taskId}` | list | task execution logs |
 | `polldata:{type}` | hash worker -> JSON | last poll per worker |
@@ -34,22 +34,25 @@ Layout (all keys start with `podium:`):
 | `cluster` | hash | settings fixed at creation (`partitions`) |
 | `events` | stream of `{event, payload, id}` | the event bus: EVENT task messages and events posted to the API |
 | `meta:eventhandlers` | hash name -> EventHandler JSON | event handlers |
-| `ix:wf:all` | zset id by startTime | every execution, for search (cluster/search.py) |
-| `ix:wf:type:{name}` | zset id by startTime | executions of one workflow type |
-| `ix:wf:status:{status}` | zset id by startTime | executions in one status |
-| `ix:wf:corr:{correlationId}` | zset id by startTime | executions with one correlation id (any type) |
-| `ix:wf:sum` | hash id -> JSON array (`WORKFLOW_SUMMARY_FIELDS`, indexes.py) | what search filters and sorts on |
-| `ix:task:type:{type}` | zset taskId by updateTime (of its last status change) | tasks of one task type, for search |
-| `ix:task:status:{status}` | zset taskId by updateTime | tasks in one status |
-| `ix:tmp:{token}` | zset | a search's scratch set, deleted in the transaction that makes it |
+| `{ix}:wf:all` | zset id by startTime | every execution, for search (cluster/search.py) |
+| `{ix}:wf:type:<name>` | zset id by startTime | executions of one workflow type |
+| `{ix}:wf:status:<status>` | zset id by startTime | executions in one status |
+| `{ix}:wf:corr:<correlationId>` | zset id by startTime | executions with one correlation id (any type) |
+| `{ix}:wf:sum` | hash id -> JSON array (`WORKFLOW_SUMMARY_FIELDS`, indexes.py) | what search filters and sorts on |
+| `{ix}:task:type:<type>` | zset taskId by updateTime (of its last status change) | tasks of one task type, for search |
+| `{ix}:task:status:<status>` | zset taskId by updateTime | tasks in one status |
+| `{ix}:tmp:<token>` | zset | a search's scratch set, deleted in the transaction that makes it |
 
-The `ix:` entries change only when an execution's status (or start time, correlation id,
+The `{ix}:` entries change only when an execution's status (or start time, correlation id,
 version) or a task's status changes, in the same transaction as the checkpoint that made
 the change; the scores of one member are equal in every index it is in. Tasks have no
 `all` set (every task is in exactly one status set) and no summary (their records in
 `{pN}:wf:{id}` serve).
 
-`{pN}` is a Redis Cluster hash tag: every key of one partition lives in one slot.
+`{pN}`, `{q:<type>}` and `{ix}` are Redis Cluster hash tags: every key of one partition,
+of one task type's queues, and of the search indexes lives in one slot. Keys written
+before the tags existed (`queue:<domain>:<type>`, `ix:...`) are renamed at start
+(`cluster/store/layout.py`).
 """
 
 from __future__ import annotations
@@ -100,8 +103,26 @@ class Keys:
         return Keys._in_partition(partition, "inbox")
 
     @staticmethod
+    def _queue_tag(task_type: str) -> str:
+        # Every key of a task type's queues shares this hash tag: a poll's script (ready,
+        # delayed, payloads, in flight, rate window) stays in one slot on a Redis Cluster,
+        # and the types spread over the cluster.
+        return f"{{q:{task_type}}}"
+
+    @staticmethod
     def queue(task_type: str, domain: str | None = None) -> str:
-        return f"{PREFIX}queue:{domain}:{task_type}" if domain else f"{PREFIX}queue:{task_type}"
+        tag = Keys._queue_tag(task_type)
+        return f"{PREFIX}queue:{tag}:{domain}" if domain else f"{PREFIX}queue:{tag}"
+
+    @staticmethod
+    def queue_name(queue_key: str) -> tuple[str, str | None] | None:
+        """(task type, domain) of a `queue:` or `queuedelay:` key; None for other keys."""
+        for kind in ("queue", "queuedelay"):
+            marker = f"{PREFIX}{kind}:{{q:"
+            if queue_key.startswith(marker):
+                task_type, _, domain = queue_key[len(marker) :].partition("}")
+                return task_type, domain[1:] or None
+        return None
 
     @staticmethod
     def queue_delayed(queue_key: str) -> str:
@@ -120,7 +141,7 @@ class Keys:
 
     @staticmethod
     def pool_queue(task_type: str) -> str:
-        return f"{PREFIX}poolqueue:{task_type}"
+        return f"{PREFIX}poolqueue:{Keys._queue_tag(task_type)}"
 
     @staticmethod
     def lease(partition: int) -> str:
@@ -133,11 +154,11 @@ class Keys:
 
     @staticmethod
     def in_flight(task_type: str) -> str:
-        return f"{PREFIX}inflight:{task_type}"
+        return f"{PREFIX}inflight:{Keys._queue_tag(task_type)}"
 
     @staticmethod
     def rate_window(task_type: str) -> str:
-        return f"{PREFIX}ratewin:{task_type}"
+        return f"{PREFIX}ratewin:{Keys._queue_tag(task_type)}"
 
     @staticmethod
     def running(name: str) -> str:
@@ -160,30 +181,32 @@ class Keys:
         return f"{PREFIX}polldata:{task_type}"
 
     # -- search indexes (the `ix:` keys) --
+    # One hash tag for all of them: a search intersects and unions them in one command.
 
-    workflow_index_all = f"{PREFIX}ix:wf:all"
-    workflow_summaries = f"{PREFIX}ix:wf:sum"
+    INDEX = f"{PREFIX}{{ix}}:"
+    workflow_index_all = f"{INDEX}wf:all"
+    workflow_summaries = f"{INDEX}wf:sum"
 
     @staticmethod
     def workflow_index_type(name: str) -> str:
-        return f"{PREFIX}ix:wf:type:{name}"
+        return f"{Keys.INDEX}wf:type:{name}"
 
     @staticmethod
     def workflow_index_status(status: str) -> str:
-        return f"{PREFIX}ix:wf:status:{status}"
+        return f"{Keys.INDEX}wf:status:{status}"
 
     @staticmethod
     def workflow_index_correlation(correlation_id: str) -> str:
-        return f"{PREFIX}ix:wf:corr:{correlation_id}"
+        return f"{Keys.INDEX}wf:corr:{correlation_id}"
 
     @staticmethod
     def task_index_type(task_type: str) -> str:
-        return f"{PREFIX}ix:task:type:{task_type}"
+        return f"{Keys.INDEX}task:type:{task_type}"
 
     @staticmethod
     def task_index_status(status: str) -> str:
-        return f"{PREFIX}ix:task:status:{status}"
+        return f"{Keys.INDEX}task:status:{status}"
 
     @staticmethod
     def search_scratch(token: str) -> str:
-        return f"{PREFIX}ix:tmp:{token}"
+        return f"{Keys.INDEX}tmp:{token}"

@@ -210,11 +210,10 @@ class QueueStore(StoreBase):
         """(task type, domain) of every queue holding ready or delayed tasks, by SCAN."""
         names: set[tuple[str, str | None]] = set()
         for kind in ("queue", "queuedelay"):
-            marker = f"{PREFIX}{kind}:"
-            async for raw in self.redis.scan_iter(match=f"{marker}*", count=500):
-                rest = raw.decode()[len(marker) :]
-                domain, _, task_type = rest.rpartition(":")
-                names.add((task_type, domain or None))
+            async for raw in self.redis.scan_iter(match=f"{PREFIX}{kind}:{{q:*", count=500):
+                name = Keys.queue_name(raw.decode())
+                if name is not None:
+                    names.add(name)
         return sorted(names, key=lambda name: (name[0], name[1] or ""))
 
     async def requeue_delayed(self, task_type: str) -> int:

@@ -275,7 +275,7 @@ def test_removing_a_workflow_removes_it_from_every_index(
     assert search(client, "/tasks/search", freeText=task_id)["totalHits"] == 0
     same_type = search(client, "/tasks/search", query=f"taskType = {data.task_type}", size=1000)
     assert task_id not in ids(same_type, "taskId")
-    for key in redis_client.scan_iter(match="podium:ix:*"):
+    for key in redis_client.scan_iter(match="podium:{ix}:*"):
         if redis_client.type(key) == b"zset":
             members = set(redis_client.zrange(key, 0, -1))
         else:

@@ -133,7 +133,7 @@ def test_non_integer_is_rejected_naming_the_variable(
         ("PODIUM_REDIS_PORT", "70000"),
         ("PODIUM_DASHBOARD_PORT", "-5"),
         ("PODIUM_SHARDS", "0"),
-        ("PODIUM_PARTITIONS", "0"),
+        ("PODIUM_PARTITIONS", "-1"),
         ("PODIUM_MAX_PAYLOAD_BYTES", "0"),
         ("PODIUM_EVENT_REDELIVERY_MS", "0"),
     ],

@@ -311,19 +311,19 @@ def test_index_entries_are_written_only_when_a_status_changes() -> None:
     run = Run({"name": "flow", "version": 1, "tasks": [{"name": "work", "taskReferenceName": "w"}]}, correlation_id="c")
     writes, indexed = _index_writes(run, None)
     written = _keys_written(writes)
-    assert ("z", "podium:ix:wf:status:RUNNING") in written
-    assert ("z", "podium:ix:wf:corr:c") in written
-    assert ("z", "podium:ix:task:status:SCHEDULED") in written
+    assert ("z", "podium:{ix}:wf:status:RUNNING") in written
+    assert ("z", "podium:{ix}:wf:corr:c") in written
+    assert ("z", "podium:{ix}:task:status:SCHEDULED") in written
     task_id = run.state.tasks[0]["taskId"]
 
     run.send(ev.TaskPolled(task_id, "worker"))
     writes, indexed = _index_writes(run, indexed)
     assert _keys_written(writes) == {
-        ("r", "podium:ix:task:status:SCHEDULED"),
-        ("z", "podium:ix:task:type:work"),
-        ("z", "podium:ix:task:status:IN_PROGRESS"),
+        ("r", "podium:{ix}:task:status:SCHEDULED"),
+        ("z", "podium:{ix}:task:type:work"),
+        ("z", "podium:{ix}:task:status:IN_PROGRESS"),
     }
-    assert writes.zadd["podium:ix:task:status:IN_PROGRESS"] == [str(run.now), task_id]
+    assert writes.zadd["podium:{ix}:task:status:IN_PROGRESS"] == [str(run.now), task_id]
 
     # A worker's progress report: the task changed, its status did not, nor the workflow's.
     run.send(ev.TaskUpdate(task_id, "IN_PROGRESS", output_data={"progress": 50}))
@@ -334,10 +334,10 @@ def test_index_entries_are_written_only_when_a_status_changes() -> None:
     run.send(ev.TaskUpdate(task_id, "COMPLETED"))
     writes, indexed = _index_writes(run, indexed)
     written = _keys_written(writes)
-    assert ("r", "podium:ix:wf:status:RUNNING") in written
-    assert ("z", "podium:ix:wf:status:COMPLETED") in written
-    assert ("r", "podium:ix:task:status:IN_PROGRESS") in written
-    assert ("z", "podium:ix:task:status:COMPLETED") in written
+    assert ("r", "podium:{ix}:wf:status:RUNNING") in written
+    assert ("z", "podium:{ix}:wf:status:COMPLETED") in written
+    assert ("r", "podium:{ix}:task:status:IN_PROGRESS") in written
+    assert ("z", "podium:{ix}:task:status:COMPLETED") in written
 
 
 def test_an_execution_loaded_from_its_checkpoint_is_known_to_be_indexed() -> None:
@@ -353,7 +353,7 @@ def test_a_status_change_moves_only_the_status_entry_and_the_summary() -> None:
     run.send(ev.Pause())
     writes, _ = _index_writes(run, indexed)
     assert _keys_written(writes) == {
-        ("r", "podium:ix:wf:status:RUNNING"),
-        ("z", "podium:ix:wf:status:PAUSED"),
-        ("h", "podium:ix:wf:sum"),
+        ("r", "podium:{ix}:wf:status:RUNNING"),
+        ("z", "podium:{ix}:wf:status:PAUSED"),
+        ("h", "podium:{ix}:wf:sum"),
     }
