@@ -42,6 +42,7 @@ ENV_VARS: dict[str, str] = {
     "event_redelivery_ms": "PODIUM_EVENT_REDELIVERY_MS",
     "lease_ms": "PODIUM_LEASE_MS",
     "shards_per_node": "PODIUM_SHARDS_PER_NODE",
+    "redis_cluster": "PODIUM_REDIS_CLUSTER",
 }
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -54,8 +55,7 @@ class Settings:
     redis_url: str | None = None
     """Redis to keep all durable state in (``REDIS_URL``). ``None`` starts the embedded
     Redis under ``home``. One Podium instance per Redis database: keys are not
-    prefixed per instance. A Redis Cluster is not supported yet (a step's transaction
-    spans hash slots)."""
+    prefixed per instance. It may be a Redis Cluster (see ``redis_cluster``)."""
 
     ray_address: str | None = None
     """Ray cluster to join (``RAY_ADDRESS``, e.g. ``auto`` or ``ray://head:10001``).
@@ -122,6 +122,12 @@ class Settings:
     ``shards``: a node that joins gets this many new shards, and the shards of a node that
     leaves are retired, their partitions handed to the others."""
 
+    redis_cluster: bool = False
+    """Whether ``REDIS_URL`` is a Redis Cluster (``PODIUM_REDIS_CLUSTER``). ``podium up``
+    asks the Redis and sets it; set it only to insist. On a cluster each shard turn
+    writes one partition's slot and carries its other writes out afterwards, through the
+    partition's outbox (cluster/store/outbox.py)."""
+
     def __post_init__(self) -> None:
         # Validate here rather than only in from_env so a Settings built in code
         # (tests, embedding) cannot carry values the cluster would choke on later.
@@ -166,6 +172,8 @@ class Settings:
             # accept the class too so the check survives that import being removed.
             if f.type in ("int", int, "int | None"):
                 values[f.name] = _parse_int(f.name, raw)
+            elif f.type in ("bool", bool):
+                values[f.name] = _parse_bool(f.name, raw)
             elif f.type in ("Path", Path):
                 values[f.name] = Path(raw)
             else:
@@ -188,6 +196,15 @@ def _parse_int(field: str, raw: str) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{ENV_VARS[field]}={raw!r} is not an integer") from None
+
+
+def _parse_bool(field: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{ENV_VARS[field]}={raw!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
 
 
 def _check_range(field: str, value: int, low: int, high: int | None) -> None:

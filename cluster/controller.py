@@ -28,13 +28,13 @@ from typing import Any
 
 import orjson
 import ray
-import redis
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.shard import WorkflowShard, shard_actor_name
 from cluster.config import Settings
 from cluster.leases import WantedShards
 from cluster.store import Keys
+from cluster.store.layout import sync_client
 from gateway.actor import GATEWAY_NAME, Gateway
 
 log = logging.getLogger("podium.controller")
@@ -62,7 +62,7 @@ class Controller:
         self.shards: dict[int, Placed] = {}
         self.gateways: dict[str, Any] = {}  # node id -> gateway actor
         self.first_node: str | None = None
-        self._redis = redis.Redis.from_url(redis_url)
+        self._redis = sync_client(redis_url, settings.redis_cluster)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -116,7 +116,7 @@ class Controller:
         periods (their node was lost): nobody counts them any more, so drop them."""
         ours = {shard_actor_name(i) for i in self.shards}
         stale_before = time.time() * 1000 - 10 * self.settings.lease_ms
-        registry: dict[bytes, bytes] = self._redis.hgetall(Keys.shard_registry)  # type: ignore[assignment]
+        registry: dict[bytes, bytes] = self._redis.hgetall(Keys.shard_registry)
         silent = [
             name.decode()
             for name, raw in registry.items()
@@ -157,7 +157,15 @@ class Controller:
             placement["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
         return WorkflowShard.options(  # type: ignore[attr-defined]
             name=shard_actor_name(index), namespace=settings.namespace, get_if_exists=True, **placement
-        ).remote(index, self.redis_url, settings.partitions, settings.namespace, settings.log_level, settings.lease_ms)
+        ).remote(
+            index,
+            self.redis_url,
+            settings.partitions,
+            settings.namespace,
+            settings.log_level,
+            settings.lease_ms,
+            settings.redis_cluster,
+        )
 
     def _shrink(self, wanted: int) -> None:
         extra = sorted(self.shards)[wanted:]
@@ -176,7 +184,7 @@ class Controller:
                 ray.kill(placed.handle, no_restart=True)
                 del self.shards[index]
                 name = shard_actor_name(index)
-                pipe = self._redis.pipeline(transaction=True)
+                pipe = self._redis.pipeline(transaction=not self.settings.redis_cluster)
                 pipe.hdel(Keys.shard_registry, name)
                 pipe.srem(Keys.draining_shards, name)
                 pipe.execute()

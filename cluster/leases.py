@@ -24,6 +24,7 @@ another took the partition over.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 from collections.abc import Iterable, Sequence
@@ -139,18 +140,28 @@ class ShardRecord:
 class LeaseStore:
     """Lease and membership operations on one Redis (`store.redis`)."""
 
-    def __init__(self, redis: Any, partitions: int) -> None:
+    def __init__(self, redis: Any, partitions: int, cluster: bool = False) -> None:
         self.redis = redis
         self.partitions = partitions
+        # On a Redis Cluster each lease is in its partition's slot: one script call per lease.
+        self.cluster = cluster
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
+
+    async def _each(self, script: Any, keys: list[str], shared: list[Any], own: list[Any] | None = None) -> list[Any]:
+        """Run a lease script over `keys` (ARGV: `shared`, then each key's item of `own`):
+        in one call on a single Redis, one call per key on a Redis Cluster."""
+        if not self.cluster:
+            return list(await script(keys=keys, args=[*shared, *(own or [])]))
+        calls = [script(keys=[key], args=[*shared, *([own[i]] if own else [])]) for i, key in enumerate(keys)]
+        return [answer for answers in await asyncio.gather(*calls) for answer in answers]
 
     async def acquire(self, name: str, partitions: Iterable[int], now: int, lease_ms: int) -> list[Acquired]:
         wanted = list(partitions)
         if not wanted:
             return []
-        answers = await self._acquire(keys=[Keys.lease(p) for p in wanted], args=[name, now, lease_ms])
+        answers = await self._each(self._acquire, [Keys.lease(p) for p in wanted], [name, now, lease_ms])
         return [
             Acquired(p, int(epoch), bool(clean))
             for p, (epoch, clean) in zip(wanted, answers, strict=True)
@@ -162,12 +173,13 @@ class LeaseStore:
         held = list(tokens)
         if not held:
             return set()
-        answers = await self._renew(keys=[Keys.lease(p) for p in held], args=[now + lease_ms, *tokens.values()])
+        keys = [Keys.lease(p) for p in held]
+        answers = await self._each(self._renew, keys, [now + lease_ms], list(tokens.values()))
         return {p for p, kept in zip(held, answers, strict=True) if not kept}
 
     async def release(self, tokens: dict[int, str], clean: bool) -> None:
         if tokens:
-            await self._release(keys=[Keys.lease(p) for p in tokens], args=[int(clean), *tokens.values()])
+            await self._each(self._release, [Keys.lease(p) for p in tokens], [int(clean)], list(tokens.values()))
 
     async def holders(self) -> list[str]:
         """Each partition's holder token ('' when free), in partition order."""
@@ -201,7 +213,7 @@ class LeaseStore:
         """Remove retired shards from the registry and the draining set."""
         listed = list(names)
         if listed:
-            pipe = self.redis.pipeline(transaction=True)
+            pipe = self.redis.pipeline(transaction=not self.cluster)
             pipe.hdel(Keys.shard_registry, *listed)
             pipe.srem(Keys.draining_shards, *listed)
             await pipe.execute()

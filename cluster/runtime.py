@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ray
-import redis
 
 from actors.pool import WorkerPool, pool_actor_name
 from actors.workers import WorkerSpec, load_worker_modules
@@ -17,7 +16,7 @@ from cluster.config import DEFAULT_PARTITIONS, Settings
 from cluster.controller import Controller
 from cluster.redis_server import EmbeddedRedis
 from cluster.store import Keys
-from cluster.store.layout import tag_old_keys
+from cluster.store.layout import is_cluster, sync_client, tag_old_keys
 
 log = logging.getLogger("podium")
 
@@ -90,10 +89,13 @@ class Runtime:
         self.dashboard_url = f"http://{context.dashboard_url}" if context.dashboard_url else None
 
     def _register_pools(self, workers: dict[str, WorkerSpec]) -> None:
-        client = redis.Redis.from_url(self.redis_url)
+        if not self.settings.redis_cluster and is_cluster(self.redis_url):
+            self.settings = replace(self.settings, redis_cluster=True)
+        client = sync_client(self.redis_url, self.settings.redis_cluster)
         try:
             self._check_partitions(client)
-            tag_old_keys(client)
+            if not self.settings.redis_cluster:
+                tag_old_keys(client)
             # What `podium up` is asked for wins over what the last run was scaled to.
             client.hset(Keys.cluster, "shards", self.settings.shards)
             if self.settings.shards_per_node:
@@ -121,7 +123,7 @@ class Runtime:
         if self.pools:
             ray.get([pool.ping.remote() for pool in self.pools])
 
-    def _check_partitions(self, client: redis.Redis) -> None:
+    def _check_partitions(self, client: Any) -> None:
         """The partition count is fixed when a Redis first holds Podium's data: with any
         other count, every workflow id would hash to another partition and be lost. An
         unset count takes the stored one; every actor gets the count settled here."""

@@ -27,7 +27,7 @@ class Gateway:
     def __init__(self, settings: Settings, redis_url: str, primary: bool = True) -> None:
         self.primary = primary
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        store = Store(redis_url, settings.partitions)
+        store = Store(redis_url, settings.partitions, cluster=settings.redis_cluster)
         self.context = GatewayContext(settings, store, ShardRouter(store, settings.namespace, settings.lease_ms))
         self.runner: web.AppRunner | None = None
         self.url = ""

@@ -15,6 +15,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import redis.asyncio as aioredis
+
 from cluster.store import Keys, Store
 
 log = logging.getLogger("podium.gateway")
@@ -44,8 +46,11 @@ class QueueWaker:
             ready.set()
 
     async def run(self) -> None:
+        # A Redis Cluster passes every message published on any node to every node: one
+        # plain connection to the node named in the URL hears them all.
+        redis = aioredis.Redis.from_url(self.store.url) if self.store.cluster else self.store.redis
         while True:
-            pubsub = self.store.redis.pubsub()
+            pubsub = redis.pubsub()
             try:
                 await pubsub.subscribe(Keys.queue_ready_channel)
                 async for message in pubsub.listen():

@@ -81,7 +81,7 @@ class ShardRouter:
         self.namespace = namespace
         self.lease_ms = lease_ms
         self.store = store
-        self.leases = LeaseStore(store.redis, store.partitions)
+        self.leases = LeaseStore(store.redis, store.partitions, store.cluster)
         self.owners: list[str] = [""] * store.partitions
         self._owners_read = 0.0
         self._owners_reading: asyncio.Task[None] | None = None

@@ -41,12 +41,13 @@ class WorkflowShard:
         namespace: str,
         log_level: str = "INFO",
         lease_ms: int = DEFAULT_LEASE_MS,
+        redis_cluster: bool = False,
     ) -> None:
         self.namespace = namespace
         logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         self.core = ShardCore(
             index,
-            Store(redis_url, partitions),
+            Store(redis_url, partitions, cluster=redis_cluster),
             self._call_pool,
             RayPeers(namespace),
             RayMetrics(index),

@@ -16,7 +16,7 @@ import time
 from actors.shard.base import ShardBase
 from actors.shard.execution import Envelope, now_ms, release_freed_memory
 from actors.workflow import events as ev
-from cluster.store import Keys
+from cluster.store import Keys, outbox
 
 log = logging.getLogger("podium.shard")
 
@@ -78,6 +78,9 @@ class BackgroundLoops(ShardBase):
             await asyncio.sleep(SWEEP_INTERVAL)
             try:
                 await self.refresh_metadata()
+                if self.store.cluster and (left := await outbox.pending(self.store, self.ownership.serving())):
+                    async with self._turn_lock:  # a turn's own follow-ups run inside it
+                        await outbox.replay(self.store, left)
                 await self._redeliver_inbox()
                 for task_type in self.concurrency_limited - self.pool_types.keys():
                     await self.store.reconcile_in_flight(task_type)

@@ -60,7 +60,7 @@ class ShardBase:
         self.metrics: Metrics = metrics or NoMetrics()
         self.tracer = tracer
         self.store = store
-        self.ownership = Ownership(self.name, LeaseStore(store.redis, store.partitions), lease_ms)
+        self.ownership = Ownership(self.name, LeaseStore(store.redis, store.partitions, store.cluster), lease_ms)
         self.peers = peers
         # Partitions acquired lately -> until when their inbox is read at every lease tick:
         # a sender with an older view of the owners may have hurried a message elsewhere.

@@ -128,20 +128,28 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
             while self.inbox:
                 batch, self.inbox = self.inbox, []
                 async with self._turn_lock:
-                    batch = self._admit(batch)
-                    if not batch:
-                        continue
-                    try:
-                        await self._turn(batch)
-                    except Fenced as fenced:
-                        self._fenced(batch, fenced.partitions)
-                    except Exception as error:
-                        log.exception("%s: turn failed", self.name)
-                        for envelope in batch:
-                            if envelope.reply is not None and not envelope.reply.done():
-                                envelope.reply.set_exception(error)
-                            self.executions.pop(envelope.workflow_id, None)
-                            self._release(envelope)
+                    for turn in self._turns(self._admit(batch)):
+                        try:
+                            await self._turn(turn)
+                        except Fenced as fenced:
+                            self._fenced(turn, fenced.partitions)
+                        except Exception as error:
+                            log.exception("%s: turn failed", self.name)
+                            for envelope in turn:
+                                if envelope.reply is not None and not envelope.reply.done():
+                                    envelope.reply.set_exception(error)
+                                self.executions.pop(envelope.workflow_id, None)
+                                self._release(envelope)
+
+    def _turns(self, batch: list[Envelope]) -> list[list[Envelope]]:
+        """The batch as one turn; on a Redis Cluster, where a turn's script stays in one
+        slot, one turn per partition."""
+        if not batch or not self.store.cluster:
+            return [batch] if batch else []
+        by_partition: dict[int, list[Envelope]] = defaultdict(list)
+        for envelope in batch:
+            by_partition[self.store.partition(envelope.workflow_id)].append(envelope)
+        return list(by_partition.values())
 
     def _release(self, envelope: Envelope) -> None:
         if envelope.timer is not None:

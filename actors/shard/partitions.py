@@ -20,6 +20,7 @@ from actors.shard.execution import Envelope
 from actors.shard.outcomes import MOVED
 from actors.workflow import events as ev
 from cluster.leases import Acquired
+from cluster.store import outbox
 
 log = logging.getLogger("podium.shard")
 # How long a newly acquired partition's inbox is read at every lease tick.
@@ -72,6 +73,9 @@ class PartitionOwner(ShardBase):
     async def _take_over(self, acquired: list[Acquired]) -> None:
         """Serve newly acquired partitions; recover those their last owner did not hand over."""
         unclean = [taken.partition for taken in acquired if not taken.clean]
+        if self.store.cluster:
+            # Writes its last owner committed but had not carried out everywhere yet.
+            await outbox.replay(self.store, unclean)
         # Slots held by the previous owner's pool calls died with its process.
         for task_type in self.concurrency_limited & self.pool_types.keys():
             await self.store.release_pool_slots(task_type, unclean)

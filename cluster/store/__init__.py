@@ -55,8 +55,8 @@ __all__ = [
 
 
 class Store(MetadataStore, ExecutionStore, QueueStore, EventBusStore):
-    def __init__(self, redis_url: str, partitions: int, max_connections: int = 64) -> None:
-        super().__init__(redis_url, partitions, max_connections)
+    def __init__(self, redis_url: str, partitions: int, max_connections: int = 64, cluster: bool = False) -> None:
+        super().__init__(redis_url, partitions, max_connections, cluster)
         self._register_queue_scripts()
         self._fenced_apply = self.redis.register_script(FENCED_APPLY)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from actors.workflow.state import WorkflowState, public_task
+from cluster.store import outbox
 from cluster.store.encoding import Json, definition_digest, dumps, ready_score
 from cluster.store.eventbus import event_fields
 from cluster.store.indexes import APPLY_INDEX_WRITES_LUA, Indexed, IndexWrites, _append, _workflow_signature
@@ -302,6 +303,9 @@ class Checkpoint:
             return
         for queue in self.ready_queues:
             self.pipe.publish(Keys.queue_ready_channel, queue)
+        if self.store.cluster:
+            await self._commit_in_slots(tokens)
+            return
         fenced = sorted(self.owned_partitions) if tokens is not None else []
         expected = [tokens.get(p, "") for p in fenced] if tokens is not None else []
         refused = await self.store.apply_fenced(
@@ -309,3 +313,23 @@ class Checkpoint:
         )
         if refused:
             raise Fenced({fenced[int(position) - 1] for position in refused})
+
+    async def _commit_in_slots(self, tokens: dict[int, str] | None) -> None:
+        """On a Redis Cluster: the partition's writes and an outbox entry in one fenced
+        script, then the follow-up writes in their own slots (cluster/store/outbox.py)."""
+        if len(self.owned_partitions) > 1:
+            raise ValueError("on a Redis Cluster a turn writes one partition; the shard splits turns by partition")
+        if not self.owned_partitions:
+            await outbox.apply(self.store, self.pipe.args)
+            return
+        [partition] = self.owned_partitions
+        lease = Keys.lease(partition)
+        local, follow_ups = outbox.split(self.pipe.args, outbox.slot_of(lease))
+        if follow_ups:
+            local += ("RPUSH", 2, Keys.outbox(partition), outbox.encode(follow_ups))
+        fence = [1, tokens.get(partition, "")] if tokens is not None else [0]
+        if await self.store.apply_fenced([lease], [*fence, *local]):
+            raise Fenced({partition})
+        if follow_ups:
+            await outbox.apply(self.store, follow_ups)
+            await self.store.redis.lpop(Keys.outbox(partition))

@@ -130,7 +130,7 @@ class ExecutionStore(StoreBase):
         task_ids = [field[2:].decode() for field in raw if field.startswith(b"t:")]
         if workflow.get("idempotencyKey"):
             await self.release_idempotency_key(workflow["workflowName"], workflow["idempotencyKey"], workflow_id)
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.multi()
         pipe.delete(key)
         _unindex(pipe, workflow_id, workflow, [orjson.loads(v) for f, v in raw.items() if f.startswith(b"t:")])
         pipe.srem(Keys.partition_running(partition), workflow_id)

@@ -13,6 +13,7 @@ Layout (all keys start with `podium:`):
 | `{pN}:timers` | zset `id|taskId|kind` by due ms | durable timers of partition N |
 | `{pN}:inbox` | hash message id -> event | messages between executions |
 | `{pN}:lease` | hash `holder`, `epoch`, `until`, `clean` | who owns partition N (cluster/leases.py) |
+| `{pN}:outbox` | list of JSON write lists | on a Redis Cluster, writes outside the slot until applied (outbox.py) |
 | `shards` | hash shard name -> JSON `{node, pid, beat}` | the shard registry: heartbeats of every shard |
 | `draining` | set of shard names | shards being retired: they hand their partitions over |
 | `queue-ready` | pub/sub channel | the queue key of each queue a turn made tasks ready in (wakes long polls) |
@@ -146,6 +147,10 @@ class Keys:
     @staticmethod
     def lease(partition: int) -> str:
         return Keys._in_partition(partition, "lease")
+
+    @staticmethod
+    def outbox(partition: int) -> str:
+        return Keys._in_partition(partition, "outbox")
 
     shard_registry = f"{PREFIX}shards"
     # A pub/sub channel, not a key: each message names a queue that just got ready tasks.

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
+from redis.cluster import RedisCluster
+
 from cluster.store.keys import PREFIX, Keys
 
 _QUEUE_KINDS = ("queue", "queuedelay", "queued", "poolqueue", "poolqueuedelay", "poolqueued")
@@ -57,3 +60,17 @@ def tag_old_keys(client: Any) -> int:
                 client.rename(old, new)
             renamed += 1
     return renamed
+
+
+def is_cluster(url: str) -> bool:
+    """Whether the Redis at `url` runs in cluster mode."""
+    client = redis.Redis.from_url(url)
+    try:
+        return bool(int(client.info("cluster").get("cluster_enabled", 0)))
+    finally:
+        client.close()
+
+
+def sync_client(url: str, cluster: bool) -> Any:
+    """A blocking client for the driver's own few calls."""
+    return RedisCluster.from_url(url) if cluster else redis.Redis.from_url(url)

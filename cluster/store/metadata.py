@@ -16,13 +16,13 @@ class MetadataStore(StoreBase):
 
     async def put_workflow_def(self, definition: Json) -> None:
         name, version = definition["name"], int(definition.get("version") or 1)
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.multi()
         pipe.hset(Keys.workflow_def(name), str(version), dumps(definition))
         pipe.sadd(Keys.workflow_names, name)
         await pipe.execute()
 
     async def put_workflow_defs(self, definitions: list[Json]) -> None:
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.multi()
         for definition in definitions:
             name, version = definition["name"], int(definition.get("version") or 1)
             pipe.hset(Keys.workflow_def(name), str(version), dumps(definition))

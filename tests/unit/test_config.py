@@ -56,6 +56,7 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "PODIUM_EVENT_REDELIVERY_MS": "5000",
         "PODIUM_LEASE_MS": "4000",
         "PODIUM_SHARDS_PER_NODE": "3",
+        "PODIUM_REDIS_CLUSTER": "yes",
     }
     assert set(env) == set(ENV_VARS.values())
     for key, value in env.items():
@@ -78,6 +79,7 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         event_redelivery_ms=5000,
         lease_ms=4000,
         shards_per_node=3,
+        redis_cluster=True,
     )
     assert not s.embedded_redis
 
