@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from cluster.config import Settings
+from cluster.config import Settings, use_given_ray_token
 
 TERMINAL = {"COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"}
 
@@ -61,6 +61,7 @@ def _call(method: str, url: str, body: Any = None) -> Any:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    use_given_ray_token()
     from cluster.runtime import configure_logging, runtime_for, with_overrides
 
     # `--workers pkg.mod` names modules relative to where Podium is started, as `python -m` does.

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_PARTITIONS", "ENV_VARS", "Settings"]
+__all__ = ["DEFAULT_PARTITIONS", "ENV_VARS", "Settings", "use_given_ray_token"]
 
 # Partitions of a new Redis: enough that shards on many nodes each get an even share.
 DEFAULT_PARTITIONS = 256
@@ -214,3 +214,13 @@ def _check_range(field: str, value: int, low: int, high: int | None) -> None:
     if value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ValueError(f"{ENV_VARS[field]}={value} must be {bounds}")
+
+
+def use_given_ray_token(environ: dict[str, str] | Any = None) -> None:
+    """Ray 2.60 turns token authentication on for clusters made with `ray start`, but a
+    driver joining one by address uses a token only when `RAY_AUTH_MODE=token` says so:
+    a token given in the environment is taken as saying it. Ray reads the mode when it is
+    imported, so this runs before."""
+    env = os.environ if environ is None else environ
+    if env.get("RAY_AUTH_TOKEN") or env.get("RAY_AUTH_TOKEN_PATH"):
+        env.setdefault("RAY_AUTH_MODE", "token")

@@ -78,7 +78,7 @@ class Runtime:
             "log_to_driver": self.settings.log_level == "DEBUG" or self.dashboard,
         }
         if self.settings.ray_address:
-            context = ray.init(address=self.settings.ray_address, **options)
+            context = self._join_ray(options)
         else:
             context = ray.init(
                 include_dashboard=self.dashboard,
@@ -87,6 +87,17 @@ class Runtime:
             )
             self.started_ray = True
         self.dashboard_url = f"http://{context.dashboard_url}" if context.dashboard_url else None
+
+    def _join_ray(self, options: dict[str, Any]) -> Any:
+        """Join the cluster at RAY_ADDRESS (see `cluster.config.use_given_ray_token`)."""
+        try:
+            return ray.init(address=self.settings.ray_address, **options)
+        except ConnectionError as error:
+            raise ConnectionError(
+                f"could not join the Ray cluster at {self.settings.ray_address}: {error}. A cluster started "
+                "with `ray start` uses token authentication by default: give `podium up` its token with "
+                "RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH), as docs/scaling.md shows"
+            ) from None
 
     def _register_pools(self, workers: dict[str, WorkerSpec]) -> None:
         if not self.settings.redis_cluster and is_cluster(self.redis_url):

@@ -54,6 +54,9 @@ class PodiumUp:
                 "PODIUM_NAMESPACE": "podium-multinode",
             }
         )
+        # An operator hands `podium up` the cluster's token; it knows to use it.
+        env.pop("RAY_AUTH_MODE", None)
+        assert env["RAY_AUTH_TOKEN"]
         self.log = home / "podium-up.log"
         home.mkdir(parents=True, exist_ok=True)
         with self.log.open("w") as output:

@@ -175,3 +175,20 @@ def test_frozen() -> None:
 
 def test_every_field_has_an_env_var() -> None:
     assert {f.name for f in dataclasses.fields(Settings)} == set(ENV_VARS)
+
+
+def test_a_ray_token_in_the_environment_turns_token_auth_on_unless_a_mode_is_given() -> None:
+    from cluster.config import use_given_ray_token
+
+    given = {"RAY_AUTH_TOKEN": "secret"}
+    use_given_ray_token(given)
+    assert given["RAY_AUTH_MODE"] == "token"
+    from_file = {"RAY_AUTH_TOKEN_PATH": "/etc/ray/token"}
+    use_given_ray_token(from_file)
+    assert from_file["RAY_AUTH_MODE"] == "token"
+    explicit = {"RAY_AUTH_TOKEN": "secret", "RAY_AUTH_MODE": "disabled"}
+    use_given_ray_token(explicit)
+    assert explicit["RAY_AUTH_MODE"] == "disabled"
+    none: dict[str, str] = {}
+    use_given_ray_token(none)
+    assert "RAY_AUTH_MODE" not in none
