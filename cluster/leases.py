@@ -57,27 +57,14 @@ for i, key in ipairs(KEYS) do
 end
 return out
 """
-# Extends each lease in KEYS whose holder is still ARGV[2 + i]; answers 1 or 0 per key.
-_RENEW = """
-local deadline = tonumber(ARGV[1])
+# Sets the fields given as JSON in ARGV[1] on each lease in KEYS still held by ARGV[1 + i]
+# (renewing or releasing it); answers 1 or 0 per key.
+_UPDATE_HELD = """
+local fields = cjson.decode(ARGV[1])
 local out = {}
 for i, key in ipairs(KEYS) do
   if redis.call('HGET', key, 'holder') == ARGV[i + 1] then
-    redis.call('HSET', key, 'until', deadline)
-    out[i] = 1
-  else
-    out[i] = 0
-  end
-end
-return out
-"""
-# Gives up each lease in KEYS still held by ARGV[1 + i]; ARGV[1] is 1 when nothing of the
-# partition is left in flight (the next owner need not recover it).
-_RELEASE = """
-local out = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('HGET', key, 'holder') == ARGV[i + 1] then
-    redis.call('HSET', key, 'holder', '', 'until', 0, 'clean', ARGV[1])
+    for name, value in pairs(fields) do redis.call('HSET', key, name, value) end
     out[i] = 1
   else
     out[i] = 0
@@ -146,8 +133,7 @@ class LeaseStore:
         # On a Redis Cluster each lease is in its partition's slot: one script call per lease.
         self.cluster = cluster
         self._acquire = redis.register_script(_ACQUIRE)
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
+        self._update_held = redis.register_script(_UPDATE_HELD)
 
     async def _each(self, script: Any, keys: list[str], shared: list[Any], own: list[Any] | None = None) -> list[Any]:
         """Run a lease script over `keys` (ARGV: `shared`, then each key's item of `own`):
@@ -174,12 +160,16 @@ class LeaseStore:
         if not held:
             return set()
         keys = [Keys.lease(p) for p in held]
-        answers = await self._each(self._renew, keys, [now + lease_ms], list(tokens.values()))
+        renewal = orjson.dumps({"until": now + lease_ms})
+        answers = await self._each(self._update_held, keys, [renewal], list(tokens.values()))
         return {p for p, kept in zip(held, answers, strict=True) if not kept}
 
     async def release(self, tokens: dict[int, str], clean: bool) -> None:
+        """Give leases up; `clean` when nothing of the partitions is left in flight (the next
+        owner need not recover them)."""
         if tokens:
-            await self._each(self._release, [Keys.lease(p) for p in tokens], [int(clean)], list(tokens.values()))
+            fields = orjson.dumps({"holder": "", "until": 0, "clean": "1" if clean else "0"})
+            await self._each(self._update_held, [Keys.lease(p) for p in tokens], [fields], list(tokens.values()))
 
     async def holders(self) -> list[str]:
         """Each partition's holder token ('' when free), in partition order."""

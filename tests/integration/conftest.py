@@ -15,6 +15,7 @@ import pytest
 import ray
 
 from cluster.config import Settings
+from cluster.redis_server import EmbeddedRedis
 from cluster.runtime import Runtime
 from tests.integration.client import PodiumClient
 
@@ -26,6 +27,13 @@ def start_podium(home: Path, namespace: str, workers: list[str] | None = None, *
     fields: dict[str, Any] = {"port": 0, "shards": 2, "partitions": 8, **overrides}
     settings = Settings(home=home, namespace=namespace, **fields)
     return Runtime(settings, worker_modules=workers if workers is not None else TEST_WORKERS, dashboard=False).start()
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A Redis of the test's own, for tests that drive the store or a shard core in-process."""
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

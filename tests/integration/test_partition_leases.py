@@ -7,16 +7,12 @@ what the leases guarantee.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
-import pytest
 
 from actors.shard import MOVED, OK, ShardCore
 from actors.workflow import events as ev
 from cluster.leases import LeaseStore, token_of
-from cluster.redis_server import EmbeddedRedis
 from cluster.store import Keys, Store
 
 PARTITIONS = 8
@@ -24,12 +20,6 @@ LONG_LEASE_MS = 60_000
 DEFINITION = orjson.dumps(
     {"name": "lease_flow", "version": 1, "tasks": [{"name": "lease_task", "taskReferenceName": "only"}]}
 )
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    with EmbeddedRedis(tmp_path / "redis") as server:
-        yield server.url
 
 
 def _core(redis_url: str, index: int, lease_ms: int = LONG_LEASE_MS) -> ShardCore:

@@ -4,23 +4,14 @@ published by the turn's own script, so a refused (fenced) turn wakes nobody."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from cluster.leases import LeaseStore, token_of
-from cluster.redis_server import EmbeddedRedis
 from cluster.store import Fenced, Keys, Store
 from gateway.queue_waker import QueueWaker
 
 DEADLINE_SECONDS = 30
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    with EmbeddedRedis(tmp_path / "redis") as server:
-        yield server.url
 
 
 def _task(task_type: str, workflow_id: str) -> dict[str, object]:

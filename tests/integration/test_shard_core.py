@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from actors.shard import ShardCore
 from actors.tracing import ExecutionTracer, root_span_id_of, trace_id_of
-from cluster.redis_server import EmbeddedRedis
 from cluster.store import Store
 
 DEFINITION = orjson.dumps(
     {"name": "core_flow", "version": 1, "tasks": [{"name": "core_task", "taskReferenceName": "only"}]}
 )
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    with EmbeddedRedis(tmp_path / "redis") as server:
-        yield server.url
 
 
 async def _start(core: ShardCore, workflow_id: str) -> list[str]:
