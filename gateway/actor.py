@@ -33,6 +33,7 @@ class Gateway:
         self.url = ""
         self._serving = asyncio.get_running_loop().create_task(self._serve())
         self._keepalive = asyncio.get_running_loop().create_task(self._keep_shards_alive())
+        self._owners = asyncio.get_running_loop().create_task(self.context.router.follow_owners())
         self._waking = asyncio.get_running_loop().create_task(self.context.waker.run())
         # Event handlers run here: one consumer of the event bus per gateway process.
         self.events = EventProcessor(self.context, consumer_name(), settings.event_redelivery_ms)

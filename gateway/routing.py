@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from actors.workflow import events as ev
 from cluster.leases import LeaseStore, holder_name
 from cluster.store import Store
 
+log = logging.getLogger("podium.gateway")
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 MAX_BATCH = 512
@@ -105,6 +107,16 @@ class ShardRouter:
         self.owners = [holder_name(token) for token in await self.leases.holders()]
         self._owners_read = time.monotonic()
 
+    async def follow_owners(self) -> None:
+        """Keep the lease table fresh in the background, off every request's path (a call
+        answered MOVED reads it again at once)."""
+        while True:
+            await asyncio.sleep(OWNERS_REFRESH_SECONDS)
+            try:
+                await self.refresh_owners()
+            except Exception as error:
+                log.warning("reading the partition owners failed: %s", error)
+
     def owner_of(self, workflow_id: str) -> str:
         return self.owners[self.store.partition(workflow_id)]
 
@@ -145,7 +157,8 @@ class ShardRouter:
         """Call the owner of the workflow's partition until one answers other than MOVED."""
         deadline = time.monotonic() + REROUTE_DEADLINE_SECONDS
         pause = 0.01
-        await self.refresh_owners(OWNERS_REFRESH_SECONDS)
+        if not self._owners_read:
+            await self.refresh_owners()  # the first call: nothing known yet
         while True:
             shard = self.owner_of(workflow_id)
             outcome: str | None = None
