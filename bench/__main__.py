@@ -19,6 +19,7 @@ import redis
 
 from bench.driver import open_loop_starts, register, start, start_many, sustain, wait_until_done
 from bench.moves import PAUSE_TARGET_MS, scenario_partition_move
+from bench.one_at_a_time import scenario_one_at_a_time
 from bench.poller import Pollers
 from bench.search import scenario_search
 from bench.workflows import TASKS_PER_WORKFLOW, reference_workflows
@@ -203,6 +204,23 @@ def markdown(results: dict[str, Any]) -> str:
     if b:
         add("1b reference workflow, external HTTP workers", f"{b['workflowsPerSecond']:.0f} workflows/s",
             ">= 100 workflows/s", b["workflowsPerSecond"] >= 100)
+    single = results.get("1c_one_at_a_time")
+    if single:
+        for kind, label, target_ms in (
+            ("python_workers", "1c reference workflow one at a time, Python pool workers", 15),
+            ("sdk_workers", "1c same, conductor-python TaskHandler workers", 30),
+        ):
+            figure = single.get(kind)
+            if not figure:
+                continue
+            target = f"p50 <= {target_ms} ms"
+            if not figure.get("ok", True):
+                add(label, "FAILED: " + "; ".join(figure["failures"]), target, False)
+                continue
+            add(label,
+                f"server p50 {figure['p50']:.0f} ms, p99 {figure['p99']:.0f} ms; from the client p50 "
+                f"{figure['clientP50']:.1f} ms, p99 {figure['clientP99']:.1f} ms ({figure['runs']} runs)",
+                target, figure["p50"] <= target_ms)
     latency = results.get("2_start_latency")
     if latency:
         at100 = latency["at100PerSecond"]
@@ -316,6 +334,9 @@ def main() -> None:
             if not args.only or args.only == "1b":
                 results["1b_external_workers"] = scenario_external_workers(runtime, runs, seconds)
                 save(results, stem)
+            if not args.only or args.only == "1c":
+                results["1c_one_at_a_time"] = scenario_one_at_a_time(runtime.api_url, 20 if args.quick else 50)
+                save(results, stem)
             if not args.only or args.only == "2":
                 results["2_start_latency"] = scenario_start_latency(runtime, runs, seconds, 3.0 if args.quick else 30.0)
                 save(results, stem)
@@ -339,9 +360,16 @@ def main() -> None:
         results["5_peers"] = scenario_peers(runs, seconds)
     save(results, stem)
     print(markdown(results))
+    failed = []
+    single = results.get("1c_one_at_a_time") or {}
+    single_failures = [f for kind in single.values() if not kind.get("ok", True) for f in kind["failures"]]
+    if (not args.only or args.only == "1c") and single_failures:
+        failed.append("scenario 1c failed: " + "; ".join(single_failures))
     moves = results.get("7_partition_move")
     if (not args.only or args.only == "7") and moves and not moves["ok"]:
-        sys.exit("scenario 7 failed: " + "; ".join(moves["failures"]))
+        failed.append("scenario 7 failed: " + "; ".join(moves["failures"]))
+    if failed:
+        sys.exit("\n".join(failed))
 
 
 if __name__ == "__main__":
