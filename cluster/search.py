@@ -1,7 +1,8 @@
 """Search over executions and tasks: Conductor's query language, answered from indexes.
 
-The indexes are written by the shards' checkpoints (cluster/store.py, `Checkpoint.index`,
-in the same transaction as the step that changed a status): sorted sets of workflow ids
+The indexes are written by the shards' checkpoints (cluster/store/checkpoint.py,
+`Checkpoint.index`, in the same script as the step that changed a status, or right after
+it on a Redis Cluster): sorted sets of workflow ids
 by startTime (all, per workflow type, per status, per correlation id) and of task ids by
 updateTime (per task type, per status: every task is in exactly one status set, so
 their union is "all"), and a hash of compact workflow summaries (a task's record in its

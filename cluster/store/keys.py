@@ -45,7 +45,7 @@ Layout (all keys start with `podium:`):
 | `{ix}:tmp:<token>` | zset | a search's scratch set, deleted in the transaction that makes it |
 
 The `{ix}:` entries change only when an execution's status (or start time, correlation id,
-version) or a task's status changes, in the same transaction as the checkpoint that made
+version) or a task's status changes, with the checkpoint that made
 the change; the scores of one member are equal in every index it is in. Tasks have no
 `all` set (every task is in exactly one status set) and no summary (their records in
 `{pN}:wf:{id}` serve).
