@@ -59,6 +59,8 @@ class Ownership:
         self.lease_ms = lease_ms
         self.partitions = leases.partitions
         self.tokens: dict[int, str] = {}
+        # Turns written to each held partition, as its lease counts them (`seq`).
+        self.seqs: dict[int, int] = {}
         # Partitions being handed over -> monotonic deadline of their drain.
         self.leaving: dict[int, float] = {}
         self.owners: list[str] = [""] * self.partitions  # holder shard name per partition
@@ -91,9 +93,7 @@ class Ownership:
         now = now_ms()
         await self.leases.beat(ShardRecord(self.name, self.node, os.getpid(), now))
         changes.lost = await self.leases.renew(self.tokens, now, self.lease_ms)
-        for partition in changes.lost:
-            self.tokens.pop(partition, None)
-            self.leaving.pop(partition, None)
+        self.drop(changes.lost)
         if changes.lost:
             log.warning("%s lost %d partitions to other shards", self.name, len(changes.lost))
         self.members = await self.leases.members(now, self.lease_ms)
@@ -106,16 +106,32 @@ class Ownership:
         changes.acquired = await self.leases.acquire(self.name, missing, now, self.lease_ms)
         for taken in changes.acquired:
             self.tokens[taken.partition] = token_of(self.name, taken.epoch)
+            self.seqs[taken.partition] = taken.seq
         self.owners = [holder_name(token) for token in await self.leases.holders()]
         return changes
+
+    def drop(self, partitions: set[int]) -> None:
+        """Partitions another shard holds now."""
+        for partition in partitions:
+            self.tokens.pop(partition, None)
+            self.seqs.pop(partition, None)
+            self.leaving.pop(partition, None)
+
+    def fences(self) -> dict[int, tuple[str, int]]:
+        """What a turn expects of each partition's lease: our token, and the turns written."""
+        return {p: (token, self.seqs.get(p, 0)) for p, token in self.tokens.items()}
+
+    def counted(self, partitions: set[int]) -> None:
+        """A turn that wrote these partitions landed: each lease counted one more turn."""
+        for partition in partitions:
+            self.seqs[partition] = self.seqs.get(partition, 0) + 1
 
     def drain_overdue(self, partition: int) -> bool:
         return time.monotonic() > self.leaving.get(partition, float("inf"))
 
     async def release(self, partitions: set[int], clean: bool) -> None:
-        held = {p: self.tokens.pop(p) for p in partitions if p in self.tokens}
-        for partition in partitions:
-            self.leaving.pop(partition, None)
+        held = {p: self.tokens[p] for p in partitions if p in self.tokens}
+        self.drop(partitions)
         await self.leases.release(held, clean)
 
     async def release_all(self) -> None:

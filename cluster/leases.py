@@ -8,6 +8,7 @@ A partition's owner holds `{pN}:lease`, a hash in the partition's own hash slot:
 | `epoch` | grows by one at every acquisition, never goes back |
 | `until` | epoch ms at which the lease expires unless renewed |
 | `clean` | `1` when the last holder released it with nothing left in flight: nothing to recover |
+| `seq` | turns written: a turn expects the count its shard last saw (so lost turns are noticed) |
 
 Every shard also beats in the registry `podium:shards` (name -> JSON: node, pid, last
 beat), and the set `podium:draining` names shards being retired. The members of the
@@ -38,7 +39,7 @@ from cluster.store import Keys
 # Takes each free, expired or own-name partition in KEYS; ARGV: name, now, lease ms.
 # A restarted shard keeps its name: the lease its previous process held is taken at once
 # (with a new epoch, so anything that process still tries to write is fenced).
-# Answers, per key, {epoch, clean} (epoch 0: not taken).
+# Answers, per key, {epoch, clean, seq} (epoch 0: not taken).
 _ACQUIRE = """
 local name, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {}
@@ -50,9 +51,9 @@ for i, key in ipairs(KEYS) do
     local epoch = redis.call('HINCRBY', key, 'epoch', 1)
     local clean = (holder == '' and lease[3] == '1') and 1 or 0
     redis.call('HSET', key, 'holder', name .. '#' .. epoch, 'until', now + ttl, 'clean', '0')
-    out[i] = {epoch, clean}
+    out[i] = {epoch, clean, tonumber(redis.call('HGET', key, 'seq') or '0')}
   else
-    out[i] = {0, 0}
+    out[i] = {0, 0, 0}
   end
 end
 return out
@@ -114,6 +115,7 @@ class Acquired:
     partition: int
     epoch: int
     clean: bool  # released cleanly by its last holder: nothing to recover
+    seq: int = 0  # turns written so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +151,20 @@ class LeaseStore:
             return []
         answers = await self._each(self._acquire, [Keys.lease(p) for p in wanted], [name, now, lease_ms])
         return [
-            Acquired(p, int(epoch), bool(clean))
-            for p, (epoch, clean) in zip(wanted, answers, strict=True)
+            Acquired(p, int(epoch), bool(clean), int(seq))
+            for p, (epoch, clean, seq) in zip(wanted, answers, strict=True)
             if int(epoch) > 0
         ]
+
+    async def seqs(self, partitions: Iterable[int]) -> dict[int, int]:
+        """How many turns Redis holds for each partition (its `seq`)."""
+        wanted = list(partitions)
+        if not wanted:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for p in wanted:
+            pipe.hget(Keys.lease(p), "seq")
+        return {p: int(raw or 0) for p, raw in zip(wanted, await pipe.execute(), strict=True)}
 
     async def renew(self, tokens: dict[int, str], now: int, lease_ms: int) -> set[int]:
         """Extend held leases; answers the partitions whose lease is no longer ours."""

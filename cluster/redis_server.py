@@ -283,6 +283,8 @@ class EmbeddedRedis:
                     _stop_process(proc, grace=2.0)
                     raise
                 self._proc, self._port = proc, port
+                # A restart after a crash must come back where every client points.
+                self._requested_port = port
                 # Belt and braces for platforms without PR_SET_PDEATHSIG and for
                 # callers that forget stop(): a normal interpreter exit shuts it down.
                 atexit.register(self.stop)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +20,7 @@ from cluster.store import Keys
 from cluster.store.layout import is_cluster, sync_client, tag_old_keys
 
 log = logging.getLogger("podium")
+REDIS_WATCH_SECONDS = 0.5
 
 
 @dataclass
@@ -33,6 +35,9 @@ class Runtime:
     started_ray: bool = False
     pools: list[Any] = field(default_factory=list)
     controller: Controller | None = None
+    redis_restarts: int = 0
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _watcher: threading.Thread | None = None
 
     @property
     def shards(self) -> list[Any]:
@@ -66,6 +71,26 @@ class Runtime:
             return
         self.embedded_redis = EmbeddedRedis.from_settings(self.settings)
         self.redis_url = self.embedded_redis.start()
+        self._watcher = threading.Thread(target=self._keep_redis_up, name="podium-redis-watch", daemon=True)
+        self._watcher.start()
+
+    def _keep_redis_up(self) -> None:
+        """The embedded Redis is a process that can die: start it again, on the same port,
+        from its append-only file. Shards and gateways reconnect on their own; a shard
+        whose partition lost its last writes notices it at its next write (the lease's
+        turn count) and recovers the partition from what Redis holds."""
+        while not self._stopping.wait(REDIS_WATCH_SECONDS):
+            embedded = self.embedded_redis
+            if embedded is None or embedded.running:
+                continue
+            if self._stopping.is_set():
+                break
+            log.warning("the embedded Redis exited; starting it again from %s", embedded.data_dir)
+            try:
+                embedded.start()
+                self.redis_restarts += 1
+            except Exception:
+                log.exception("could not start the embedded Redis again; trying again")
 
     def _start_ray(self) -> None:
         if ray.is_initialized():
@@ -156,6 +181,7 @@ class Runtime:
         self.api_url = f"{address}/api"
 
     def stop(self) -> None:
+        self._stopping.set()
         controller, self.controller = self.controller, None
         if controller is not None:
             controller.stop()
@@ -168,6 +194,8 @@ class Runtime:
         if self.started_ray and ray.is_initialized():
             ray.shutdown()
             self.started_ray = False
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
         if self.embedded_redis is not None:
             self.embedded_redis.stop()
             self.embedded_redis = None

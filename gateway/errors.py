@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.routing import ShardUnavailable
 
@@ -64,6 +66,13 @@ def error_response(status: int, message: str, validation_errors: list[dict[str, 
     return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
 
 
+def unavailable(message: str) -> web.Response:
+    """503, with the Retry-After Conductor's clients and proxies understand."""
+    response = error_response(503, message)
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -84,9 +93,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             message = f"{request.method} is not allowed on {request.path}"
         return error_response(error.status, message)
     except ShardUnavailable as error:
-        response = error_response(503, str(error))
-        response.headers["Retry-After"] = "1"
-        return response
+        return unavailable(str(error))
+    except (RedisConnectionError, RedisTimeoutError) as error:
+        log.warning("Redis unavailable on %s %s: %s", request.method, request.path, error)
+        return unavailable(f"Redis is unavailable ({type(error).__name__}); retry later")
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "Internal error; the server log has the details")

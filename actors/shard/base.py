@@ -69,6 +69,7 @@ class ShardBase:
         self._turn_lock = asyncio.Lock()
         self._rebalancing = asyncio.Lock()
         self.fenced_turns = 0
+        self.resyncs = 0  # partitions recovered because Redis lost writes
         self.executions: dict[str, Execution] = {}
         self.inbox: list[Envelope] = []
         self.task_defs: dict[str, TaskDef] = {}

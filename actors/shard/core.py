@@ -132,7 +132,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                         try:
                             await self._turn(turn)
                         except Fenced as fenced:
-                            self._fenced(turn, fenced.partitions)
+                            await self._fenced(turn, fenced)
                         except Exception as error:
                             log.exception("%s: turn failed", self.name)
                             for envelope in turn:
@@ -206,7 +206,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
             execution.indexed = checkpoint.index(execution.state, execution.indexed)
             checkpoint.save(execution.partition, execution.state, execution.definition_json)
             execution.definition_json = None
-        await checkpoint.commit(self.ownership.tokens)
+        self.ownership.counted(await checkpoint.commit(self.ownership.fences()))
         self.steps += len(batch)
         for envelope in batch:
             self._release(envelope)

@@ -20,7 +20,7 @@ from actors.shard.execution import Envelope
 from actors.shard.outcomes import MOVED
 from actors.workflow import events as ev
 from cluster.leases import Acquired
-from cluster.store import outbox
+from cluster.store import Fenced, outbox
 
 log = logging.getLogger("podium.shard")
 # How long a newly acquired partition's inbox is read at every lease tick.
@@ -156,17 +156,32 @@ class PartitionOwner(ShardBase):
                 self.peers.forward(owner, events)
         return admitted
 
-    def _fenced(self, batch: list[Envelope], partitions: set[int]) -> None:
-        """The turn's write was refused: another shard took these partitions over. Nothing
-        of the turn landed, so forget what it changed in memory and apply its events again
-        (those of the lost partitions go to their new owner)."""
+    async def _fenced(self, batch: list[Envelope], refusal: Fenced) -> None:
+        """The turn's write was refused, so nothing of it landed: forget what it changed in
+        memory and apply its events again. Partitions another shard took over are dropped
+        (their events go to the new owner). Partitions whose lease counts fewer turns than
+        this shard wrote lost writes in Redis itself (a restart from an older append-only
+        file): what is in memory is ahead of Redis, so they are recovered from what Redis
+        holds, as after a crash, before the events apply again."""
         self.fenced_turns += 1
-        log.warning("%s: write refused, partitions %s belong to another shard", self.name, sorted(partitions))
-        for partition in partitions:
-            self.ownership.tokens.pop(partition, None)
-            self.ownership.leaving.pop(partition, None)
+        if refusal.partitions:
+            lost = sorted(refusal.partitions)
+            log.warning("%s: write refused, partitions %s belong to another shard", self.name, lost)
+            self.ownership.drop(refusal.partitions)
+            self._forget(refusal.partitions)
         for envelope in batch:
             self.executions.pop(envelope.workflow_id, None)
-        self._forget(partitions)
+        if refusal.regressed:
+            self.resyncs += 1
+            log.error(
+                "%s: Redis holds fewer turns of partitions %s than were written (it restarted and lost "
+                "writes): recovering them from what it holds",
+                self.name,
+                sorted(refusal.regressed),
+            )
+            self._forget(refusal.regressed)
+            self.ownership.seqs.update(await self.ownership.leases.seqs(refusal.regressed))
+            held = [p for p in sorted(refusal.regressed) if p in self.ownership.tokens]
+            await self._take_over([Acquired(p, 0, clean=False) for p in held])
         self.inbox[:0] = batch
         self._wake.set()

@@ -6,8 +6,15 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cluster.store.keys import partition_of
+
+# Retries of a command whose connection failed: about four seconds in all.
+RECONNECT_ATTEMPTS = 12
 
 
 class StoreBase:
@@ -25,7 +32,15 @@ class StoreBase:
             self.redis = RedisCluster.from_url(redis_url, max_connections=max_connections, decode_responses=False)
         else:
             # A blocking pool: under a burst, callers wait for a connection instead of failing.
-            pool = aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=max_connections, timeout=None)
+            # A Redis that restarts (the embedded one is started again by `podium up`) is
+            # waited for, a few seconds, before a call fails.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                redis_url,
+                max_connections=max_connections,
+                timeout=None,
+                retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), RECONNECT_ATTEMPTS),
+                retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            )
             self.redis = aioredis.Redis(connection_pool=pool, decode_responses=False)
         self.partitions = partitions
 

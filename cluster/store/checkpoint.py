@@ -8,6 +8,7 @@ every write of the turn, atomically, as MULTI/EXEC did before it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from actors.workflow.state import WorkflowState, public_task
@@ -21,19 +22,27 @@ if TYPE_CHECKING:
     from cluster.store import Store
 
 
-# KEYS[1..ARGV[1]] are lease keys and ARGV[2..ARGV[1] + 1] the holders the turn expects;
-# then come the writes, each as: command name, argument count, arguments. Answers the
-# positions of the leases that no longer match (then nothing was written).
+# KEYS[1..n] are lease keys (n = ARGV[1]), ARGV[2..n + 1] the holders the turn expects and
+# ARGV[n + 2..2n + 1] the turn counts (`seq`) it expects; then come the writes, each as:
+# command name, argument count, arguments. Answers the positions of the leases held by
+# another (negative: held, but Redis has fewer turns than the shard wrote: it restarted
+# from an older file), and then writes nothing; otherwise counts the turn and writes.
 FENCED_APPLY = (
     APPLY_INDEX_WRITES_LUA
     + """
 local fences = tonumber(ARGV[1])
 local refused = {}
 for i = 1, fences do
-  if redis.call('HGET', KEYS[i], 'holder') ~= ARGV[i + 1] then refused[#refused + 1] = i end
+  local lease = redis.call('HMGET', KEYS[i], 'holder', 'seq')
+  if lease[1] ~= ARGV[i + 1] then
+    refused[#refused + 1] = i
+  elseif tonumber(lease[2] or '0') ~= tonumber(ARGV[fences + i + 1]) then
+    refused[#refused + 1] = -i
+  end
 end
 if #refused > 0 then return refused end
-local i, last = fences + 2, #ARGV
+for i = 1, fences do redis.call('HINCRBY', KEYS[i], 'seq', 1) end
+local i, last = 2 * fences + 2, #ARGV
 while i <= last do
   local name, count = ARGV[i], tonumber(ARGV[i + 1])
   if name == 'INDEX' then
@@ -51,11 +60,15 @@ CHUNK = 1000
 
 
 class Fenced(Exception):
-    """A turn's write was refused: these partitions' leases belong to another holder now."""
+    """A turn's write was refused: these partitions' leases belong to another holder now
+    (`partitions`), or Redis holds fewer of their turns than were written (`regressed`: it
+    restarted from an append-only file that missed the last writes)."""
 
-    def __init__(self, partitions: set[int]) -> None:
-        super().__init__(f"partitions {sorted(partitions)} are held by another shard")
+    def __init__(self, partitions: set[int], regressed: set[int] | None = None) -> None:
+        held, behind = sorted(partitions), sorted(regressed or ())
+        super().__init__(f"partitions {held} are held by another shard; Redis lost turns of {behind}")
         self.partitions = partitions
+        self.regressed = regressed or set()
 
 
 class Writes:
@@ -294,42 +307,47 @@ class Checkpoint:
         """Add a message to the event bus as part of this turn (an EVENT task's)."""
         self.pipe.xadd(Keys.events, event_fields(event, payload, message_id))
 
-    async def commit(self, tokens: dict[int, str] | None = None) -> None:
-        """Apply the turn. With `tokens` (partition -> fencing token held), every partition
-        written as owner is fenced; a partition written without a token is refused too."""
+    async def commit(self, fences: Mapping[int, tuple[str, int]] | None = None) -> set[int]:
+        """Apply the turn. With `fences` (partition -> the fencing token held and the turns
+        written so far), every partition written as owner is fenced and its turn counted; a
+        partition written without a fence is refused too. Answers the partitions counted."""
         if self.index_writes:
             self.pipe.index(self.index_writes.payload())
         if not len(self.pipe):
-            return
+            return set()
         for queue in self.ready_queues:
             self.pipe.publish(Keys.queue_ready_channel, queue)
         if self.store.cluster:
-            await self._commit_in_slots(tokens)
-            return
-        fenced = sorted(self.owned_partitions) if tokens is not None else []
-        expected = [tokens.get(p, "") for p in fenced] if tokens is not None else []
+            return await self._commit_in_slots(fences)
+        fenced = sorted(self.owned_partitions) if fences is not None else []
+        expected = [fences.get(p, ("", -1)) for p in fenced] if fences is not None else []
         refused = await self.store.apply_fenced(
-            [Keys.lease(p) for p in fenced], [len(fenced), *expected, *self.pipe.args]
+            [Keys.lease(p) for p in fenced],
+            [len(fenced), *(token for token, _ in expected), *(seq for _, seq in expected), *self.pipe.args],
         )
         if refused:
-            raise Fenced({fenced[int(position) - 1] for position in refused})
+            positions = [int(i) for i in refused]
+            raise Fenced({fenced[i - 1] for i in positions if i > 0}, {fenced[-i - 1] for i in positions if i < 0})
+        return set(fenced)
 
-    async def _commit_in_slots(self, tokens: dict[int, str] | None) -> None:
+    async def _commit_in_slots(self, fences: Mapping[int, tuple[str, int]] | None) -> set[int]:
         """On a Redis Cluster: the partition's writes and an outbox entry in one fenced
         script, then the follow-up writes in their own slots (cluster/store/outbox.py)."""
         if len(self.owned_partitions) > 1:
             raise ValueError("on a Redis Cluster a turn writes one partition; the shard splits turns by partition")
         if not self.owned_partitions:
             await outbox.apply(self.store, self.pipe.args)
-            return
+            return set()
         [partition] = self.owned_partitions
         lease = Keys.lease(partition)
         local, follow_ups = outbox.split(self.pipe.args, outbox.slot_of(lease))
         if follow_ups:
             local += ("RPUSH", 2, Keys.outbox(partition), outbox.encode(follow_ups))
-        fence = [1, tokens.get(partition, "")] if tokens is not None else [0]
-        if await self.store.apply_fenced([lease], [*fence, *local]):
-            raise Fenced({partition})
+        fence: list[Any] = [1, *fences.get(partition, ("", -1))] if fences is not None else [0]
+        refused = await self.store.apply_fenced([lease], [*fence, *local])
+        if refused:
+            raise Fenced({partition} if int(refused[0]) > 0 else set(), {partition} if int(refused[0]) < 0 else set())
         if follow_ups:
             await outbox.apply(self.store, follow_ups)
             await self.store.redis.lpop(Keys.outbox(partition))
+        return {partition} if fences is not None else set()

@@ -169,3 +169,47 @@ def test_a_shard_that_stops_renewing_has_its_partitions_taken_over_and_recovered
     assert survivor == list(range(PARTITIONS))
     assert lost_view, "the lost shard never learned it lost them (it is gone)"
     assert queued == 20
+
+
+async def _redis_loses_a_turn(redis_url: str) -> dict[str, object]:
+    core = ShardCore(0, Store(redis_url, 1), lease_ms=LONG_LEASE_MS)
+    await core.start()
+    redis = core.store.redis
+    await _start(core, ["wf-kept"])
+    # What an append-only file fsynced now would hold: the execution waiting on its task.
+    key, lease = Keys.execution(0, "wf-kept"), Keys.lease(0)
+    older_checkpoint, older_seq = await redis.hgetall(key), await redis.hget(lease, "seq")
+    assert await _complete(core, "wf-kept") == OK
+    # Redis restarts from that file: the completion is gone, and so is the count of its turn.
+    await redis.delete(key)
+    await redis.hset(key, mapping=older_checkpoint)
+    await redis.hset(lease, "seq", older_seq)
+    await redis.sadd(Keys.partition_running(0), "wf-kept")
+    await redis.delete(Keys.queue("lease_task"))
+    # The shard does not know yet: its next write expects the turn it remembers.
+    [started] = await _start(core, ["wf-after"])
+    after = await core.store.get_workflow("wf-after")
+    queued = [m.decode() for m in await redis.zrange(Keys.queue("lease_task"), 0, -1)]
+    kept = await core.store.get_workflow("wf-kept")
+    assert kept is not None
+    finished = await _complete(core, "wf-kept")
+    return {
+        "started": started,
+        "after": after["status"] if after else None,
+        "resyncs": core.resyncs,
+        "kept_before": kept["status"],
+        "queued": sorted(queued),
+        "kept_task": kept["tasks"][0]["taskId"],
+        "finished": finished,
+        "kept_after": (await core.store.get_workflow("wf-kept") or {}).get("status"),
+    }
+
+
+def test_a_redis_that_lost_turns_is_noticed_and_the_partition_recovered_from_what_it_holds(redis_url: str) -> None:
+    found = asyncio.run(_redis_loses_a_turn(redis_url))
+    assert found["resyncs"] == 1, "the next write saw fewer turns than were written"
+    assert (found["started"], found["after"]) == (OK, "RUNNING"), "the refused start applied again and landed"
+    assert found["kept_before"] == "RUNNING", "the lost completion is not pretended"
+    queued = found["queued"]
+    assert isinstance(queued, list) and found["kept_task"] in queued, "recovery queued its task again"
+    assert (found["finished"], found["kept_after"]) == (OK, "COMPLETED")

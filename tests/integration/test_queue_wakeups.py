@@ -29,7 +29,7 @@ async def _wakeups(redis_url: str) -> tuple[bool, bool, list[str]]:
     listening = asyncio.get_running_loop().create_task(waker.run())
     leases = LeaseStore(store.redis, 4)
     [mine] = await leases.acquire("podium-shard-0", [0], now=1, lease_ms=10**12)
-    tokens = {0: token_of("podium-shard-0", mine.epoch)}
+    tokens = {0: (token_of("podium-shard-0", mine.epoch), mine.seq)}
     refused_queue, woken_queue = Keys.queue("wake_refused"), Keys.queue("wake_me")
     try:
         # Subscribed before anything is published (pub/sub keeps no backlog).

@@ -152,7 +152,7 @@ async def _crash_between_slots(url: str, monkeypatch: pytest.MonkeyPatch) -> dic
     with monkeypatch.context() as patched:
         patched.setattr(outbox, "apply", dies)
         with pytest.raises(ConnectionError):
-            await checkpoint.commit({40: token_of("podium-shard-crash", held.epoch)})
+            await checkpoint.commit({40: (token_of("podium-shard-crash", held.epoch), held.seq)})
     before = {
         "timer": await store.redis.zscore(Keys.timers(40), "wf-crash|t-crash|wait"),
         "queued": await store.redis.zcard(Keys.queue("crash_type")),
