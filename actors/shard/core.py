@@ -85,17 +85,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
         """Start new executions; each request carries its id and its definition's JSON."""
         replies = []
         for request in requests:
-            definition = self._definition(request["definition"])
-            event = ev.StartWorkflow(
-                workflow_id=request["workflowId"],
-                definition=definition,
-                input=request.get("input") or {},
-                correlation_id=request.get("correlationId"),
-                priority=request.get("priority") or 0,
-                task_to_domain=request.get("taskToDomain") or {},
-                created_by=request.get("createdBy"),
-                idempotency_key=request.get("idempotencyKey"),
-            )
+            event = ev.start_from_wire(request["workflowId"], self._definition(request["definition"]), request)
             replies.append(self.submit(request["workflowId"], event))
         return list(await asyncio.gather(*replies))
 

@@ -72,16 +72,7 @@ class MessageHandler(ShardBase):
         except ValueError as error:
             message["error"] = f"invalid sub workflow definition: {error}"
             return self._message_event(message, now, checkpoint, effects)
-        return ev.StartWorkflow(
-            workflow_id=workflow_id,
-            definition=definition,
-            input=message.get("input") or {},
-            correlation_id=message.get("correlationId"),
-            priority=message.get("priority") or 0,
-            task_to_domain=message.get("taskToDomain") or {},
-            parent_workflow_id=message.get("parentWorkflowId"),
-            parent_workflow_task_id=message.get("parentWorkflowTaskId"),
-        )
+        return ev.start_from_wire(workflow_id, definition, message)
 
     def _answer_parent(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,22 @@ class StartWorkflow:
     parent_workflow_task_id: str | None = None
     created_by: str | None = None
     idempotency_key: str | None = None
+
+
+def start_from_wire(workflow_id: str, definition: WorkflowDef, fields: Mapping[str, Any]) -> StartWorkflow:
+    """A start from its JSON fields, as a gateway's request or a parent's message carries them."""
+    return StartWorkflow(
+        workflow_id=workflow_id,
+        definition=definition,
+        input=fields.get("input") or {},
+        correlation_id=fields.get("correlationId"),
+        priority=fields.get("priority") or 0,
+        task_to_domain=fields.get("taskToDomain") or {},
+        parent_workflow_id=fields.get("parentWorkflowId"),
+        parent_workflow_task_id=fields.get("parentWorkflowTaskId"),
+        created_by=fields.get("createdBy"),
+        idempotency_key=fields.get("idempotencyKey"),
+    )
 
 
 @dataclass(slots=True)
