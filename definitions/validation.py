@@ -259,6 +259,13 @@ def _check_do_while(site: _Site, known_refs: set[str], task_defs: Mapping[str, T
         problems.append("loopCondition is missing")
     if not task.loop_over:
         problems.append("loopOver is empty")
+    # Conductor reads inputParameters.keepLastN as an Integer, unresolved, and has no
+    # meaning for less than one iteration kept.
+    keep_last_n = task.input_parameters.get("keepLastN")
+    if keep_last_n is not None and (
+        isinstance(keep_last_n, bool) or not isinstance(keep_last_n, int) or keep_last_n < 1
+    ):
+        problems.append(f"inputParameters.keepLastN must be an integer of at least 1, not {keep_last_n!r}")
     if site.enclosing_loop is not None:
         problems.append(
             f"nested inside the loopOver of DO_WHILE '{site.enclosing_loop}'; "

@@ -404,3 +404,303 @@ def test_two_loops_in_parallel_branches_keep_their_outputs_apart() -> None:
     assert run.task("left")["outputData"]["1"] == {"l_task": {"l": 1}}
     assert run.task("right")["outputData"]["1"] == {"r_task": {"r": 1}}
     assert run.status == "COMPLETED"
+
+
+# -- keepLastN ----------------------------------------------------------------------------
+#
+# Conductor's DoWhile reads `inputParameters.keepLastN`; once the loop runs iteration
+# i > N it removes the output keys "1".."i-N" and deletes the tasks of those iterations
+# from the execution (DoWhile.removeIterations), so a loop keeps its last N iterations.
+
+KEEP_LAST_N_WF = "e2e/do_while_keep_last_n_fix.json"
+KEEP_LAST_N_SWITCH_WF = "e2e/do_while_keep_last_n_switch_test.json"
+
+
+def two_task_loop(condition: str = "$.l.iteration < 5", **input_parameters: Any) -> dict[str, Any]:
+    return workflow(
+        loop("l", condition, simple("a"), simple("b"), inputParameters=input_parameters),
+        outputParameters={"loop": "${l.output}"},
+    )
+
+
+def run_iterations(run: Run, count: int) -> dict[int, set[str]]:
+    """Complete `a` then `b` of iterations 1..count; the ids of each iteration's tasks."""
+    ids: dict[int, set[str]] = {}
+    for i in range(1, count + 1):
+        ids[i] = {run.task(f"a__{i}")["taskId"]}
+        run.complete(f"a__{i}", {"a": i})
+        ids[i].add(run.task(f"b__{i}")["taskId"])
+        run.complete(f"b__{i}", {"b": i})
+    return ids
+
+
+def test_keep_last_n_keeps_the_last_iterations_tasks_and_outputs() -> None:
+    run = Run(two_task_loop(keepLastN=2))
+    ids = run_iterations(run, 5)
+
+    assert run.status == "COMPLETED"
+    assert rows(run) == [
+        ("l", "DO_WHILE", "COMPLETED"),
+        ("a__4", "a", "COMPLETED"),
+        ("b__4", "b", "COMPLETED"),
+        ("a__5", "a", "COMPLETED"),
+        ("b__5", "b", "COMPLETED"),
+    ]
+    loop_output = {"iteration": 5, "4": {"a": {"a": 4}, "b": {"b": 4}}, "5": {"a": {"a": 5}, "b": {"b": 5}}}
+    assert run.task("l")["outputData"] == loop_output
+    assert run.task("l")["iteration"] == 5
+    assert run.task("l")["inputData"] == {"keepLastN": 2}
+    assert run.output == {"loop": loop_output}
+    # The checkpoint deletes exactly the tasks of iterations 1-3.
+    assert run.state.removed_task_ids == ids[1] | ids[2] | ids[3]
+    assert not run.state.removed_task_ids & set(run.state.by_id)
+
+
+def test_keep_last_n_removes_an_iteration_once_iteration_n_plus_one_starts() -> None:
+    run = Run(two_task_loop(keepLastN=2))
+    run_iterations(run, 2)
+
+    # Iteration 3 has started: iteration 1 is gone, 2 and the running 3 are there.
+    assert [ref for ref, _, _ in rows(run)] == ["l", "a__2", "b__2", "a__3"]
+    assert run.task("l")["outputData"] == {"iteration": 3, "2": {"a": {"a": 2}, "b": {"b": 2}}}
+    assert len(run.state.removed_task_ids) == 2
+    # A reference to the latest `a` still finds it.
+    assert run.task("a")["referenceTaskName"] == "a__3"
+
+
+def test_without_keep_last_n_every_iteration_is_kept() -> None:
+    run = Run(two_task_loop())
+    run_iterations(run, 5)
+
+    assert run.status == "COMPLETED"
+    assert len(run.state.tasks) == 11
+    assert set(run.task("l")["outputData"]) == {"iteration", "1", "2", "3", "4", "5"}
+    assert run.state.removed_task_ids == set()
+
+
+def test_keep_last_n_of_one_keeps_only_the_running_iteration() -> None:
+    run = Run(two_task_loop(keepLastN=1))
+    run_iterations(run, 3)
+    assert [ref for ref, _, _ in rows(run)] == ["l", "a__4"]
+    assert [task["seq"] for task in run.state.tasks] == sorted(task["seq"] for task in run.state.tasks)
+
+    run.complete("a__4")
+    run.complete("b__4")
+    run.complete("a__5")
+    run.complete("b__5", {"b": 5})
+
+    assert run.status == "COMPLETED"
+    assert [ref for ref, _, _ in rows(run)] == ["l", "a__5", "b__5"]
+    assert run.task("l")["outputData"] == {"iteration": 5, "5": {"a": {}, "b": {"b": 5}}}
+
+
+def test_keep_last_n_lets_the_condition_read_the_iterations_kept() -> None:
+    # `$.l['<iteration - 1>']` is among the last 2: the loop reads it and stops when b was 3.
+    condition = "$.l.iteration < 2 || $.l[String($.l.iteration - 1)].b.b < 3"
+    run = Run(two_task_loop(condition, keepLastN=2))
+    run_iterations(run, 4)
+
+    assert run.status == "COMPLETED"
+    assert run.task("l")["iteration"] == 4
+    assert set(run.task("l")["outputData"]) == {"iteration", "3", "4"}
+
+
+def test_keep_last_n_with_a_fork_inside_the_loop() -> None:
+    definition = workflow(
+        loop(
+            "l",
+            "$.l.iteration < 4",
+            {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [[simple("x")], [simple("y")]]},
+            {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["x", "y"]},
+            inputParameters={"keepLastN": 2},
+        )
+    )
+    run = Run(definition)
+    for i in range(1, 5):
+        run.complete(f"x__{i}", {"x": i})
+        run.complete(f"y__{i}", {"y": i})
+
+    assert run.status == "COMPLETED"
+    assert sorted(ref for ref, _, _ in rows(run)) == sorted(
+        ["l", "f__3", "x__3", "y__3", "j__3", "f__4", "x__4", "y__4", "j__4"]
+    )
+    assert run.task("l")["outputData"]["4"]["j"] == {"x__4": {"x": 4}, "y__4": {"y": 4}}
+    assert set(run.task("l")["outputData"]) == {"iteration", "3", "4"}
+    assert len(run.state.removed_task_ids) == 8
+
+
+def test_keep_last_n_with_nested_switches_runs_conductors_26_iterations() -> None:
+    """DoWhileEdgeCasesTests.testDoWhileKeepLastNSwitch: every body task is a system task,
+    so the whole loop runs in the start step; it ends after iteration 26 (`$.iteration >
+    25` sets the status variable to Completed), keeping iterations 24-26."""
+    run = Run(conductor_definition(KEEP_LAST_N_SWITCH_WF))
+
+    assert run.status == "COMPLETED"
+    loop_task = run.task("do_while_ref")
+    assert loop_task["outputData"]["iteration"] == 26
+    assert set(loop_task["outputData"]) == {"iteration", "24", "25", "26"}
+    assert {t["iteration"] for t in run.state.tasks} == {26, 24, 25}  # the loop task's own is 26
+    # switch_ref, inline_ref, set_variable_ref_1, max_loop_ctrl_ref, switch_ref_2 each
+    # iteration, and set_variable_ref_2 in the last.
+    assert len(run.state.tasks) == 1 + 5 + 5 + 6
+    assert run.task("set_variable_ref_2")["referenceTaskName"] == "set_variable_ref_2__26"
+    assert loop_task["outputData"]["26"]["switch_ref_2"] == {"evaluationResult": ["stop"], "selectedCase": "stop"}
+    # Created and removed in the same step: nothing the checkpoint would write is gone.
+    assert run.state.dirty_task_ids <= set(run.state.by_id)
+    assert len(run.state.removed_task_ids) == 23 * 5
+
+
+def test_keep_last_n_in_fork_branches_leaves_conductors_18_tasks() -> None:
+    """DoWhileTests.testKeepLstN3: two loops of 5 iterations in fork branches, keeping 4
+    and 2 iterations of 2 tasks: fork, join, inline, set_variable, 2 loops, 8 + 4 tasks."""
+    run = Run(
+        conductor_definition(KEEP_LAST_N_WF, "keep_last_n_example_3"),
+        {"batch": [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]},
+    )
+    while run.complete_all_waiting():
+        pass
+
+    assert run.status == "COMPLETED"
+    assert len(run.state.tasks) == 18
+    assert set(run.task("do_while_ref_1")["outputData"]) == {"iteration", "2", "3", "4", "5"}
+    assert set(run.task("do_while_ref")["outputData"]) == {"iteration", "4", "5"}
+    assert sorted(t["referenceTaskName"] for t in run.state.tasks if t["iteration"] and "_baseRef" in t) == sorted(
+        [f"{ref}__{i}" for ref in ("set_variable_ref_1", "simple_ref") for i in (2, 3, 4, 5)]
+        + [f"{ref}__{i}" for ref in ("simple_ref_1", "simple_ref_2") for i in (4, 5)]
+    )
+
+
+def test_the_checkpoint_deletes_the_removed_tasks() -> None:
+    from cluster.store.checkpoint import Checkpoint
+
+    run = Run(two_task_loop(keepLastN=2))
+    ids = run_iterations(run, 3)  # iteration 4 has started: 1 and 2 are removed
+    checkpoint = Checkpoint(None)  # type: ignore[arg-type]  # save only records writes
+
+    checkpoint.save(0, run.state, None)
+
+    # Recorded flat: command, number of keys and arguments, key, arguments.
+    args = checkpoint.pipe.args
+    commands: list[tuple[str, str, list[Any]]] = []
+    i = 0
+    while i < len(args):
+        name, count = args[i], args[i + 1]
+        if name == "DEL":  # keys only
+            commands.append((name, "", list(args[i + 2 : i + 2 + count])))
+        else:
+            commands.append((name, args[i + 2], list(args[i + 3 : i + 2 + count])))
+        i += 2 + count
+    removed = ids[1] | ids[2]
+    hdel = [fields for name, key, fields in commands if name == "HDEL" and key.endswith("wf-1")]
+    assert [set(fields) for fields in hdel] == [{"t:" + task_id for task_id in removed}]
+    written = {field for name, _, flat in commands if name == "HSET" for field in flat[::2]}
+    assert not {"t:" + task_id for task_id in removed} & written
+    assert run.state.removed_task_ids == set()
+
+
+# -- the loop condition's input -------------------------------------------------------------
+
+
+def test_the_condition_sees_a_body_tasks_output_from_the_last_iteration_that_ran_it() -> None:
+    """Conductor's condition input holds every body task's latest output, whichever
+    iteration ran it: `mark` runs in iteration 1 only and is still `$.mark` after."""
+    definition = workflow(
+        loop(
+            "l",
+            "$.l.iteration < 3 && $.mark.result == 'seen'",
+            {
+                "name": "s",
+                "taskReferenceName": "s",
+                "type": "SWITCH",
+                "evaluatorType": "javascript",
+                "expression": "$.i == 1 ? 'run' : 'skip'",
+                "inputParameters": {"i": "${l.output.iteration}"},
+                "decisionCases": {
+                    "run": [
+                        {
+                            "name": "mark",
+                            "taskReferenceName": "mark",
+                            "type": "INLINE",
+                            "inputParameters": {"evaluatorType": "javascript", "expression": "'seen'"},
+                        }
+                    ]
+                },
+            },
+        )
+    )
+    run = Run(definition)
+
+    assert run.status == "COMPLETED"
+    assert run.task("l")["iteration"] == 3
+    assert [ref for ref, _, _ in rows(run)] == ["l", "s__1", "mark__1", "s__2", "s__3"]
+    # The loop's own output per iteration holds only what that iteration ran.
+    assert run.task("l")["outputData"]["2"] == {"s": {"evaluationResult": ["skip"], "selectedCase": "skip"}}
+
+
+def test_the_condition_gets_only_the_loop_output_keys_it_names(monkeypatch: Any) -> None:
+    from actors.workflow import do_while
+
+    seen: list[dict[str, Any]] = []
+    real = do_while.evaluate
+
+    def spy(evaluator_type: str, expression: str, inputs: dict[str, Any]) -> Any:
+        seen.append(inputs)
+        return real(evaluator_type, expression, inputs)
+
+    monkeypatch.setattr(do_while, "evaluate", spy)
+    run = Run(two_task_loop("$.l['iteration'] < 4 && $.l['1'].a.a == 1 && $.b.b >= 1", limit=4))
+    run_iterations(run, 4)
+
+    assert run.status == "COMPLETED"
+    assert len(seen) == 4
+    assert seen[-1] == {
+        "limit": 4,
+        "l": {"iteration": 4, "1": {"a": {"a": 1}, "b": {"b": 1}}},
+        "a": {"a": 4},
+        "b": {"b": 4},
+    }
+    # The loop task's own output is untouched.
+    assert set(run.task("l")["outputData"]) == {"iteration", "1", "2", "3", "4"}
+
+
+def test_which_loop_output_keys_a_condition_reads() -> None:
+    from actors.workflow.do_while import _loop_keys_read as keys
+
+    assert keys("$.l.iteration < 5", "l") == {"iteration"}
+    assert keys("if ($.l['iteration'] < $.n) { true; } else { false; }", "l") == {"iteration"}
+    assert keys('$ . l [ "3" ] . t.x > 0 && $.l.iteration < 9', "l") == {"3", "iteration"}
+    assert keys("$.other.iteration < 5 && $['do-while'].iteration < 2", "do-while") == {"iteration"}
+    assert keys("$.status != 'Completed'", "l") == frozenset()
+    # Anything that can read keys it does not name gets the whole output.
+    for condition in (
+        "$.l[$.l.iteration - 1].x",
+        "Object.keys($.l).length < 5",
+        "JSON.stringify($).length < 100",
+        "var o = $.l; o.iteration < 3",
+        "$.l.hasOwnProperty('3')",
+        "'3' in $.l",
+        "$[`l`].iteration < 3",
+        "$?.l.iteration < 3",
+        "arguments[0].l.iteration < 3",
+        "eval('$.l').iteration < 3",
+        "\\u0024.l.iteration < 3",
+        "with ($) { l.iteration < 3 }",
+    ):
+        assert keys(condition, "l") is None, condition
+
+
+def test_keep_last_n_must_be_an_integer_of_at_least_one() -> None:
+    from definitions.models import WorkflowDef
+    from definitions.validation import validate_workflow_def
+
+    def problems(value: Any) -> list[str]:
+        definition = WorkflowDef.model_validate(two_task_loop(keepLastN=value))
+        return [p for p in validate_workflow_def(definition) if "keepLastN" in p]
+
+    assert problems(1) == []
+    assert problems(10_000) == []
+    assert problems(None) == []
+    for bad in (0, -3, "2", 2.5, True, "${workflow.input.n}", [2]):
+        found = problems(bad)
+        assert len(found) == 1, bad
+        assert f"inputParameters.keepLastN must be an integer of at least 1, not {bad!r}" in found[0]
