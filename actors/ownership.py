@@ -32,7 +32,7 @@ def now_ms() -> int:
 
 
 def node_id() -> str:
-    """The Ray node this process runs on ('' outside Ray)."""
+    """The Ray node this process runs on (the host name outside Ray)."""
     try:
         import ray
 
@@ -46,7 +46,6 @@ def node_id() -> str:
 @dataclass(slots=True)
 class TickChanges:
     lost: set[int] = field(default_factory=set)  # taken over by another shard: drop at once
-    leaving: set[int] = field(default_factory=set)  # start handing over
     acquired: list[Acquired] = field(default_factory=list)
 
 
@@ -64,7 +63,6 @@ class Ownership:
         # Partitions being handed over -> monotonic deadline of their drain.
         self.leaving: dict[int, float] = {}
         self.owners: list[str] = [""] * self.partitions  # holder shard name per partition
-        self.members: list[str] = []
         self.wanted: list[str | None] = [None] * self.partitions  # who the members want per partition
         self.node = node_id()
 
@@ -96,12 +94,11 @@ class Ownership:
         self.drop(changes.lost)
         if changes.lost:
             log.warning("%s lost %d partitions to other shards", self.name, len(changes.lost))
-        self.members = await self.leases.members(now, self.lease_ms)
-        self.wanted = wanted = desired_owners(self.partitions, self.members)
+        members = await self.leases.members(now, self.lease_ms)
+        self.wanted = wanted = desired_owners(self.partitions, members)
         for partition in self.tokens:
             if wanted[partition] not in (None, self.name) and partition not in self.leaving:
                 self.leaving[partition] = time.monotonic() + DRAIN_SECONDS
-                changes.leaving.add(partition)
         missing = [p for p, owner in enumerate(wanted) if owner == self.name and p not in self.tokens]
         changes.acquired = await self.leases.acquire(self.name, missing, now, self.lease_ms)
         for taken in changes.acquired:
@@ -133,7 +130,3 @@ class Ownership:
         held = {p: self.tokens[p] for p in partitions if p in self.tokens}
         self.drop(partitions)
         await self.leases.release(held, clean)
-
-    async def release_all(self) -> None:
-        """A shard stopping on purpose: its partitions are free for others at once."""
-        await self.release(set(self.tokens), clean=False)

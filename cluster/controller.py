@@ -11,7 +11,8 @@ detached: stopping `podium up` stops them). Once a second it:
 - retires the extra ones: marks them draining, so they hand their partitions over
   (see actors/ownership.py), and kills each once it owns none;
 - keeps one gateway on every live node (`podium-gateway` on the first, then
-  `podium-gateway-<node>`), all on `PODIUM_PORT` with SO_REUSEPORT, so any node answers.
+  `podium-gateway-<node>`), each on `PODIUM_PORT` of its node (one that finds the port
+  taken, a second Ray node on the same machine, takes a free one), so any node answers.
 
 Partitions follow on their own: every shard works out its share from the registry.
 """
@@ -190,10 +191,9 @@ class Controller:
                 pipe.execute()
                 log.info("controller: retired %s", name)
 
-    def _gateways_on(self, nodes: list[str]) -> list[Any]:
+    def _gateways_on(self, nodes: list[str]) -> None:
         for node in [n for n in self.gateways if n not in nodes]:
             del self.gateways[node]  # its node is gone, and it with it
-        created = []
         for node in nodes:
             if node in self.gateways:
                 continue
@@ -203,11 +203,9 @@ class Controller:
                 placement = {"resources": {self.settings.gateway_resource: 1}}
             elif self.settings.gateway_resource:
                 continue  # gateways are pinned to the nodes offering the resource: one only
-            self.gateways[node] = gateway = Gateway.options(  # type: ignore[attr-defined]
+            self.gateways[node] = Gateway.options(  # type: ignore[attr-defined]
                 name=gateway_name(node, first), namespace=self.settings.namespace, get_if_exists=True, **placement
             ).remote(self.settings, self.redis_url, first)
-            created.append(gateway)
-        return created
 
     def actors(self) -> list[Any]:
         return [*self.gateways.values(), *(placed.handle for placed in self.shards.values())]

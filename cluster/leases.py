@@ -206,20 +206,6 @@ class LeaseStore:
     async def draining(self) -> set[str]:
         return {m.decode() for m in await self.redis.smembers(Keys.draining_shards)}
 
-    async def set_draining(self, names: Iterable[str]) -> None:
-        listed = list(names)
-        if listed:
-            await self.redis.sadd(Keys.draining_shards, *listed)
-
-    async def forget(self, names: Iterable[str]) -> None:
-        """Remove retired shards from the registry and the draining set."""
-        listed = list(names)
-        if listed:
-            pipe = self.redis.pipeline(transaction=not self.cluster)
-            pipe.hdel(Keys.shard_registry, *listed)
-            pipe.srem(Keys.draining_shards, *listed)
-            await pipe.execute()
-
     async def members(self, now: int, lease_ms: int) -> list[str]:
         """Shards that beat within a lease period and are not being retired."""
         draining = await self.draining()

@@ -235,7 +235,7 @@ class ShardRouter:
         return await self._each_shard("ready")
 
     async def stats(self) -> list[dict[str, Any]]:
-        return [s for s in await self._each_shard("stats", timeout=2.0) if isinstance(s, dict)]
+        return await self._each_shard("stats", timeout=2.0)
 
 
 def _ignore_outcome(future: asyncio.Future[Any]) -> None:

@@ -85,9 +85,6 @@ class WorkflowShard:
         await self.core.refresh_metadata()
         self._pools.clear()
 
-    async def retire(self) -> None:
-        await self.core.retire()
-
     async def stats(self) -> dict[str, Any]:
         core = self.core
         return {

@@ -113,12 +113,6 @@ class PartitionOwner(ShardBase):
         log.info("%s handed over %d partitions (%d unclean)", self.name, len(done | overdue), len(overdue))
         return done | overdue
 
-    async def retire(self) -> None:
-        """Stop serving at once and free every lease (a shard removed on purpose)."""
-        async with self._turn_lock:
-            self._forget(set(self.ownership.tokens))
-            await self.ownership.release_all()
-
     async def _redeliver_inbox(self, partitions: list[int] | None = None) -> None:
         owned = self.ownership.serving() if partitions is None else partitions
         for partition, message_id, raw in await self.store.inbox_messages(owned):
