@@ -20,7 +20,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from cluster.leases import Acquired, LeaseStore, ShardRecord, desired_owners, holder_name, token_of
+from cluster.leases import Acquired, LeaseStore, ShardRecord, desired_owners, token_of
 
 log = logging.getLogger("podium.ownership")
 
@@ -104,7 +104,7 @@ class Ownership:
         for taken in changes.acquired:
             self.tokens[taken.partition] = token_of(self.name, taken.epoch)
             self.seqs[taken.partition] = taken.seq
-        self.owners = [holder_name(token) for token in await self.leases.holders()]
+        self.owners = await self.leases.owners()
         return changes
 
     def drop(self, partitions: set[int]) -> None:

@@ -70,9 +70,8 @@ class Controller:
     # -- what is wanted ---------------------------------------------------------------
 
     def wanted_shards(self, nodes: list[str]) -> int:
-        shards, per_node = self._redis.hmget(Keys.cluster, ["shards", "shardsPerNode"])
-        wanted = WantedShards(int(shards) if shards else self.settings.shards, int(per_node) if per_node else None)
-        return wanted.count(len(nodes))
+        stored = self._redis.hmget(Keys.cluster, list(WantedShards.FIELDS))
+        return WantedShards.of(stored, self.settings.shards).count(len(nodes))
 
     # -- reconciling ------------------------------------------------------------------
 

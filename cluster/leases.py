@@ -183,12 +183,12 @@ class LeaseStore:
             fields = orjson.dumps({"holder": "", "until": 0, "clean": "1" if clean else "0"})
             await self._each(self._update_held, [Keys.lease(p) for p in tokens], [fields], list(tokens.values()))
 
-    async def holders(self) -> list[str]:
-        """Each partition's holder token ('' when free), in partition order."""
+    async def owners(self) -> list[str]:
+        """The name of the shard holding each partition ('' when free), in partition order."""
         pipe = self.redis.pipeline(transaction=False)
         for p in range(self.partitions):
             pipe.hget(Keys.lease(p), "holder")
-        return [(raw or b"").decode() for raw in await pipe.execute()]
+        return [holder_name((raw or b"").decode()) for raw in await pipe.execute()]
 
     async def beat(self, record: ShardRecord) -> None:
         fields = {"node": record.node, "pid": record.pid, "beat": record.beat}
@@ -224,10 +224,18 @@ class WantedShards:
             return self.per_node * max(nodes, 1)
         return self.shards or 1
 
+    # The fields of `podium:cluster` it is stored in.
+    FIELDS = ("shards", "shardsPerNode")
+
+    @staticmethod
+    def of(stored: Sequence[bytes | None], default_shards: int | None = None) -> WantedShards:
+        """From the stored `FIELDS` values (None where unset)."""
+        shards, per_node = stored
+        return WantedShards(int(shards) if shards else default_shards, int(per_node) if per_node else None)
+
 
 async def wanted_shards(redis: Any) -> WantedShards:
-    shards, per_node = await redis.hmget(Keys.cluster, ["shards", "shardsPerNode"])
-    return WantedShards(int(shards) if shards else None, int(per_node) if per_node else None)
+    return WantedShards.of(await redis.hmget(Keys.cluster, list(WantedShards.FIELDS)))
 
 
 async def set_wanted_shards(redis: Any, wanted: WantedShards) -> None:

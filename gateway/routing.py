@@ -14,7 +14,7 @@ import ray
 from actors.faults import PROCESS_LOSS
 from actors.shard import MOVED
 from actors.workflow import events as ev
-from cluster.leases import LeaseStore, holder_name
+from cluster.leases import LeaseStore
 from cluster.store import Store
 
 log = logging.getLogger("podium.gateway")
@@ -70,8 +70,11 @@ REROUTE_DEADLINE_SECONDS = 30.0
 # from the shard (a paused or lost shard answers nothing).
 STALL_SECONDS = 2.0
 OWNERS_REFRESH_SECONDS = 1.0
-# A shard that cannot answer now: no such actor (ValueError), too slow, or its process gone.
-UNREACHABLE: tuple[type[BaseException], ...] = (ValueError, TimeoutError, *PROCESS_LOSS)
+# A shard that is gone: no actor of that name (ValueError: retired, or not created yet),
+# or its process or node lost (Ray may be restarting it).
+GONE: tuple[type[BaseException], ...] = (ValueError, *PROCESS_LOSS)
+# A shard that cannot answer now: gone, or too slow.
+UNREACHABLE: tuple[type[BaseException], ...] = (*GONE, TimeoutError)
 
 
 class ShardRouter:
@@ -104,7 +107,7 @@ class ShardRouter:
         await asyncio.shield(self._owners_reading)
 
     async def _read_owners(self) -> None:
-        self.owners = [holder_name(token) for token in await self.leases.holders()]
+        self.owners = await self.leases.owners()
         self._owners_read = time.monotonic()
 
     async def follow_owners(self) -> None:
@@ -165,9 +168,7 @@ class ShardRouter:
             if shard:
                 try:
                     outcome = await self._answer_or_moved(workflow_id, shard, call(shard))
-                except ValueError:  # no actor of that name (retired, or not created yet)
-                    self._forget_handle(shard)
-                except PROCESS_LOSS:  # gone with its node, or being restarted: ask the lease table again
+                except GONE:  # ask the lease table again
                     self._forget_handle(shard)
             if outcome is not None and outcome != MOVED:
                 return outcome

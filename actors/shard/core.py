@@ -134,8 +134,10 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
     def _turns(self, batch: list[Envelope]) -> list[list[Envelope]]:
         """The batch as one turn; on a Redis Cluster, where a turn's script stays in one
         slot, one turn per partition."""
-        if not batch or not self.store.cluster:
-            return [batch] if batch else []
+        if not batch:
+            return []
+        if not self.store.cluster:
+            return [batch]
         by_partition: dict[int, list[Envelope]] = defaultdict(list)
         for envelope in batch:
             by_partition[self.store.partition(envelope.workflow_id)].append(envelope)

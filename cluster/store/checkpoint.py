@@ -84,14 +84,9 @@ class Writes:
         return self.count
 
     def _add(self, name: str, key: str, values: list[Any]) -> None:
-        for start in range(0, max(len(values), 1), CHUNK):
+        """`name key values...`, in commands of at most CHUNK values (even: pairs stay whole)."""
+        for start in range(0, len(values), CHUNK):
             chunk = values[start : start + CHUNK]
-            self.args += (name, len(chunk) + 1, key, *chunk)
-            self.count += 1
-
-    def _pairs(self, name: str, key: str, flat: list[Any]) -> None:
-        for start in range(0, len(flat), CHUNK):
-            chunk = flat[start : start + CHUNK]
             self.args += (name, len(chunk) + 1, key, *chunk)
             self.count += 1
 
@@ -101,7 +96,7 @@ class Writes:
         flat: list[Any] = [field, value] if field is not None else []
         for item in (mapping or {}).items():
             flat += item
-        self._pairs("HSET", key, flat)
+        self._add("HSET", key, flat)
 
     def hsetnx(self, key: str, field: Any, value: Any) -> None:
         self.args += ("HSETNX", 3, key, field, value)
@@ -126,7 +121,7 @@ class Writes:
         flat: list[Any] = []
         for member, score in mapping.items():
             flat += (score, member)
-        self._pairs("ZADD", key, flat)
+        self._add("ZADD", key, flat)
 
     def zrem(self, key: str, *members: str) -> None:
         self._add("ZREM", key, list(members))
@@ -320,15 +315,20 @@ class Checkpoint:
         if self.store.cluster:
             return await self._commit_in_slots(fences)
         fenced = sorted(self.owned_partitions) if fences is not None else []
-        expected = [fences.get(p, ("", -1)) for p in fenced] if fences is not None else []
+        await self._fenced_script(fenced, fences or {}, self.pipe.args)
+        return set(fenced)
+
+    async def _fenced_script(self, fenced: list[int], fences: Mapping[int, tuple[str, int]], writes: list[Any]) -> None:
+        """Run the fenced script over `writes`, checking the leases of `fenced`; raises
+        `Fenced` with the partitions it found held by another, or behind."""
+        expected = [fences.get(p, ("", -1)) for p in fenced]
         refused = await self.store.apply_fenced(
             [Keys.lease(p) for p in fenced],
-            [len(fenced), *(token for token, _ in expected), *(seq for _, seq in expected), *self.pipe.args],
+            [len(fenced), *(token for token, _ in expected), *(seq for _, seq in expected), *writes],
         )
         if refused:
             positions = [int(i) for i in refused]
             raise Fenced({fenced[i - 1] for i in positions if i > 0}, {fenced[-i - 1] for i in positions if i < 0})
-        return set(fenced)
 
     async def _commit_in_slots(self, fences: Mapping[int, tuple[str, int]] | None) -> set[int]:
         """On a Redis Cluster: the partition's writes and an outbox entry in one fenced
@@ -339,14 +339,14 @@ class Checkpoint:
             await outbox.apply(self.store, self.pipe.args)
             return set()
         [partition] = self.owned_partitions
-        lease = Keys.lease(partition)
-        local, follow_ups = outbox.split(self.pipe.args, outbox.slot_of(lease))
+        local, follow_ups = outbox.split(self.pipe.args, outbox.slot_of(Keys.lease(partition)))
         if follow_ups:
             local += ("RPUSH", 2, Keys.outbox(partition), outbox.encode(follow_ups))
-        fence: list[Any] = [1, *fences.get(partition, ("", -1))] if fences is not None else [0]
-        refused = await self.store.apply_fenced([lease], [*fence, *local])
-        if refused:
-            raise Fenced({partition} if int(refused[0]) > 0 else set(), {partition} if int(refused[0]) < 0 else set())
+        if fences is None:
+            # Unfenced, routed by the lease key to the partition's slot.
+            await self.store.apply_fenced([Keys.lease(partition)], [0, *local])
+        else:
+            await self._fenced_script([partition], fences, local)
         if follow_ups:
             await outbox.apply(self.store, follow_ups)
             await self.store.redis.lpop(Keys.outbox(partition))

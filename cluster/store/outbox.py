@@ -17,7 +17,6 @@ On a single Redis none of this is needed: the whole turn is one script.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,18 +43,31 @@ def slot_of(key: Any) -> int:
     return int(key_slot(key if isinstance(key, bytes) else str(key).encode()))
 
 
+def _single_slot(args: list[Any]) -> Iterator[tuple[int | None, str, str, list[Any]]]:
+    """Each write with its slot and a key in that slot to route it by (None and '' for a
+    PUBLISH: a channel is in no slot); a DEL of several keys becomes one DEL per key, and
+    the search index writes are in the slot of `{ix}`."""
+    for name, op in operations(args):
+        if name == "PUBLISH":
+            yield None, "", name, op
+        elif name == "DEL":
+            for key in op:
+                yield slot_of(key), _text(key), "DEL", [key]
+        else:
+            key = Keys.workflow_index_all if name == "INDEX" else _text(op[0])
+            yield slot_of(key), key, name, op
+
+
+def _text(key: Any) -> str:
+    return key.decode() if isinstance(key, bytes) else str(key)
+
+
 def split(args: list[Any], local_slot: int) -> tuple[list[Any], list[Any]]:
     """The writes in `local_slot`, and every other one."""
     local: list[Any] = []
     other: list[Any] = []
-    for name, op in operations(args):
-        if name == "DEL":
-            for key in op:
-                (local if slot_of(key) == local_slot else other).extend(("DEL", 1, key))
-        elif name in ("INDEX", "PUBLISH") or slot_of(op[0]) != local_slot:
-            other.extend((name, len(op), *op))
-        else:
-            local.extend((name, len(op), *op))
+    for slot, _, name, op in _single_slot(args):
+        (local if slot == local_slot else other).extend((name, len(op), *op))
     return local, other
 
 
@@ -69,23 +81,14 @@ def decode(raw: bytes) -> list[Any]:
 
 def by_slot(args: list[Any]) -> tuple[dict[int, tuple[str, list[Any]]], list[list[Any]]]:
     """Follow-up writes grouped by slot, each group with a key of its slot to route it by;
-    and the messages to publish (a channel is in no slot)."""
+    and the messages to publish."""
     groups: dict[int, tuple[str, list[Any]]] = {}
     publishes: list[list[Any]] = []
-    grouped: dict[int, list[Any]] = defaultdict(list)
-    routing: dict[int, str] = {}
-    for name, op in operations(args):
-        if name == "PUBLISH":
+    for slot, key, name, op in _single_slot(args):
+        if slot is None:
             publishes.append(op)
-            continue
-        ops = [("DEL", [key]) for key in op] if name == "DEL" else [(name, op)]
-        for command, arguments in ops:
-            key = Keys.workflow_index_all if command == "INDEX" else arguments[0]
-            slot = slot_of(key)
-            routing.setdefault(slot, key if isinstance(key, str) else key.decode())
-            grouped[slot].extend((command, len(arguments), *arguments))
-    for slot, ops_of_slot in grouped.items():
-        groups[slot] = (routing[slot], ops_of_slot)
+        else:
+            groups.setdefault(slot, (key, []))[1].extend((name, len(op), *op))
     return groups, publishes
 
 
