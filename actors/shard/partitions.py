@@ -48,12 +48,13 @@ class PartitionOwner(ShardBase):
         if changes.lost:
             async with self._turn_lock:
                 self._forget(changes.lost)
-        if changes.acquired:
-            await self._take_over(changes.acquired)
+        # Partitions taken in earlier ticks; those taken now have their inbox read by `_take_over`.
         now = time.monotonic()
         self._fresh = {p: until for p, until in self._fresh.items() if until > now and self.ownership.owns(p)}
         if self._fresh:
             await self._redeliver_inbox(sorted(self._fresh))
+        if changes.acquired:
+            await self._take_over(changes.acquired)
         released = await self._hand_over_drained()
         if released and self.peers is not None:
             # The new owners would see the free leases at their next tick; tell them now.
