@@ -39,7 +39,7 @@ from redis.retry import Retry
 
 from cluster.config import Settings
 
-__all__ = ["EmbeddedRedis", "EmbeddedRedisError", "redis_server_binary"]
+__all__ = ["EmbeddedRedis", "EmbeddedRedisError", "redis_server_binary", "wait_until_serving"]
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,46 @@ def _stop_process(proc: subprocess.Popen[bytes], grace: float) -> None:
         log.warning("redis-server pid %d ignored SIGTERM for %.1fs; killing it", proc.pid, grace)
         proc.kill()
         proc.wait()
+
+
+def wait_until_serving(
+    proc: subprocess.Popen[bytes],
+    port: int,
+    deadline: float,
+    exited: Callable[[int], BaseException],
+    not_ready: Callable[[str], BaseException],
+) -> None:
+    """Poll the redis-server `proc` listening on `port` until it answers as itself and has
+    loaded its data. Raises what `exited(returncode)` gives if it exits first, and what
+    `not_ready(last check)` gives once `deadline` (monotonic) passes."""
+    # No retries: this loop polls on its own, and a server that died must fail fast.
+    client = redis.Redis(
+        host=_HOST, port=port, socket_connect_timeout=0.5, socket_timeout=2.0, retry=Retry(NoBackoff(), 0)
+    )
+    delay = 0.01
+    last_check = "no answer yet"
+    try:
+        while True:
+            returncode = proc.poll()
+            if returncode is not None:
+                raise exited(returncode)
+            try:
+                # redis-py types sync and async replies as one union.
+                info = cast(dict[str, Any], client.info())
+                # Another server already on this port would answer too; only our own pid
+                # counts. An AOF replay in progress is not ready either.
+                if int(info.get("process_id", -1)) == proc.pid and int(info.get("loading", 1)) == 0:
+                    return
+                last_check = f"pid={info.get('process_id')} loading={info.get('loading')}"
+            except (RedisError, OSError) as exc:
+                last_check = f"{type(exc).__name__}: {exc}"
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise not_ready(last_check)
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.1)
+    finally:
+        client.close()
 
 
 class EmbeddedRedis:
@@ -377,40 +417,21 @@ class EmbeddedRedis:
         log_offset: int,
         timeout: float,
     ) -> None:
-        client = redis.Redis(host=_HOST, port=port, socket_connect_timeout=0.5, socket_timeout=2.0)
-        delay = 0.01
-        last_error = "no answer yet"
-        try:
-            while True:
-                returncode = proc.poll()
-                if returncode is not None:
-                    tail = self._log_tail(log_offset)
-                    if self._requested_port == 0 and "Address already in use" in tail:
-                        raise _PortTaken
-                    raise EmbeddedRedisError(
-                        f"redis-server exited with code {returncode} before it was ready "
-                        f"(log {self.log_path}):\n{tail}"
-                    )
-                try:
-                    # redis-py types sync and async replies as one union.
-                    info = cast(dict[str, Any], client.info())
-                    # Another server already on this port would answer too; only our
-                    # own pid counts. An AOF replay in progress is not ready either.
-                    if int(info.get("process_id", -1)) == proc.pid and int(info.get("loading", 1)) == 0:
-                        return
-                    last_error = f"pid={info.get('process_id')} loading={info.get('loading')}"
-                except (RedisError, OSError) as exc:
-                    last_error = f"{type(exc).__name__}: {exc}"
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise EmbeddedRedisError(
-                        f"redis-server pid {proc.pid} on port {port} not ready after {timeout:.1f}s "
-                        f"(last check: {last_error}; log {self.log_path}):\n{self._log_tail(log_offset)}"
-                    )
-                time.sleep(min(delay, remaining))
-                delay = min(delay * 2, 0.1)
-        finally:
-            client.close()
+        def exited(returncode: int) -> BaseException:
+            tail = self._log_tail(log_offset)
+            if self._requested_port == 0 and "Address already in use" in tail:
+                return _PortTaken()
+            return EmbeddedRedisError(
+                f"redis-server exited with code {returncode} before it was ready (log {self.log_path}):\n{tail}"
+            )
+
+        def not_ready(last_check: str) -> BaseException:
+            return EmbeddedRedisError(
+                f"redis-server pid {proc.pid} on port {port} not ready after {timeout:.1f}s "
+                f"(last check: {last_check}; log {self.log_path}):\n{self._log_tail(log_offset)}"
+            )
+
+        wait_until_serving(proc, port, deadline, exited, not_ready)
 
     def _shutdown_command(self, timeout: float) -> None:
         assert self._port is not None

@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -43,7 +43,7 @@ from redis.retry import Retry
 
 # _popen carries the embedded server's fate-sharing (PR_SET_PDEATHSIG, forked from a
 # long-lived thread when called off the main thread); reuse it rather than copy it.
-from cluster.redis_server import _popen, redis_server_binary
+from cluster.redis_server import _popen, redis_server_binary, wait_until_serving
 
 __all__ = ["ClusterNodeProcess", "LocalRedisCluster", "LocalRedisClusterError", "redis_cli_binary"]
 
@@ -406,38 +406,22 @@ class LocalRedisCluster:
             )
 
     def _wait_answering(self, node: ClusterNodeProcess, deadline: float) -> None:
-        client = _node_client(node.port)
-        delay = 0.01
-        last_error = "no answer yet"
-        try:
-            while True:
-                returncode = node.proc.poll()
-                if returncode is not None:
-                    tail = node.log_tail()
-                    if "Address already in use" in tail:
-                        raise _PortTaken(f"node {node.index} on port {node.port}")
-                    raise LocalRedisClusterError(
-                        f"redis-server on port {node.port} exited with code {returncode} before it was "
-                        f"ready (log {node.log_path}):\n{tail}"
-                    )
-                try:
-                    info = cast(dict[str, Any], client.info("server"))
-                    # Another server on this port would answer too; only our pid counts.
-                    if int(info.get("process_id", -1)) == node.pid:
-                        return
-                    last_error = f"answered by pid {info.get('process_id')}, not ours ({node.pid})"
-                except (RedisError, OSError) as exc:
-                    last_error = f"{type(exc).__name__}: {exc}"
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise LocalRedisClusterError(
-                        f"redis-server pid {node.pid} on port {node.port} not answering "
-                        f"(last check: {last_error}; log {node.log_path}):\n{node.log_tail()}"
-                    )
-                time.sleep(min(delay, remaining))
-                delay = min(delay * 2, 0.1)
-        finally:
-            client.close()
+        def exited(returncode: int) -> BaseException:
+            tail = node.log_tail()
+            if "Address already in use" in tail:
+                return _PortTaken(f"node {node.index} on port {node.port}")
+            return LocalRedisClusterError(
+                f"redis-server on port {node.port} exited with code {returncode} before it was "
+                f"ready (log {node.log_path}):\n{tail}"
+            )
+
+        def not_ready(last_check: str) -> BaseException:
+            return LocalRedisClusterError(
+                f"redis-server pid {node.pid} on port {node.port} not answering "
+                f"(last check: {last_check}; log {node.log_path}):\n{node.log_tail()}"
+            )
+
+        wait_until_serving(node.proc, node.port, deadline, exited, not_ready)
 
     def _create_cluster(self, deadline: float) -> None:
         argv = [
