@@ -1,8 +1,9 @@
 """WorkerPool: a Ray actor running one task type's Python worker function.
 
-A shard sends a pool actor a batch of tasks in one call; the actor runs them
-concurrently (async functions on its event loop, plain ones on threads) and answers
-with one result per task.
+A shard sends a pool actor batches of tasks over a stream it keeps open to the actor
+(actors/pool_channel.py: one Ray call finds the stream, the tasks skip Ray's per-call
+cost); the actor runs them concurrently (async functions on its event loop, plain ones
+on threads) and answers with one result per task.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import ray
 
+from actors.pool_channel import Endpoint, PoolServer
 from actors.workers import load_worker_modules, run_worker
 
 
@@ -29,9 +31,14 @@ class WorkerPool:
             raise LookupError(f"module {module!r} declares no worker for task type {task_type!r}")
         self.function = spec.function
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{pool_actor_name(task_type, index)}"
+        self.server = PoolServer(self.execute)
 
     async def execute(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(run_worker(self.function, task, self.worker_id) for task in tasks)))
+
+    async def endpoint(self) -> Endpoint:
+        """Where a shard connects to send this actor tasks (opened on first ask)."""
+        return await self.server.endpoint(ray.util.get_node_ip_address())
 
     def ping(self) -> str:
         return self.worker_id

@@ -16,6 +16,7 @@ from actors import messages
 from actors.faults import is_process_loss
 from actors.metrics import RayMetrics
 from actors.pool import pool_actor_name
+from actors.pool_channel import Endpoint, PoolChannel
 from actors.shard.base import DEFAULT_LEASE_MS
 from actors.shard.core import ShardCore
 from actors.shard.dispatch import failed_results
@@ -54,7 +55,9 @@ class WorkflowShard:
             tracer_from_environment(),
             lease_ms=lease_ms,
         )
-        self._pools: dict[str, list[Any]] = {}
+        self._pools: dict[str, list[PoolChannel]] = {}
+        self._streams: dict[Endpoint, PoolChannel] = {}
+        self._node_ip = ray.util.get_node_ip_address()
         self._round_robin = itertools.count()
         # Async actors construct inside their event loop: recover at once, also after a
         # restart by Ray, rather than waiting for the first call.
@@ -99,15 +102,22 @@ class WorkflowShard:
             "fencedTurns": core.fenced_turns,
         }
 
-    def _pool_handles(self, task_type: str) -> list[Any]:
-        handles = self._pools.get(task_type)
-        if handles is None:
+    async def _pool_channels(self, task_type: str) -> list[PoolChannel]:
+        """Streams to the type's pool actors, those on this shard's node if it has any."""
+        channels = self._pools.get(task_type)
+        if channels is None or any(channel.closed for channel in channels):
             size = self.core.pool_types.get(task_type, 0)
-            handles = [ray.get_actor(pool_actor_name(task_type, i), namespace=self.namespace) for i in range(size)]
-            if not handles:
+            if not size:
                 raise LookupError(f"no Python worker pool serves {task_type!r}")
-            self._pools[task_type] = handles
-        return handles
+            handles = [ray.get_actor(pool_actor_name(task_type, i), namespace=self.namespace) for i in range(size)]
+            endpoints: list[Endpoint] = await asyncio.gather(*(handle.endpoint.remote() for handle in handles))
+            for endpoint, stream in list(self._streams.items()):
+                if stream.closed:
+                    del self._streams[endpoint]
+            channels = [self._streams.setdefault(endpoint, PoolChannel(endpoint)) for endpoint in endpoints]
+            self._pools[task_type] = channels
+        local = [channel for channel in channels if channel.endpoint.host == self._node_ip]
+        return local or channels
 
     async def _call_pool(self, task_type: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run tasks on the type's pool actors. A pool actor that dies mid-call is a crash,
@@ -117,14 +127,19 @@ class WorkflowShard:
         pending, pause = tasks, 0.05
         deadline = time.monotonic() + POOL_REDISPATCH_SECONDS
         while pending:
-            handles = self._pool_handles(task_type)
+            try:
+                channels = await self._pool_channels(task_type)
+            except Exception as error:
+                if not is_process_loss(error) or time.monotonic() >= deadline:
+                    raise
+                channels = []
             groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
-            for task in pending:
-                groups[next(self._round_robin) % len(handles)].append(task)
+            for task in pending if channels else []:
+                groups[next(self._round_robin) % len(channels)].append(task)
             outcomes = await asyncio.gather(
-                *(handles[i].execute.remote(group) for i, group in groups.items()), return_exceptions=True
+                *(channels[i].execute(group) for i, group in groups.items()), return_exceptions=True
             )
-            pending = []
+            pending = [] if channels else pending
             for group, outcome in zip(groups.values(), outcomes, strict=True):
                 if not isinstance(outcome, BaseException):
                     results.extend(outcome)
@@ -137,7 +152,6 @@ class WorkflowShard:
                     reason = f"worker pool actor for {task_type!r} failed: {type(outcome).__name__}: {outcome}"
                     results.extend(failed_results(group, reason))
             if pending:
-                self._pools.pop(task_type, None)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
         return results
