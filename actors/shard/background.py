@@ -36,7 +36,11 @@ class BackgroundLoops(ShardBase):
         while True:
             await asyncio.sleep(TIMER_INTERVAL)
             try:
-                for partition, member in await self.store.due_timers(self.ownership.serving(), now_ms()):
+                now = now_ms()
+                to_read = self.timer_watch.to_read(self.ownership.serving(), now)
+                due, later = await self.store.due_timers(to_read, now)
+                self.timer_watch.read(later, {partition for partition, _ in due})
+                for partition, member in due:
                     if member in self._timers_in_flight:
                         continue
                     workflow_id, task_id, kind = member.split("|", 2)
@@ -85,6 +89,7 @@ class BackgroundLoops(ShardBase):
                 for task_type in self.concurrency_limited - self.pool_types.keys():
                     await self.store.reconcile_in_flight(task_type)
                 self.passivate_idle(time.monotonic() - IDLE_SECONDS)
+                self.timer_watch.forget_all()
                 self.metrics.active_executions(len(self.executions))
             except Exception:
                 log.exception("%s: sweep failed", self.name)

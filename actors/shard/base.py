@@ -17,6 +17,7 @@ from actors import messages
 from actors.metrics import Metrics, NoMetrics
 from actors.ownership import Ownership
 from actors.shard.execution import Envelope, Execution, ShardEnvironment, shard_actor_name
+from actors.shard.timer_watch import TimerWatch
 from actors.tracing import ExecutionTracer
 from actors.workflow import events as ev
 from cluster.leases import LeaseStore
@@ -84,6 +85,7 @@ class ShardBase:
         self._by_digest: dict[bytes, WorkflowDef] = {}
         self._wake = asyncio.Event()
         self._timers_in_flight: set[str] = set()
+        self.timer_watch = TimerWatch()
         self._messages_in_flight: set[str] = set()
         # Tasks handed to a Python pool or an HTTP call whose result has not been applied
         # yet -> their partition (a partition is handed over once none is left).

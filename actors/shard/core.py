@@ -217,6 +217,10 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                 del self.executions[envelope.workflow_id]
         self._carry_out(effects)
 
+    def _arm(self, checkpoint: Checkpoint, partition: int, member: str, due_ms: int) -> None:
+        checkpoint.set_timer(partition, member, due_ms)
+        self.timer_watch.armed(partition, due_ms)
+
     def _release_slots(self, touched: Iterable[Execution], checkpoint: Checkpoint) -> None:
         """Tasks of concurrency-limited types that ended this turn give back their slot."""
         for execution in touched:
@@ -313,8 +317,11 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                         if delay > 0 or not self.ownership.serves(execution.partition):
                             # Delayed, or its partition is being handed over: the dispatch timer
                             # fires on whoever serves the partition when it is due.
-                            checkpoint.set_timer(
-                                execution.partition, f"{workflow_id}|{task['taskId']}|{DISPATCH_TIMER}", now + delay
+                            self._arm(
+                                checkpoint,
+                                execution.partition,
+                                f"{workflow_id}|{task['taskId']}|{DISPATCH_TIMER}",
+                                now + delay,
                             )
                         else:
                             self._to_pool(workflow_id, task, effects)
@@ -325,7 +332,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                     if task["taskType"] in self.limited_types and task["taskType"] in self.pool_types:
                         checkpoint.dequeue(task, Keys.pool_queue(task["taskType"]))
                 case cmd.SetTimer(task_id=task_id, kind=kind, due_ms=due):
-                    checkpoint.set_timer(execution.partition, f"{workflow_id}|{task_id}|{kind}", due)
+                    self._arm(checkpoint, execution.partition, f"{workflow_id}|{task_id}|{kind}", due)
                 case cmd.ClearTimer(task_id=task_id, kind=kind):
                     checkpoint.clear_timer(execution.partition, f"{workflow_id}|{task_id}|{kind}")
                 case cmd.StartChild():

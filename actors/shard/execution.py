@@ -16,7 +16,7 @@ from actors import messages
 from actors.workflow import events as ev
 from actors.workflow.state import WorkflowState
 from cluster.store import Indexed
-from definitions.models import TaskDef
+from definitions.models import TERMINAL_TASK_STATUSES, TaskDef
 
 # A domain is active while a worker polled it this recently (Conductor's default).
 ACTIVE_WORKER_MS = 10_000
@@ -28,8 +28,13 @@ LONG_WAITS = frozenset({"WAIT", "HUMAN", "SUB_WORKFLOW"})
 
 
 def parked(state: WorkflowState) -> bool:
-    active = state.active_tasks()
-    return bool(active) and all(task["taskType"] in LONG_WAITS for task in active)
+    waiting = False
+    for task in reversed(state.tasks):  # newest first: a running task is usually near the end
+        if task["status"] not in TERMINAL_TASK_STATUSES:
+            if task["taskType"] not in LONG_WAITS:
+                return False
+            waiting = True
+    return waiting
 
 
 def release_freed_memory() -> None:

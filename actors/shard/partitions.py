@@ -68,12 +68,14 @@ class PartitionOwner(ShardBase):
 
     def _forget(self, partitions: set[int]) -> None:
         """Drop the executions of partitions this shard no longer owns (their checkpoints stay)."""
+        self.timer_watch.forget(partitions)
         for workflow_id in [w for w, e in self.executions.items() if e.partition in partitions]:
             del self.executions[workflow_id]
 
     async def _take_over(self, acquired: list[Acquired]) -> None:
         """Serve newly acquired partitions; recover those their last owner did not hand over."""
         unclean = [taken.partition for taken in acquired if not taken.clean]
+        self.timer_watch.forget(taken.partition for taken in acquired)
         if self.store.cluster:
             # Writes its last owner committed but had not carried out everywhere yet.
             await outbox.replay(self.store, unclean)

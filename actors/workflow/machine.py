@@ -364,7 +364,7 @@ class Step:
             state.workflow["status"] == RUNNING
             and not self._pending
             and self._main_path_done()
-            and not state.active_tasks()
+            and not state.has_active_task()
         ):
             # The last task left running outside the main path (see complete_workflow) ended.
             self.complete_workflow()
@@ -485,7 +485,7 @@ class Step:
         from actors.workflow.exclusive_join import evaluate_exclusive_join
         from actors.workflow.join import evaluate_join
 
-        for task in self.state.tasks:
+        for task in list(self.state.joins):
             if task["taskType"] == "JOIN" and task["status"] == "IN_PROGRESS":
                 evaluate_join(self, task)
             elif task["taskType"] == "EXCLUSIVE_JOIN" and task["status"] == "IN_PROGRESS":
@@ -499,7 +499,7 @@ class Step:
         As in Conductor, tasks a JOIN did not wait for (a branch left out of `joinOn`) keep
         running and the workflow completes when the last of them ends.
         """
-        if self.state.active_tasks():
+        if self.state.has_active_task():
             return
         failed_permissive = self._failed_permissive_tasks()
         if failed_permissive:

@@ -14,6 +14,8 @@ from definitions.models import TERMINAL_TASK_STATUSES, WorkflowDef
 
 Json = dict[str, Any]
 
+JOIN_TYPES = frozenset({"JOIN", "EXCLUSIVE_JOIN"})
+
 
 class WorkflowState:
     __slots__ = (
@@ -22,6 +24,7 @@ class WorkflowState:
         "definition",
         "dirty_task_ids",
         "graph",
+        "joins",
         "meta_dirty",
         "pending",
         "removed_task_ids",
@@ -39,6 +42,8 @@ class WorkflowState:
         # Latest execution of each reference name; a loop task is also reachable
         # through its base name, which then means its latest iteration.
         self.by_ref: dict[str, Json] = {}
+        # The JOIN and EXCLUSIVE_JOIN tasks, which every step may have to evaluate.
+        self.joins: list[Json] = []
         # Tasks that reached a terminal status and whose consequences are not yet decided.
         self.pending: list[Json] = []
         self.dirty_task_ids: set[str] = set()
@@ -72,6 +77,8 @@ class WorkflowState:
             self.by_ref[base] = task
         if "_skipAhead" in task:
             self.skip_ahead = True
+        if task["taskType"] in JOIN_TYPES:
+            self.joins.append(task)
         if dirty:
             self.dirty_task_ids.add(task["taskId"])
 
@@ -80,7 +87,7 @@ class WorkflowState:
         if not task_ids:
             return
         kept = [task for task in self.tasks if task["taskId"] not in task_ids]
-        self.tasks, self.by_id, self.by_ref = [], {}, {}
+        self.tasks, self.by_id, self.by_ref, self.joins = [], {}, {}, []
         for task in kept:
             self.add_task(task, dirty=False)
         self.pending = [task for task in self.pending if task["taskId"] not in task_ids]
@@ -99,6 +106,10 @@ class WorkflowState:
 
     def active_tasks(self) -> list[Json]:
         return [task for task in self.tasks if task["status"] not in TERMINAL_TASK_STATUSES]
+
+    def has_active_task(self) -> bool:
+        # Newest first: what still runs is nearly always at the end of a long history.
+        return any(task["status"] not in TERMINAL_TASK_STATUSES for task in reversed(self.tasks))
 
 
 def public_task(task: Json) -> Json:

@@ -161,15 +161,24 @@ class ExecutionStore(StoreBase):
 
     # -- timers and inboxes -------------------------------------------------------------
 
-    async def due_timers(self, partitions: Iterable[int], now: int, limit: int = 1000) -> list[tuple[int, str]]:
+    async def due_timers(
+        self, partitions: Iterable[int], now: int, limit: int = 1000
+    ) -> tuple[list[tuple[int, str]], dict[int, int | None]]:
+        """Timers due by `now` (partition, member), and each partition's earliest timer
+        due later (None when it has none)."""
         pipe = self.redis.pipeline(transaction=False)
         owned = list(partitions)
         for partition in owned:
             pipe.zrangebyscore(Keys.timers(partition), "-inf", now, start=0, num=limit)
+            pipe.zrangebyscore(Keys.timers(partition), f"({now}", "+inf", start=0, num=1, withscores=True)
+        replies = await pipe.execute() if owned else []
         due: list[tuple[int, str]] = []
-        for partition, members in zip(owned, await pipe.execute(), strict=True):
-            due.extend((partition, member.decode()) for member in members)
-        return due
+        later: dict[int, int | None] = {}
+        for index, partition in enumerate(owned):
+            due.extend((partition, member.decode()) for member in replies[2 * index])
+            following = replies[2 * index + 1]
+            later[partition] = int(following[0][1]) if following else None
+        return due, later
 
     async def inbox_messages(self, partitions: Iterable[int]) -> list[tuple[int, str, bytes]]:
         pipe = self.redis.pipeline(transaction=False)
