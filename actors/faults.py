@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import ray
 
-from actors.pool_channel import ChannelLost
+from actors.stream import ChannelLost
 
 PROCESS_LOSS: tuple[type[BaseException], ...] = (
     ray.exceptions.RayActorError,  # died, or unavailable while Ray restarts it
     ray.exceptions.ActorUnschedulableError,  # pinned to a node that is gone
     ray.exceptions.NodeDiedError,
     ray.exceptions.OwnerDiedError,
-    ChannelLost,  # the stream to a pool actor closed: its process went away
+    ChannelLost,  # a stream to an actor closed: its process went away
 )
 
 

@@ -1,9 +1,9 @@
 """WorkerPool: a Ray actor running one task type's Python worker function.
 
 A shard sends a pool actor batches of tasks over a stream it keeps open to the actor
-(actors/pool_channel.py: one Ray call finds the stream, the tasks skip Ray's per-call
-cost); the actor runs them concurrently (async functions on its event loop, plain ones
-on threads) and answers with one result per task.
+(actors/stream.py: one Ray call finds the stream, the tasks skip Ray's per-call cost);
+the actor runs them concurrently (async functions on its event loop, plain ones on
+threads) and answers with one result per task.
 """
 
 from __future__ import annotations
@@ -13,14 +13,36 @@ import os
 import socket
 from typing import Any
 
+import orjson
 import ray
 
-from actors.pool_channel import Endpoint, PoolServer
+from actors.stream import Endpoint, JsonCodec, StreamServer
 from actors.workers import load_worker_modules, run_worker
 
 
 def pool_actor_name(task_type: str, index: int) -> str:
     return f"podium-pool-{task_type}-{index}"
+
+
+def encode_results(results: list[dict[str, Any]]) -> bytes:
+    """The results as JSON; one whose output JSON cannot carry fails for good, by itself."""
+    try:
+        return orjson.dumps(results)
+    except TypeError:
+        safe = []
+        for result in results:
+            try:
+                orjson.dumps(result)
+            except TypeError as error:
+                result = {
+                    "taskId": result["taskId"],
+                    "workflowInstanceId": result["workflowInstanceId"],
+                    "workerId": result.get("workerId"),
+                    "status": "FAILED_WITH_TERMINAL_ERROR",
+                    "reasonForIncompletion": f"the worker's output is not JSON: {error}",
+                }
+            safe.append(result)
+        return orjson.dumps(safe)
 
 
 @ray.remote(num_cpus=0, max_restarts=-1)
@@ -31,10 +53,13 @@ class WorkerPool:
             raise LookupError(f"module {module!r} declares no worker for task type {task_type!r}")
         self.function = spec.function
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{pool_actor_name(task_type, index)}"
-        self.server = PoolServer(self.execute)
+        self.server = StreamServer({"execute": self._execute_encoded}, JsonCodec())
 
     async def execute(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(run_worker(self.function, task, self.worker_id) for task in tasks)))
+
+    async def _execute_encoded(self, tasks: list[dict[str, Any]]) -> bytes:
+        return encode_results(await self.execute(tasks))
 
     async def endpoint(self) -> Endpoint:
         """Where a shard connects to send this actor tasks (opened on first ask)."""

@@ -13,6 +13,7 @@ import ray
 
 from actors.faults import PROCESS_LOSS
 from actors.shard import MOVED
+from actors.stream import PickleCodec, StreamClient
 from actors.workflow import events as ev
 from cluster.leases import LeaseStore
 from cluster.store import Store
@@ -24,22 +25,27 @@ MAX_BATCH = 512
 
 
 class Batcher(Generic[Item, Result]):
-    """Group concurrent calls into one: requests that arrive while a batch is in flight
-    go together in the next one, so one Ray call carries many starts or results."""
+    """Group concurrent calls into few: a request goes at once while fewer than
+    `in_flight` batches are on their way, otherwise with the others that arrive meanwhile
+    in the next one. One request alone never waits for another's batch (a worker's result
+    right behind its poll's IN_PROGRESS mark), and under load one call carries many."""
 
-    def __init__(self, send: Callable[[list[Item]], Awaitable[list[Result]]]) -> None:
+    def __init__(self, send: Callable[[list[Item]], Awaitable[list[Result]]], in_flight: int = 2) -> None:
         self._send = send
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
-        self._flushing = False
-        self._flusher: asyncio.Task[None] | None = None
+        self._senders = 0
+        self._in_flight = in_flight
+        self._background: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Item) -> Result:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
         self._pending.append((item, future))
-        if not self._flushing:
-            self._flushing = True
-            self._flusher = loop.create_task(self._flush())
+        if self._senders < self._in_flight:
+            self._senders += 1
+            sender = loop.create_task(self._flush())
+            self._background.add(sender)
+            sender.add_done_callback(self._background.discard)
         return await future
 
     async def _flush(self) -> None:
@@ -57,7 +63,7 @@ class Batcher(Generic[Item, Result]):
                     if not future.done():
                         future.set_result(result)
         finally:
-            self._flushing = False
+            self._senders -= 1
 
 
 class ShardUnavailable(Exception):
@@ -91,6 +97,7 @@ class ShardRouter:
         self._owners_read = 0.0
         self._owners_reading: asyncio.Task[None] | None = None
         self._handles: dict[str, Any] = {}
+        self._streams: dict[str, StreamClient] = {}
         self._starts: dict[str, Batcher[dict[str, Any], str]] = {}
         self._deliveries: dict[str, Batcher[tuple[str, ev.Event], str]] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -129,8 +136,21 @@ class ShardRouter:
             found = self._handles[shard] = ray.get_actor(shard, namespace=self.namespace)
         return found
 
+    async def stream(self, shard: str) -> StreamClient:
+        """The stream to a shard for starts and results (found once through Ray)."""
+        found = self._streams.get(shard)
+        if found is None or found.closed:
+            endpoint = await self.handle(shard).endpoint.remote()
+            found = self._streams.get(shard)
+            if found is None or found.closed:
+                found = self._streams[shard] = StreamClient(endpoint, PickleCodec())
+        return found
+
     def _forget_handle(self, shard: str) -> None:
         self._handles.pop(shard, None)
+        stream = self._streams.pop(shard, None)
+        if stream is not None:
+            stream.close()
         self._starts.pop(shard, None)
         self._deliveries.pop(shard, None)
 
@@ -139,7 +159,7 @@ class ShardRouter:
         if found is None:
 
             async def send(requests: list[dict[str, Any]]) -> list[str]:
-                return list(await self.handle(shard).start_workflows.remote(requests))
+                return list(await (await self.stream(shard)).call("start_workflows", requests))
 
             found = self._starts[shard] = Batcher(send)
         return found
@@ -149,7 +169,7 @@ class ShardRouter:
         if found is None:
 
             async def send(events: list[tuple[str, ev.Event]]) -> list[str]:
-                return list(await self.handle(shard).deliver.remote(events))
+                return list(await (await self.stream(shard)).call("deliver", events))
 
             found = self._deliveries[shard] = Batcher(send)
         return found

@@ -16,10 +16,10 @@ from actors import messages
 from actors.faults import is_process_loss
 from actors.metrics import RayMetrics
 from actors.pool import pool_actor_name
-from actors.pool_channel import Endpoint, PoolChannel
 from actors.shard.base import DEFAULT_LEASE_MS
 from actors.shard.core import ShardCore
 from actors.shard.dispatch import failed_results
+from actors.stream import Endpoint, JsonCodec, PickleCodec, StreamClient, StreamServer
 from actors.tracing import tracer_from_environment
 from actors.workflow import events as ev
 from cluster.store import Store
@@ -55,13 +55,27 @@ class WorkflowShard:
             tracer_from_environment(),
             lease_ms=lease_ms,
         )
-        self._pools: dict[str, list[PoolChannel]] = {}
-        self._streams: dict[Endpoint, PoolChannel] = {}
+        self._pools: dict[str, list[StreamClient]] = {}
+        self._streams: dict[Endpoint, StreamClient] = {}
         self._node_ip = ray.util.get_node_ip_address()
+        # Gateways and other shards send starts, results and messages over a stream
+        # (actors/stream.py), not Ray calls.
+        self.server = StreamServer(
+            {
+                "start_workflows": self.start_workflows,
+                "deliver": self.deliver,
+                "accept_messages": lambda arguments: self.accept_messages(*arguments),
+            },
+            PickleCodec(),
+        )
         self._round_robin = itertools.count()
         # Async actors construct inside their event loop: recover at once, also after a
         # restart by Ray, rather than waiting for the first call.
         self._starting = asyncio.get_running_loop().create_task(self.core.start())
+
+    async def endpoint(self) -> Endpoint:
+        """Where a gateway connects to send this shard starts and results."""
+        return await self.server.endpoint(self._node_ip)
 
     async def ready(self) -> int:
         await self.core.start()
@@ -102,7 +116,7 @@ class WorkflowShard:
             "fencedTurns": core.fenced_turns,
         }
 
-    async def _pool_channels(self, task_type: str) -> list[PoolChannel]:
+    async def _pool_channels(self, task_type: str) -> list[StreamClient]:
         """Streams to the type's pool actors, those on this shard's node if it has any."""
         channels = self._pools.get(task_type)
         if channels is None or any(channel.closed for channel in channels):
@@ -114,7 +128,8 @@ class WorkflowShard:
             for endpoint, stream in list(self._streams.items()):
                 if stream.closed:
                     del self._streams[endpoint]
-            channels = [self._streams.setdefault(endpoint, PoolChannel(endpoint)) for endpoint in endpoints]
+            channels = [self._streams.get(endpoint) or StreamClient(endpoint, JsonCodec()) for endpoint in endpoints]
+            self._streams.update((channel.endpoint, channel) for channel in channels)
             self._pools[task_type] = channels
         local = [channel for channel in channels if channel.endpoint.host == self._node_ip]
         return local or channels
@@ -137,7 +152,7 @@ class WorkflowShard:
             for task in pending if channels else []:
                 groups[next(self._round_robin) % len(channels)].append(task)
             outcomes = await asyncio.gather(
-                *(channels[i].execute(group) for i, group in groups.items()), return_exceptions=True
+                *(channels[i].call("execute", group) for i, group in groups.items()), return_exceptions=True
             )
             pending = [] if channels else pending
             for group, outcome in zip(groups.values(), outcomes, strict=True):
@@ -158,27 +173,48 @@ class WorkflowShard:
 
 
 class RayPeers:
-    """The other shards, found by name in Podium's Ray namespace."""
+    """The other shards, found by name in Podium's Ray namespace; messages and results
+    go over a stream to each (actors/stream.py), found once through Ray."""
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
         self._handles: dict[str, Any] = {}
+        self._streams: dict[str, StreamClient] = {}
+        self._sending: set[asyncio.Task[None]] = set()
 
-    def _call(self, shard: str, method: str, *args: Any) -> None:
+    def _handle(self, shard: str) -> Any:
+        handle = self._handles.get(shard)
+        if handle is None:
+            handle = self._handles[shard] = ray.get_actor(shard, namespace=self.namespace)
+        return handle
+
+    def _send(self, shard: str, method: str, argument: Any) -> None:
+        task = asyncio.get_running_loop().create_task(self._send_now(shard, method, argument))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send_now(self, shard: str, method: str, argument: Any) -> None:
         try:
-            handle = self._handles.get(shard)
-            if handle is None:
-                handle = self._handles[shard] = ray.get_actor(shard, namespace=self.namespace)
-            getattr(handle, method).remote(*args)
-        except ValueError:  # no such actor (retired): what it would have got waits in Redis
+            stream = self._streams.get(shard)
+            if stream is None or stream.closed:
+                endpoint = await self._handle(shard).endpoint.remote()
+                stream = self._streams[shard] = StreamClient(endpoint, PickleCodec())
+            await stream.call(method, argument)
+        except Exception as error:
+            # Retired, restarting or gone: what it would have got waits in Redis (messages
+            # in their partition's inbox; results are dispatched again by its recovery).
+            log.debug("sending %s to %s failed: %s", method, shard, error)
             self._handles.pop(shard, None)
+            self._streams.pop(shard, None)
 
     def send_messages(self, shard: str, batch: list[tuple[str, str, messages.Message]], hops: int = 0) -> None:
-        self._call(shard, "accept_messages", batch, hops)
+        self._send(shard, "accept_messages", (batch, hops))
 
     def forward(self, shard: str, events: list[tuple[str, ev.Event]]) -> None:
-        # A result lost here is dispatched again by the owner's recovery (the drain was unclean).
-        self._call(shard, "deliver", events)
+        self._send(shard, "deliver", events)
 
     def nudge(self, shard: str) -> None:
-        self._call(shard, "rebalance_soon")
+        try:
+            self._handle(shard).rebalance_soon.remote()
+        except ValueError:  # no such actor (retired)
+            self._handles.pop(shard, None)
