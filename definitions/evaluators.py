@@ -35,6 +35,8 @@ from py_mini_racer import (
     MiniRacer,
 )
 
+from definitions import js_subset
+
 __all__ = [
     "DEFAULT_SCRIPT_MAX_MEMORY_MB",
     "DEFAULT_SCRIPT_TIMEOUT_MS",
@@ -219,6 +221,21 @@ def _evaluate_js(
 ) -> Any:
     if not isinstance(expression, str) or not expression.strip():
         raise EvaluationError(evaluator_type, "the script is empty")
+    # Limits set wrong are refused whichever way the expression is evaluated.
+    timeout_ms, max_memory_mb = _timeout_ms(timeout_ms), _max_memory_mb(max_memory_mb)
+    handled, value = js_subset.try_evaluate(expression, inputs)
+    if handled:
+        return value
+    return _evaluate_in_v8(evaluator_type, expression, inputs, timeout_ms, max_memory_mb)
+
+
+def _evaluate_in_v8(
+    evaluator_type: str,
+    expression: str,
+    inputs: dict[str, Any],
+    timeout_ms: int | None,
+    max_memory_mb: int | None,
+) -> Any:
     try:
         # orjson: this runs on every loop condition and switch, often over large inputs.
         input_literal = orjson.dumps(inputs, default=_json_fallback, option=orjson.OPT_NON_STR_KEYS).decode()

@@ -183,8 +183,11 @@ def test_memory_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_non_json_inputs() -> None:
     assert evaluate("javascript", "$.t.length", {"t": (1, 2, 3)}) == 3
+    # V8 gets the inputs as JSON; the Python subset (definitions/js_subset.py) reads only
+    # the values the expression names, so it answers without serialising the rest.
     with pytest.raises(EvaluationError, match="not JSON-serialisable"):
-        evaluate("javascript", "1", {"o": object()})
+        evaluate("javascript", "[1].length", {"o": object()})
+    assert evaluate("javascript", "1", {"o": object()}) == 1
 
 
 def test_each_thread_gets_its_own_context() -> None:
