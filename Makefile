@@ -12,7 +12,7 @@ endif
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv run test lint typecheck bench clean
+.PHONY: help venv run test lint typecheck bench chaos clean
 
 help:
 	@echo "make venv       create $(VENV) and install podium with test extras"
@@ -21,6 +21,7 @@ help:
 	@echo "make lint       ruff check"
 	@echo "make typecheck  mypy"
 	@echo "make bench      benchmarks (QUICK=1 for a short run)"
+	@echo "make chaos      kill processes under load and judge what was lost (QUICK=1: ~3 minutes)"
 	@echo "make clean      remove $(VENV), .podium (local Redis data!) and caches"
 
 venv: $(STAMP)
@@ -38,14 +39,20 @@ run: $(STAMP)
 
 # lint and typecheck are prerequisites so a style or type error fails fast, before
 # the (slower) integration tests start Redis and Ray.
+# The quick chaos run (faults under load) ends every `make test`; CHAOS= skips it.
+CHAOS ?= 1
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(if $(CHAOS),$(BIN)/python -m chaos --quick,)
+
+chaos: $(STAMP)
+	$(BIN)/python -m chaos $(if $(QUICK),--quick,)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy definitions actors cluster gateway
+	$(BIN)/mypy definitions actors cluster gateway chaos
 
 BENCH_STAMP := $(VENV)/.bench-installed
 

@@ -67,3 +67,6 @@ class WorkerPool:
 
     def ping(self) -> str:
         return self.worker_id
+
+    def pid(self) -> int:
+        return os.getpid()

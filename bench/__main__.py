@@ -306,13 +306,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--quick", action="store_true", help="one short run per scenario")
     parser.add_argument("--only", help="run only this scenario (e.g. 1a)")
+    parser.add_argument(
+        "--appendfsync",
+        choices=("everysec", "always"),
+        default="everysec",
+        help="the embedded Redis's fsync policy (PODIUM_REDIS_APPENDFSYNC), to measure what `always` costs",
+    )
     args = parser.parse_args()
     runs, seconds = (1, 5.0) if args.quick else (3, 30.0)
     # A partial full-mode run updates its scenario in the latest results; a quick one
     # never overwrites a full table.
     stem = "latest-quick" if args.quick else "latest"
+    if args.appendfsync != "everysec":
+        stem += f"-fsync-{args.appendfsync}"
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as home:
-        settings = Settings(home=Path(home), port=0, namespace="podium-bench")
+        settings = Settings(
+            home=Path(home), port=0, namespace="podium-bench", redis_appendfsync=args.appendfsync
+        )
         ray.init(include_dashboard=False, log_to_driver=False, namespace="podium-bench",
                  runtime_env={"env_vars": {"PYTHONPATH": str(Path.cwd()), "PODIUM_IDLE_SECONDS": "2"}})
         runtime = Runtime(settings, worker_modules=["bench.workers"], dashboard=False).start()

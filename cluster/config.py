@@ -43,7 +43,10 @@ ENV_VARS: dict[str, str] = {
     "lease_ms": "PODIUM_LEASE_MS",
     "shards_per_node": "PODIUM_SHARDS_PER_NODE",
     "redis_cluster": "PODIUM_REDIS_CLUSTER",
+    "redis_appendfsync": "PODIUM_REDIS_APPENDFSYNC",
 }
+
+APPENDFSYNC_POLICIES = ("everysec", "always")
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -128,6 +131,12 @@ class Settings:
     writes one partition's slot and carries its other writes out afterwards, through the
     partition's outbox (cluster/store/outbox.py)."""
 
+    redis_appendfsync: str = "everysec"
+    """When the embedded Redis flushes its append-only file to disk
+    (``PODIUM_REDIS_APPENDFSYNC``): ``everysec`` (a power loss or kernel crash can lose
+    about the last second of writes) or ``always`` (before each write is acknowledged;
+    nothing acknowledged is lost, at the cost docs/performance.md measures)."""
+
     def __post_init__(self) -> None:
         # Validate here rather than only in from_env so a Settings built in code
         # (tests, embedding) cannot carry values the cluster would choke on later.
@@ -141,6 +150,9 @@ class Settings:
             _check_range("shards_per_node", self.shards_per_node, 1, None)
         if not self.host:
             raise ValueError(f"{ENV_VARS['host']} must not be empty")
+        if self.redis_appendfsync not in APPENDFSYNC_POLICIES:
+            allowed = ", ".join(APPENDFSYNC_POLICIES)
+            raise ValueError(f"{ENV_VARS['redis_appendfsync']}={self.redis_appendfsync!r}: use one of {allowed}")
         level = self.log_level.strip().upper()
         if level not in logging.getLevelNamesMapping():
             known = ", ".join(sorted(logging.getLevelNamesMapping()))

@@ -236,19 +236,20 @@ class EmbeddedRedis:
     fast instead of corrupting the append-only file.
     """
 
-    def __init__(self, home: Path | str, port: int = 0) -> None:
+    def __init__(self, home: Path | str, port: int = 0, appendfsync: str = "everysec") -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {port}")
         self._home = Path(home).expanduser().resolve()
         self._requested_port = port
+        self._appendfsync = appendfsync
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock_file: IO[bytes] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EmbeddedRedis:
-        """The embedded Redis described by ``settings`` (its home and redis_port)."""
-        return cls(settings.home, settings.redis_port)
+        """The embedded Redis described by ``settings`` (home, redis_port, redis_appendfsync)."""
+        return cls(settings.home, settings.redis_port, settings.redis_appendfsync)
 
     # -- properties
 
@@ -385,7 +386,7 @@ class EmbeddedRedis:
             "--bind", _HOST,
             "--dir", str(self.data_dir),
             "--appendonly", "yes",
-            "--appendfsync", "everysec",
+            "--appendfsync", self._appendfsync,
             # The AOF is the only persistence; RDB snapshots would fork a full copy
             # of the dataset on a timer for no durability gain.
             "--save", "",

@@ -28,7 +28,8 @@ class Activation(ShardBase):
         missing = [envelope.workflow_id for envelope in batch if envelope.workflow_id not in self.executions]
         if missing:
             for workflow_id, raw, definition in await self._load(list(dict.fromkeys(missing))):
-                self._activate(workflow_id, raw, definition)
+                if workflow_id not in self.executions:  # what is in memory is never older
+                    self._activate(workflow_id, raw, definition)
         for envelope in batch:
             message = envelope.message
             if message is not None and message["kind"] == "start_child" and envelope.workflow_id not in self.executions:

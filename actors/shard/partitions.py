@@ -72,7 +72,7 @@ class PartitionOwner(ShardBase):
         for workflow_id in [w for w, e in self.executions.items() if e.partition in partitions]:
             del self.executions[workflow_id]
 
-    async def _take_over(self, acquired: list[Acquired]) -> None:
+    async def _take_over(self, acquired: list[Acquired], turn_locked: bool = False) -> None:
         """Serve newly acquired partitions; recover those their last owner did not hand over."""
         unclean = [taken.partition for taken in acquired if not taken.clean]
         self.timer_watch.forget(taken.partition for taken in acquired)
@@ -84,19 +84,33 @@ class PartitionOwner(ShardBase):
             await self.store.release_pool_slots(task_type, unclean)
         recovered = 0
         for partition in unclean:
-            ids = await self.store.partition_running_ids(partition)
-            for start in range(0, len(ids), 500):
-                for workflow_id, raw, definition in await self._load(ids[start : start + 500]):
-                    if workflow_id not in self.executions:
-                        self._activate(workflow_id, raw, definition)
-                        self.post(workflow_id, ev.Redispatch())
-                        recovered += 1
+            if turn_locked:
+                recovered += await self._recover(partition)
+            else:
+                # Read and activated with no turn in between: a turn that committed after
+                # the read (a start, or a step that then passivated the execution) would
+                # otherwise be undone in memory by the older checkpoint, and its steps run twice.
+                async with self._turn_lock:
+                    recovered += await self._recover(partition)
         await self._redeliver_inbox([taken.partition for taken in acquired])
         until = time.monotonic() + FRESH_SECONDS
         self._fresh.update((taken.partition, until) for taken in acquired)
         log.info(
             "%s took %d partitions (%d to recover, %d executions)", self.name, len(acquired), len(unclean), recovered
         )
+
+    async def _recover(self, partition: int) -> int:
+        """Activate the partition's running executions not in memory and dispatch their
+        waiting tasks again; answers how many."""
+        recovered = 0
+        ids = await self.store.partition_running_ids(partition)
+        for start in range(0, len(ids), 500):
+            for workflow_id, raw, definition in await self._load(ids[start : start + 500]):
+                if workflow_id not in self.executions:
+                    self._activate(workflow_id, raw, definition)
+                    self.post(workflow_id, ev.Redispatch())
+                    recovered += 1
+        return recovered
 
     async def _hand_over_drained(self) -> set[int]:
         """Release the leaving partitions whose work in flight has come back (or that waited
@@ -179,6 +193,6 @@ class PartitionOwner(ShardBase):
             self._forget(refusal.regressed)
             self.ownership.seqs.update(await self.ownership.leases.seqs(refusal.regressed))
             held = [p for p in sorted(refusal.regressed) if p in self.ownership.tokens]
-            await self._take_over([Acquired(p, 0, clean=False) for p in held])
+            await self._take_over([Acquired(p, 0, clean=False) for p in held], turn_locked=True)
         self.inbox[:0] = batch
         self._wake.set()

@@ -194,3 +194,12 @@ def test_redis_dies_with_a_killed_parent_and_keeps_its_data(tmp_path: Path) -> N
         client = redis.Redis.from_url(srv.url)
         assert client.get("written-before-crash") == b"yes"
         client.close()
+
+
+def test_the_fsync_policy_can_be_always(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path, appendfsync="always") as server:
+        client = redis.Redis.from_url(server.url)
+        try:
+            assert client.config_get("appendfsync") == {"appendfsync": "always"}
+        finally:
+            client.close()

@@ -12,7 +12,7 @@ import orjson
 
 from actors.shard import MOVED, OK, ShardCore
 from actors.workflow import events as ev
-from cluster.leases import LeaseStore, token_of
+from cluster.leases import Acquired, LeaseStore, token_of
 from cluster.store import Keys, Store
 
 PARTITIONS = 8
@@ -213,3 +213,53 @@ def test_a_redis_that_lost_turns_is_noticed_and_the_partition_recovered_from_wha
     queued = found["queued"]
     assert isinstance(queued, list) and found["kept_task"] in queued, "recovery queued its task again"
     assert (found["finished"], found["kept_after"]) == (OK, "COMPLETED")
+
+
+TASK_THEN_WAIT = orjson.dumps(
+    {
+        "name": "recovery_race",
+        "version": 1,
+        "tasks": [
+            {"name": "race_task", "taskReferenceName": "work"},
+            {"name": "gate", "taskReferenceName": "gate", "type": "WAIT"},
+        ],
+    }
+)
+
+
+async def _recovery_racing_a_turn(redis_url: str) -> list[str]:
+    """A take-over reads an execution's checkpoint; before it activates it, a turn
+    completes the execution's task and the execution parks (leaves memory). A worker's
+    repeated result must then find the task done, not an older copy still waiting."""
+    core = ShardCore(0, Store(redis_url, 1), lease_ms=LONG_LEASE_MS)
+    await core.start()
+    await core.start_workflows([{"workflowId": "wf-race", "definition": TASK_THEN_WAIT, "input": {}}])
+    stored = await core.store.get_workflow("wf-race")
+    assert stored is not None
+    work = ev.TaskUpdate(task_id=stored["tasks"][0]["taskId"], status="COMPLETED")
+    completing: asyncio.Future[list[str]] = asyncio.ensure_future(core.deliver([("wf-race", work)]))
+    load = core.store.load_executions
+    recovering = asyncio.current_task()  # the take-over below runs in this task
+
+    async def load_while_a_turn_may_commit(workflow_ids: list[str]) -> list[dict[bytes, bytes]]:
+        found = await load(workflow_ids)
+        if asyncio.current_task() is recovering:  # the take-over's read, not the turn's own
+            # Give the turn every chance to commit between this read and the activation;
+            # with the take-over holding the turn lock it cannot, and waits for it.
+            await asyncio.wait({completing}, timeout=1.0)
+        return found
+
+    core.executions.clear()  # as after a restart: the take-over recovers what Redis holds
+    core.store.load_executions = load_while_a_turn_may_commit  # type: ignore[method-assign]
+    await core._take_over([Acquired(0, 0, clean=False)])
+    core.store.load_executions = load  # type: ignore[method-assign]
+    await completing
+    # The worker reports the same result again (it was dispatched again by the recovery).
+    await core.deliver([("wf-race", work)])
+    final = await core.store.get_workflow("wf-race")
+    assert final is not None
+    return [t["referenceTaskName"] for t in final["tasks"]]
+
+
+def test_a_take_over_never_activates_a_checkpoint_older_than_a_committed_turn(redis_url: str) -> None:
+    assert asyncio.run(_recovery_racing_a_turn(redis_url)) == ["work", "gate"]

@@ -57,6 +57,7 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "PODIUM_LEASE_MS": "4000",
         "PODIUM_SHARDS_PER_NODE": "3",
         "PODIUM_REDIS_CLUSTER": "yes",
+        "PODIUM_REDIS_APPENDFSYNC": "always",
     }
     assert set(env) == set(ENV_VARS.values())
     for key, value in env.items():
@@ -80,8 +81,14 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         lease_ms=4000,
         shards_per_node=3,
         redis_cluster=True,
+        redis_appendfsync="always",
     )
     assert not s.embedded_redis
+
+
+def test_an_unknown_fsync_policy_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="PODIUM_REDIS_APPENDFSYNC='sometimes': use one of everysec, always"):
+        Settings.from_env({"PODIUM_REDIS_APPENDFSYNC": "sometimes"})
 
 
 def test_explicit_mapping_instead_of_os_environ() -> None:
