@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 from typing import Any
 
 import ray
@@ -68,6 +69,9 @@ class Gateway:
                 await self.context.router.ping_all()
             except Exception as error:
                 log.warning("shard keepalive: %s", error)
+
+    def pid(self) -> int:
+        return os.getpid()
 
     async def address(self) -> str:
         return await asyncio.shield(self._serving)
