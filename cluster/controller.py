@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 import ray
+import redis
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.shard import WorkflowShard, shard_actor_name
@@ -92,6 +93,8 @@ class Controller:
         while not self._stop.wait(INTERVAL_SECONDS):
             try:
                 self.reconcile(live_nodes())
+            except redis.ConnectionError as error:  # Redis restarting (or loading its file): next tick
+                log.warning("controller: Redis unavailable (%s); trying again in %.0f s", error, INTERVAL_SECONDS)
             except Exception:
                 log.exception("controller: reconcile failed")
 
