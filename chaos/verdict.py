@@ -123,6 +123,15 @@ def _explained(times: list[float], faults: list[Fault]) -> bool:
     return any(first - FAULT_SLACK_SECONDS <= fault.at <= last for fault in faults)
 
 
+def _unexplained(execution: Execution, times: list[float], faults: list[Fault]) -> str:
+    """What to look at: when it ran, and the faults nearest to its first run."""
+    first = min(times)
+    nearest = sorted(faults, key=lambda fault: abs(fault.at - first))[:2]
+    runs = ", ".join(f"{t - first:+.3f} s" for t in sorted(times))
+    near = "; ".join(f"{fault.kind} at {fault.at - first:+.3f} s" for fault in nearest) or "no fault"
+    return f"{execution} ran {len(times)} times (at {runs}); nearest faults: {near}"
+
+
 def _recovery(faults: list[Fault], completions: list[tuple[float, int]]) -> dict[str, dict[str, float | int | None]]:
     """Per fault kind: from the fault to the next workflow of an affected partition that
     completed (milliseconds)."""
@@ -192,7 +201,7 @@ def judge(
         if _explained(times[execution], faults):
             verdict.ran_twice_after_a_fault += 1
         else:
-            verdict.ran_twice_unexplained.append(f"{execution} ran {count} times")
+            verdict.ran_twice_unexplained.append(_unexplained(execution, times[execution], faults))
     verdict.recovery = _recovery(faults, completions)
     return verdict
 

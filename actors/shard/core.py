@@ -26,6 +26,7 @@ from actors.shard.partitions import PartitionOwner
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
 from actors.workflow.machine import handle, start_workflow
+from actors.workflow.operator import operator_for
 from actors.workflow.state import public_task
 from cluster.store import Checkpoint, Fenced, Keys, QueueLimits
 from definitions.models import TERMINAL_TASK_STATUSES, TaskDef
@@ -217,6 +218,20 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                 del self.executions[envelope.workflow_id]
         self._carry_out(effects)
 
+    def _acknowledge(self, task: dict[str, Any], checkpoint: Checkpoint) -> None:
+        """A worker task's poll or result is recorded: its queue stops holding it for a
+        hand-out that may have been lost (cluster/store/queues.py)."""
+        task_type = task["taskType"]
+        if not operator_for(task_type).runs_on_worker:
+            return
+        if task_type in self.pool_types:
+            if task_type in self.limited_types:
+                checkpoint.acknowledge(task, Keys.pool_queue(task_type))
+            elif task.get("domain"):
+                checkpoint.acknowledge(task)
+            return  # sent to its pool directly, never queued
+        checkpoint.acknowledge(task)
+
     def _arm(self, checkpoint: Checkpoint, partition: int, member: str, due_ms: int) -> None:
         checkpoint.set_timer(partition, member, due_ms)
         self.timer_watch.armed(partition, due_ms)
@@ -288,6 +303,8 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                 event.definition = self._definition(event.definition_json)
                 execution.definition_json = event.definition._derived["json"]
             commands = handle(execution.state, event, now, self.env)
+            if isinstance(event, ev.TaskUpdate | ev.TaskPolled):
+                self._acknowledge(execution.state.by_id[event.task_id], checkpoint)
             if isinstance(event, ev.TaskUpdate):
                 task = execution.state.by_id[event.task_id]
                 if task["status"] == event.status and task["endTime"] == now:

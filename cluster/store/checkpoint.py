@@ -277,6 +277,13 @@ class Checkpoint:
         queue = queue or Keys.queue(task["taskType"], task.get("domain"))
         self.pipe.zrem(queue, task["taskId"])
         self.pipe.zrem(Keys.queue_delayed(queue), task["taskId"])
+        self.acknowledge(task, queue)
+
+    def acknowledge(self, task: Json, queue: str | None = None) -> None:
+        """The task's hand-out is recorded (its poll or its result): a poll will not hand
+        it out again (cluster/store/queues.py keeps it until then)."""
+        queue = queue or Keys.queue(task["taskType"], task.get("domain"))
+        self.pipe.zrem(Keys.queue_unacked(queue), task["taskId"])
         self.pipe.hdel(Keys.queue_tasks(queue), task["taskId"])
 
     def release(self, task: Json) -> None:

@@ -20,12 +20,14 @@ Layout (all keys start with `podium:`):
 | `taskwf` | hash taskId -> workflowId | finding a task by its id |
 | `queue:{q:<type>}[:<domain>]` | zset taskId by priority rank, then enqueue ms | tasks ready for external workers |
 | `queuedelay:{q:<type>}[:<domain>]` | zset taskId by visible-at ms | tasks waiting out a delay (then made ready) |
-| `queued:{q:<type>}[:<domain>]` | hash taskId -> Task JSON | what a poll hands out |
+| `queued:{q:<type>}[:<domain>]` | hash taskId -> Task JSON | what a poll hands out (kept until its poll is recorded) |
+| `queueunack:{q:<type>}[:<domain>]` | zset taskId by ms | handed out, poll not recorded yet: ready again then |
 | `running:{name}` | set of ids | RUNNING/PAUSED executions of a workflow |
 | `corr:{name}:{correlationId}` | set of ids | executions by correlation id |
 | `poolqueue:{q:<type>}` | zset, like `queue:` | limited Python pool tasks waiting for a slot (any shard feeds them) |
 | `poolqueuedelay:{q:<type>}` | zset, like `queuedelay:` | pool tasks waiting out a delay |
 | `poolqueued:{q:<type>}` | hash, like `queued:` | what a pool poll hands out |
+| `poolqueueunack:{q:<type>}` | zset, like `queueunack:` | pool tasks handed out whose result has not been recorded |
 | `inflight:{q:<type>}` | set of task ids | tasks handed out and not ended (concurrentExecLimit) |
 | `ratewin:{q:<type>}` | zset taskId by hand-out ms | hand-outs within the rate window (rateLimitPerFrequency) |
 | `idem:{name}:{key}` | string workflow id | the execution an idempotencyKey started |
@@ -131,6 +133,14 @@ class Keys:
             marker = f"{PREFIX}{kind}:"
             if queue_key.startswith(marker):
                 return f"{PREFIX}{kind}delay:{queue_key[len(marker) :]}"
+        raise ValueError(f"not a queue key: {queue_key}")
+
+    @staticmethod
+    def queue_unacked(queue_key: str) -> str:
+        for kind in ("queue", "poolqueue"):
+            marker = f"{PREFIX}{kind}:"
+            if queue_key.startswith(marker):
+                return f"{PREFIX}{kind}unack:{queue_key[len(marker) :]}"
         raise ValueError(f"not a queue key: {queue_key}")
 
     @staticmethod

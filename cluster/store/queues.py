@@ -36,49 +36,77 @@ _PROMOTE_ALL_SCRIPT = (
     + _PROMOTE.replace("ARGV[1]", "'+inf'").replace("'LIMIT', 0, 1000", "'LIMIT', 0, -1")
     + "return moved"
 )
+# A task handed out stays in the unacknowledged set (KEYS[4], scored by when it goes
+# back) with its payload until the shard records the poll (or the task's result): a
+# gateway that dies between popping tasks and answering the poller loses nothing. Tasks
+# whose time came are put back at the front of the queue before the pop.
+_REQUEUE_UNACKED = """
+local lost = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+for _, id in ipairs(lost) do
+  if redis.call('HEXISTS', KEYS[2], id) == 1 then
+    redis.call('ZADD', KEYS[1], string.format('%.0f', 1e13 + tonumber(ARGV[1])), id)
+  end
+  redis.call('ZREM', KEYS[4], id)
+end
+"""
+_HAND_OUT = """
+local back_at = tonumber(ARGV[1]) + UNACK_MS
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[4], back_at, id) end
+"""
 _POLL_SCRIPT = (
     _PROMOTE
+    + _REQUEUE_UNACKED
     + """
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 if #ids == 0 then return {} end
 redis.call('ZREM', KEYS[1], unpack(ids))
 local payloads = redis.call('HMGET', KEYS[2], unpack(ids))
-redis.call('HDEL', KEYS[2], unpack(ids))
+"""
+    + _HAND_OUT
+    + """
 return payloads
 """
 )
 
 
-# The same, within a task type's limits: at most ARGV[3] tasks in flight (0 = no limit)
+# The same, within a task type's limits (KEYS[5] the tasks in flight, KEYS[6] the rate
+# window): at most ARGV[3] tasks in flight (0 = no limit)
 # and at most ARGV[4] hand-outs per ARGV[5] ms (0 = no limit), counted across every
 # queue of the type (all domains, external workers and Python pools alike).
 _LIMITED_POLL_SCRIPT = (
     _PROMOTE
+    + _REQUEUE_UNACKED
     + """
 local now = tonumber(ARGV[1])
 local room = tonumber(ARGV[2])
 local concurrency = tonumber(ARGV[3])
 local rate = tonumber(ARGV[4])
 if concurrency > 0 then
-  room = math.min(room, concurrency - redis.call('SCARD', KEYS[4]))
+  room = math.min(room, concurrency - redis.call('SCARD', KEYS[5]))
 end
 if rate > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - tonumber(ARGV[5]))
-  room = math.min(room, rate - redis.call('ZCARD', KEYS[5]))
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[5]))
+  room = math.min(room, rate - redis.call('ZCARD', KEYS[6]))
 end
 if room <= 0 then return {} end
 local ids = redis.call('ZRANGE', KEYS[1], 0, room - 1)
 if #ids == 0 then return {} end
 redis.call('ZREM', KEYS[1], unpack(ids))
 local payloads = redis.call('HMGET', KEYS[2], unpack(ids))
-redis.call('HDEL', KEYS[2], unpack(ids))
 for _, id in ipairs(ids) do
-  if concurrency > 0 then redis.call('SADD', KEYS[4], id) end
-  if rate > 0 then redis.call('ZADD', KEYS[5], now, id) end
+  if concurrency > 0 then redis.call('SADD', KEYS[5], id) end
+  if rate > 0 then redis.call('ZADD', KEYS[6], now, id) end
 end
+"""
+    + _HAND_OUT
+    + """
 return payloads
 """
 )
+# How long a handed-out task waits for its poll to be recorded before it is handed out again.
+UNACK_MS = 30_000
+_POLL_SCRIPT = _POLL_SCRIPT.replace("UNACK_MS", str(UNACK_MS))
+_LIMITED_POLL_SCRIPT = _LIMITED_POLL_SCRIPT.replace("UNACK_MS", str(UNACK_MS))
 # How long a poller trusts its copy of a task type's limits.
 LIMITS_TTL_SECONDS = 1.0
 
@@ -129,7 +157,7 @@ class QueueStore(StoreBase):
         """Take up to `count` visible tasks, within the type's rate and concurrency limits."""
         queue = queue or Keys.queue(task_type, domain)
         limits = await self.limits_for(task_type)
-        keys = [queue, Keys.queue_tasks(queue), Keys.queue_delayed(queue)]
+        keys = [queue, Keys.queue_tasks(queue), Keys.queue_delayed(queue), Keys.queue_unacked(queue)]
         if limits is None:
             payloads = await self._poll(keys=keys, args=[now, count])
         else:

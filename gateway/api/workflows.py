@@ -33,9 +33,12 @@ async def start_workflow(context: GatewayContext, request: StartWorkflowRequest)
     workflow_id = str(uuid.uuid4())
     key = request.idempotency_key
     if key:
-        existing = await _claim_idempotency(context, request, workflow_id)
-        if existing is not None:
+        existing, started = await _claim_idempotency(context, request, workflow_id)
+        if started:
             return existing
+        # Either the key is now ours, or it names a start that never got written (its
+        # gateway died between the claim and the start): start that one, under its id.
+        workflow_id = existing
     try:
         await _start(context, request, workflow_id, definition_json)
     except BaseException:
@@ -48,10 +51,14 @@ async def start_workflow(context: GatewayContext, request: StartWorkflowRequest)
 IDEMPOTENCY_STRATEGIES = ("FAIL", "RETURN_EXISTING", "FAIL_ON_RUNNING")
 
 
-async def _claim_idempotency(context: GatewayContext, request: StartWorkflowRequest, workflow_id: str) -> str | None:
-    """The id to answer instead of starting (RETURN_EXISTING), or None to start `workflow_id`.
+async def _claim_idempotency(
+    context: GatewayContext, request: StartWorkflowRequest, workflow_id: str
+) -> tuple[str, bool]:
+    """The id to start, or to answer without starting (`True`: it exists, RETURN_EXISTING).
 
-    Without a strategy, FAIL: a second start with the same key is a conflict.
+    Without a strategy, FAIL: a second start with the same key is a conflict. A key whose
+    workflow was never written (the gateway that claimed it died before starting it) is
+    no conflict: the start goes ahead under the id the key names.
     """
     key = request.idempotency_key
     assert key
@@ -60,14 +67,16 @@ async def _claim_idempotency(context: GatewayContext, request: StartWorkflowRequ
         raise bad_request(f"idempotencyStrategy must be one of {', '.join(IDEMPOTENCY_STRATEGIES)}, got {strategy!r}")
     existing = await context.store.claim_idempotency_key(request.name, key, workflow_id)
     if existing is None:
-        return None
+        return workflow_id, False
+    found = await context.store.get_workflow(existing, include_tasks=False)
+    if found is None:  # a removed workflow gives its key back, so this one was never written
+        return existing, False
     if strategy == "RETURN_EXISTING":
-        return existing
+        return existing, True
     if strategy == "FAIL_ON_RUNNING":
-        found = await context.store.get_workflow(existing, include_tasks=False)
         ended = found is None or found["status"] in TERMINAL_WORKFLOW_STATUSES
         if ended and await context.store.replace_idempotency_key(request.name, key, existing, workflow_id):
-            return None
+            return workflow_id, False
         raise conflict(f"Workflow with idempotencyKey '{key}' is running: {existing}")
     raise conflict(f"Workflow with idempotencyKey '{key}' already exists: {existing}")
 

@@ -130,3 +130,28 @@ def test_task_to_domain_routes_tasks_to_the_domain_queue(clients: OrkesClients, 
     blue = tasks.batch_poll_tasks(task_type, worker_id="w", count=10, timeout_in_millisecond=200, domain=f"blue{uid}")
     assert [task.workflow_instance_id for task in blue] == [in_domain]
     assert blue[0].domain == f"blue{uid}"
+
+
+@pytest.mark.parametrize("strategy", ["RETURN_EXISTING", "FAIL"])
+def test_a_key_claimed_by_a_start_that_never_got_written_starts_that_workflow(
+    podium: Runtime, client: PodiumClient, strategy: str
+) -> None:
+    """A gateway killed between claiming the key and starting the workflow leaves the key
+    naming an execution that does not exist; the client's retry must start it, not answer
+    an id that is a 404 (found by `make chaos`)."""
+    import redis
+
+    from cluster.store import Keys
+
+    uid = uuid.uuid4().hex[:8]
+    name = f"claimed_{uid}"
+    client.register({"name": name, "tasks": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]})
+    never_written = str(uuid.uuid4())
+    with redis.Redis.from_url(podium.redis_url) as direct:
+        direct.set(Keys.idempotency(name, "key-1"), never_written)
+    response = client.request(
+        "POST", "/workflow", json={"name": name, "idempotencyKey": "key-1", "idempotencyStrategy": strategy}
+    )
+    assert response.status_code == 200, response.text
+    assert response.text == never_written
+    assert client.wait(never_written, {"COMPLETED"})["status"] == "COMPLETED"
