@@ -215,6 +215,23 @@ async def _run(run: Run, drain_seconds: float) -> dict[str, dict[str, Any] | Non
         return await run.read_back(http, drain_seconds)
 
 
+async def _children_of_stuck(api: str, final: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """The sub-workflows a stuck workflow waits on, as they stand (to see which side stopped)."""
+    children = [
+        task["subWorkflowId"]
+        for workflow in final.values()
+        if workflow is not None and workflow["status"] == "RUNNING"
+        for task in workflow["tasks"]
+        if task["taskType"] == "SUB_WORKFLOW" and task["status"] == "IN_PROGRESS" and task.get("subWorkflowId")
+    ]
+    found = []
+    async with aiohttp.ClientSession() as http:
+        for child_id in children[:5]:
+            async with http.get(f"{api}/workflow/{child_id}?includeTasks=true") as response:
+                found.append({"workflowId": child_id, "httpStatus": response.status, "body": await response.json()})
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="chaos")
     parser.add_argument("--quick", action="store_true", help="the short form run by make test")
@@ -241,6 +258,7 @@ def main() -> int:
             began = time.time()
             with Pollers(api, KINDS["external"], str(counts_dir)):
                 final = asyncio.run(_run(run, drain_seconds=90.0 if args.quick else 180.0))
+            stuck_children = asyncio.run(_children_of_stuck(api, final))
             ran, times = counts.read(counts_dir)
             partitions = settings.partitions or int(runtime.settings.partitions)
             verdict = judge(run.started, run.faults, final, ran, times, lambda w: partition_of(w, partitions))
@@ -257,6 +275,7 @@ def main() -> int:
         # The whole of each broken or stuck execution, to find out why.
         "brokenWorkflows": [final[entry.split(":", 1)[0]] for entry in verdict.broken[:5]],
         "stuckWorkflows": [final[workflow_id] for workflow_id in verdict.stuck[:5]],
+        "childrenOfStuckWorkflows": stuck_children,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2))

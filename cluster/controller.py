@@ -93,7 +93,7 @@ class Controller:
         while not self._stop.wait(INTERVAL_SECONDS):
             try:
                 self.reconcile(live_nodes())
-            except redis.ConnectionError as error:  # Redis restarting (or loading its file): next tick
+            except (redis.ConnectionError, redis.TimeoutError) as error:  # Redis restarting or busy: next tick
                 log.warning("controller: Redis unavailable (%s); trying again in %.0f s", error, INTERVAL_SECONDS)
             except Exception:
                 log.exception("controller: reconcile failed")

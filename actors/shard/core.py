@@ -200,6 +200,9 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
             checkpoint.save(execution.partition, execution.state, execution.definition_json)
             execution.definition_json = None
         self.ownership.counted(await checkpoint.commit(self.ownership.fences()))
+        # Only now: a timer read that started before this write must still learn of them.
+        for partition, due in effects.timers:
+            self.timer_watch.armed(partition, due)
         self.steps += len(batch)
         for envelope in batch:
             self._release(envelope)
@@ -232,9 +235,11 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
             return  # sent to its pool directly, never queued
         checkpoint.acknowledge(task)
 
-    def _arm(self, checkpoint: Checkpoint, partition: int, member: str, due_ms: int) -> None:
+    def _arm(
+        self, checkpoint: Checkpoint, effects: TurnEffects, partition: int, member: str, due_ms: int
+    ) -> None:
         checkpoint.set_timer(partition, member, due_ms)
-        self.timer_watch.armed(partition, due_ms)
+        effects.timers.append((partition, due_ms))
 
     def _release_slots(self, touched: Iterable[Execution], checkpoint: Checkpoint) -> None:
         """Tasks of concurrency-limited types that ended this turn give back their slot."""
@@ -336,6 +341,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                             # fires on whoever serves the partition when it is due.
                             self._arm(
                                 checkpoint,
+                                effects,
                                 execution.partition,
                                 f"{workflow_id}|{task['taskId']}|{DISPATCH_TIMER}",
                                 now + delay,
@@ -349,7 +355,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                     if task["taskType"] in self.limited_types and task["taskType"] in self.pool_types:
                         checkpoint.dequeue(task, Keys.pool_queue(task["taskType"]))
                 case cmd.SetTimer(task_id=task_id, kind=kind, due_ms=due):
-                    self._arm(checkpoint, execution.partition, f"{workflow_id}|{task_id}|{kind}", due)
+                    self._arm(checkpoint, effects, execution.partition, f"{workflow_id}|{task_id}|{kind}", due)
                 case cmd.ClearTimer(task_id=task_id, kind=kind):
                     checkpoint.clear_timer(execution.partition, f"{workflow_id}|{task_id}|{kind}")
                 case cmd.StartChild():

@@ -80,6 +80,8 @@ class TurnEffects:
     http_calls: list[tuple[dict[str, Any], bool]] = field(default_factory=list)
     outbound: list[tuple[str, str, messages.Message]] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
+    # Timers the turn set (partition, due ms): the timer watch learns of them once written.
+    timers: list[tuple[int, int]] = field(default_factory=list)
 
 
 class ShardEnvironment:

@@ -36,6 +36,7 @@ class TimerWatch:
         self._reading.clear()
 
     def armed(self, partition: int, due_ms: int) -> None:
+        """A timer is written (called once its turn's write landed, never before)."""
         if due_ms < self._next_due.get(partition, NEVER):
             self._next_due[partition] = due_ms
         if self._armed_during_read is not None:
