@@ -199,11 +199,11 @@ def markdown(results: dict[str, Any]) -> str:
     if a:
         add("1a reference workflow, Python actor workers",
             f"{a['workflowsPerSecond']:.0f} workflows/s ({a['taskTransitionsPerSecond']:.0f} task transitions/s)",
-            ">= 200 workflows/s", a["workflowsPerSecond"] >= 200)
+            ">= 450 workflows/s", a["workflowsPerSecond"] >= 450)
     b = results.get("1b_external_workers")
     if b:
         add("1b reference workflow, external HTTP workers", f"{b['workflowsPerSecond']:.0f} workflows/s",
-            ">= 100 workflows/s", b["workflowsPerSecond"] >= 100)
+            ">= 200 workflows/s", b["workflowsPerSecond"] >= 200)
     single = results.get("1c_one_at_a_time")
     if single:
         for kind, label, target_ms in (
@@ -233,10 +233,12 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{highest['rate']} starts/s (p99 {highest['p99']:.1f} ms)", "", None)
     chain = results.get("3_long_chain")
     if chain:
-        for name, label in (("bench_chain", "3 chain of 1,000 SIMPLE tasks"), ("bench_loop", "3 DO_WHILE of 1,000")):
+        # Issue 11's targets: a chain at 2,000 transitions/s, a DO_WHILE at 1,000 iterations/s.
+        for name, label, target in (("bench_chain", "3 chain of 1,000 SIMPLE tasks", 2000),
+                                    ("bench_loop", "3 DO_WHILE of 1,000", 1000)):
             figure = chain[name]
             add(label, f"{figure['seconds']:.2f} s, {figure['transitionsPerSecond']:.0f} transitions/s",
-                ">= 2,000 transitions/s", figure["transitionsPerSecond"] >= 2000)
+                f">= {target:,} transitions/s", figure["transitionsPerSecond"] >= target)
     memory = results.get("4_idle_memory")
     if memory:
         add(f"4 parked workflows ({memory['workflows']:,}), Redis",

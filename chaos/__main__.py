@@ -232,6 +232,24 @@ async def _children_of_stuck(api: str, final: dict[str, dict[str, Any] | None]) 
     return found
 
 
+def _inboxes_of_stuck(runtime: Runtime, final: dict[str, dict[str, Any] | None]) -> dict[str, list[str]]:
+    """Messages still waiting in the inbox of each stuck workflow's partition, for it."""
+    import redis
+
+    from cluster.store import Keys
+
+    stuck = [w for w, found in final.items() if found is not None and found["status"] == "RUNNING"][:5]
+    partitions = int(runtime.settings.partitions)
+    waiting: dict[str, list[str]] = {}
+    with redis.Redis.from_url(runtime.redis_url) as client:
+        for workflow_id in stuck:
+            inbox = client.hgetall(Keys.inbox(partition_of(workflow_id, partitions)))
+            waiting[workflow_id] = [
+                raw.decode(errors="replace")[:300] for raw in inbox.values() if workflow_id.encode() in raw
+            ]
+    return waiting
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="chaos")
     parser.add_argument("--quick", action="store_true", help="the short form run by make test")
@@ -259,6 +277,7 @@ def main() -> int:
             with Pollers(api, KINDS["external"], str(counts_dir)):
                 final = asyncio.run(_run(run, drain_seconds=90.0 if args.quick else 180.0))
             stuck_children = asyncio.run(_children_of_stuck(api, final))
+            stuck_inboxes = _inboxes_of_stuck(runtime, final)
             ran, times = counts.read(counts_dir)
             partitions = settings.partitions or int(runtime.settings.partitions)
             verdict = judge(run.started, run.faults, final, ran, times, lambda w: partition_of(w, partitions))
@@ -276,6 +295,7 @@ def main() -> int:
         "brokenWorkflows": [final[entry.split(":", 1)[0]] for entry in verdict.broken[:5]],
         "stuckWorkflows": [final[workflow_id] for workflow_id in verdict.stuck[:5]],
         "childrenOfStuckWorkflows": stuck_children,
+        "inboxMessagesOfStuckWorkflows": stuck_inboxes,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2))

@@ -119,8 +119,12 @@ def _retried(workflow: dict[str, Any], task: dict[str, Any]) -> bool:
 
 
 def _explained(times: list[float], faults: list[Fault]) -> bool:
+    """Whether a fault was under way between the first run and the last (a pause lasts
+    from its start to its end; a kill is an instant)."""
     first, last = min(times), max(times)
-    return any(first - FAULT_SLACK_SECONDS <= fault.at <= last for fault in faults)
+    return any(
+        fault.at <= last and max(fault.at, fault.ended_at) >= first - FAULT_SLACK_SECONDS for fault in faults
+    )
 
 
 def _unexplained(execution: Execution, times: list[float], faults: list[Fault]) -> str:

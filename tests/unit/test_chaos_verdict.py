@@ -77,3 +77,10 @@ def test_recovery_is_the_time_to_the_next_completion_in_an_affected_partition() 
     final = {"w1": completed("w1", 10_500), "w2": completed("w2", 12_000)}
     recovery = verdict_of(final, [fault]).recovery["shard-kill"]
     assert recovery == {"faults": 1, "medianMs": 2000.0, "maxMs": 2000.0, "notRecovered": 0}
+
+
+def test_a_task_run_again_after_a_pause_that_began_before_its_first_run_is_accounted_for() -> None:
+    # The paused shard's pool ran the task while the shard slept; the new owner ran it again.
+    pause = Fault("shard-stop", at=95.0, target="shard 0", ended_at=99.5)
+    verdict = verdict_of({"w1": completed("w1", 105_000)}, [pause], {("w1", "step_1", 0): [97.5, 99.4]})
+    assert (verdict.ran_twice_after_a_fault, verdict.passed) == (1, True)
