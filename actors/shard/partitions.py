@@ -100,14 +100,20 @@ class PartitionOwner(ShardBase):
         )
 
     async def _recover(self, partition: int) -> int:
-        """Activate the partition's running executions not in memory and dispatch their
-        waiting tasks again; answers how many."""
+        """Activate the partition's running executions and dispatch their waiting tasks
+        again; answers how many. Those already in memory get dispatched again too: a turn
+        between the lease's acquisition and this recovery (a message, a timer) may have
+        loaded one, and what its dead owner dispatched died with it."""
         recovered = 0
         ids = await self.store.partition_running_ids(partition)
         for start in range(0, len(ids), 500):
-            for workflow_id, raw, definition in await self._load(ids[start : start + 500]):
+            batch = ids[start : start + 500]
+            missing = [workflow_id for workflow_id in batch if workflow_id not in self.executions]
+            for workflow_id, raw, definition in await self._load(missing) if missing else []:
                 if workflow_id not in self.executions:
                     self._activate(workflow_id, raw, definition)
+            for workflow_id in batch:
+                if workflow_id in self.executions:
                     self.post(workflow_id, ev.Redispatch())
                     recovered += 1
         return recovered

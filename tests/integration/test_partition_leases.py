@@ -7,6 +7,8 @@ what the leases guarantee.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from typing import Any
 
 import orjson
 
@@ -263,3 +265,44 @@ async def _recovery_racing_a_turn(redis_url: str) -> list[str]:
 
 def test_a_take_over_never_activates_a_checkpoint_older_than_a_committed_turn(redis_url: str) -> None:
     assert asyncio.run(_recovery_racing_a_turn(redis_url)) == ["work", "gate"]
+
+
+async def _restart_with_a_turn_before_the_recovery(redis_url: str) -> list[str]:
+    """A restarted shard holds its leases again before it has recovered them; a turn in
+    between (here the poll of a task) loads an execution. The recovery must still send
+    that execution's waiting task again: its first dispatch died with the old process."""
+    dispatched: list[str] = []
+    dispatched_again = asyncio.Event()
+
+    async def pool(task_type: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        dispatched.extend(t["referenceTaskName"] for t in tasks)
+        if len(dispatched) > 1:
+            dispatched_again.set()
+        await asyncio.Event().wait()  # never answers, like a pool whose shard died
+        return []
+
+    store = Store(redis_url, 1)
+    await store.redis.hset(Keys.pools, "pool_task", 1)
+    first = ShardCore(0, store, call_pool=pool, lease_ms=LONG_LEASE_MS)
+    await first.start()
+    definition = orjson.dumps(
+        {"name": "restart_race", "version": 1, "tasks": [{"name": "pool_task", "taskReferenceName": "work"}]}
+    )
+    await first.start_workflows([{"workflowId": "wf-restart", "definition": definition, "input": {}}])
+    assert dispatched == ["work"]
+    stored = await store.get_workflow("wf-restart")
+    assert stored is not None
+    # The process dies; Ray starts the shard again under the same name.
+    second = ShardCore(0, Store(redis_url, 1), call_pool=pool, lease_ms=LONG_LEASE_MS)
+    await second.refresh_metadata()
+    second._spawn(second._loop())
+    changes = await second.ownership.tick()
+    await second.deliver([("wf-restart", ev.TaskPolled(stored["tasks"][0]["taskId"], "a-worker"))])
+    await second._take_over(changes.acquired)
+    with contextlib.suppress(TimeoutError):  # never dispatched again: the assertion shows it
+        await asyncio.wait_for(dispatched_again.wait(), timeout=10)
+    return dispatched
+
+
+def test_a_restarted_shard_dispatches_again_what_a_turn_loaded_before_its_recovery(redis_url: str) -> None:
+    assert asyncio.run(_restart_with_a_turn_before_the_recovery(redis_url)) == ["work", "work"]
