@@ -13,14 +13,26 @@ from gateway.errors import bad_request, from_validation_error
 Model = TypeVar("Model", bound=BaseModel)
 
 
+# orjson's limit on writing nested arrays and objects.
+MAX_NESTING = 254
+
+
 async def read_json(request: web.Request) -> Any:
     body = await request.read()
     if not body.strip():
         raise bad_request("Request body is empty; expected JSON")
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise bad_request(f"Malformed JSON: {error}") from None
+    # Podium keeps what it accepts as JSON, and writes at most MAX_NESTING levels; only a
+    # body with that many brackets can be deeper, so only those pay for the check.
+    if body.count(b"[") + body.count(b"{") > MAX_NESTING:
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            raise bad_request(f"JSON nested more than {MAX_NESTING} levels deep") from None
+    return value
 
 
 async def read_model(request: web.Request, model: type[Model], what: str) -> Model:

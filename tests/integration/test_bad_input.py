@@ -356,3 +356,12 @@ def test_unknown_api_path(client: PodiumClient) -> None:
 
 def test_wrong_method(client: PodiumClient) -> None:
     assert_error(client.request("PATCH", "/metadata/taskdefs"), 405, "PATCH", "/api/metadata/taskdefs")
+
+
+@pytest.mark.parametrize("path", ["/events/deep_event", "/workflow", "/metadata/taskdefs"])
+def test_json_nested_too_deep_to_store_is_a_400(client: PodiumClient, path: str) -> None:
+    """Found by the fuzz test: parsed, but too deep to write back as JSON (a 500 before)."""
+    depth = 300
+    body = b'{"a":' * depth + b"1" + b"}" * depth
+    response = client.request("POST", path, data=body, headers={"Content-Type": "application/json"})
+    assert_error(response, 400, "nested more than 254 levels deep")

@@ -100,8 +100,11 @@ def written_before(fuzzed: Runtime) -> Iterator[dict[str, Any]]:
 SENT: list[int] = []
 
 
+# The same 1,000 cases on every run (a CI gate must not fail at random); to explore
+# further, run with `--hypothesis-seed=N` and a different N.
 @settings(
     max_examples=1000,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
