@@ -8,13 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from collections.abc import Callable
 from multiprocessing.synchronize import Event
+from typing import Any
 
 import aiohttp
 import orjson
 
 OUTPUT = {"value": 1, "kind": "small"}
 HEADERS = {"Content-Type": "application/json"}
+
+
+def completed(task: dict[str, object], worker_id: str) -> bytes:
+    """The TaskResult a bench worker reports: COMPLETED with the bench's fixed output."""
+    return orjson.dumps(
+        {
+            "workflowInstanceId": task["workflowInstanceId"],
+            "taskId": task["taskId"],
+            "status": "COMPLETED",
+            "outputData": OUTPUT,
+            "workerId": worker_id,
+        }
+    )
 
 
 async def _poll_loop(http: aiohttp.ClientSession, api: str, task_type: str, stop: Event, worker_id: str) -> None:
@@ -26,15 +41,13 @@ async def _poll_loop(http: aiohttp.ClientSession, api: str, task_type: str, stop
             continue
 
         async def report(task: dict[str, object]) -> None:
-            body = orjson.dumps({"workflowInstanceId": task["workflowInstanceId"], "taskId": task["taskId"],
-                                 "status": "COMPLETED", "outputData": OUTPUT, "workerId": worker_id})
-            async with http.post(f"{api}/tasks", data=body, headers=HEADERS) as response:
+            async with http.post(f"{api}/tasks", data=completed(task, worker_id), headers=HEADERS) as response:
                 await response.read()
 
         await asyncio.gather(*(report(task) for task in tasks))
 
 
-def _run(api: str, task_type: str, stop: Event, loops: int, index: int) -> None:
+def _run(api: str, task_type: str, loops: int, stop: Event, index: int) -> None:
     async def main() -> None:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=loops * 40)) as http:
             await asyncio.gather(*(_poll_loop(http, api, task_type, stop, f"bench-{index}-{n}") for n in range(loops)))
@@ -42,16 +55,18 @@ def _run(api: str, task_type: str, stop: Event, loops: int, index: int) -> None:
     asyncio.run(main())
 
 
-class Pollers:
-    def __init__(self, api: str, task_type: str, processes: int = 2, loops: int = 4) -> None:
+class WorkerProcesses:
+    """Worker processes (spawned, so they import nothing of the driver's state), each
+    running `target(*arguments, stop_event, index)`, stopped together on exit."""
+
+    def __init__(self, target: Callable[..., None], arguments: tuple[Any, ...], processes: int) -> None:
         context = multiprocessing.get_context("spawn")
         self.stop_event = context.Event()
         self.processes = [
-            context.Process(target=_run, args=(api, task_type, self.stop_event, loops, i), daemon=True)
-            for i in range(processes)
+            context.Process(target=target, args=(*arguments, self.stop_event, i), daemon=True) for i in range(processes)
         ]
 
-    def __enter__(self) -> Pollers:
+    def __enter__(self) -> WorkerProcesses:
         for process in self.processes:
             process.start()
         return self
@@ -62,3 +77,8 @@ class Pollers:
             process.join(timeout=10)
             if process.is_alive():
                 process.kill()
+
+
+class Pollers(WorkerProcesses):
+    def __init__(self, api: str, task_type: str, processes: int = 2, loops: int = 4) -> None:
+        super().__init__(_run, (api, task_type, loops), processes)

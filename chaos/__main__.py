@@ -19,7 +19,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from typing import Any
 import aiohttp
 import orjson
 import ray
+import redis
 
 from bench.driver import register
 from bench.workflows import reference_workflows
@@ -37,20 +37,15 @@ from chaos import counts
 from chaos.poller import Pollers
 from chaos.verdict import Fault, Started, judge, table
 from cluster.config import Settings
+from cluster.redis_server import free_port
 from cluster.runtime import Runtime
-from cluster.store.keys import partition_of
+from cluster.store.keys import Keys, partition_of
 
 RESULTS = Path(__file__).parent / "results"
 LEASE_MS = 3000
 FAULT_KINDS = ("shard-kill", "pool-kill", "gateway-kill", "redis-kill", "shard-stop")
 KINDS = {"python": "chaos_py", "external": "chaos_ext"}
 START_FOR_SECONDS = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Run:
@@ -234,10 +229,6 @@ async def _children_of_stuck(api: str, final: dict[str, dict[str, Any] | None]) 
 
 def _inboxes_of_stuck(runtime: Runtime, final: dict[str, dict[str, Any] | None]) -> dict[str, list[str]]:
     """Messages still waiting in the inbox of each stuck workflow's partition, for it."""
-    import redis
-
-    from cluster.store import Keys
-
     stuck = [w for w, found in final.items() if found is not None and found["status"] == "RUNNING"][:5]
     partitions = int(runtime.settings.partitions)
     waiting: dict[str, list[str]] = {}
@@ -258,7 +249,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="podium-chaos-") as home:
         counts_dir = Path(home) / "counts"
         counts_dir.mkdir()
-        settings = Settings(home=Path(home), port=_free_port(), namespace="podium-chaos", shards=2, lease_ms=LEASE_MS)
+        settings = Settings(home=Path(home), port=free_port(), namespace="podium-chaos", shards=2, lease_ms=LEASE_MS)
         ray.init(
             include_dashboard=False,
             log_to_driver=False,

@@ -5,30 +5,21 @@ SDK retries its updates)."""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 from multiprocessing.synchronize import Event
 
 import aiohttp
 import orjson
 
+from bench.poller import WorkerProcesses, completed
 from chaos.counts import COUNTS_DIR_VARIABLE, record
-from chaos.workers import OUTPUT
 
 HEADERS = {"Content-Type": "application/json"}
 REPORT_FOR_SECONDS = 120.0
 
 
 async def _report(http: aiohttp.ClientSession, api: str, task: dict[str, object], worker_id: str) -> None:
-    body = orjson.dumps(
-        {
-            "workflowInstanceId": task["workflowInstanceId"],
-            "taskId": task["taskId"],
-            "status": "COMPLETED",
-            "outputData": OUTPUT,
-            "workerId": worker_id,
-        }
-    )
+    body = completed(task, worker_id)
     loop = asyncio.get_running_loop()
     deadline, pause = loop.time() + REPORT_FOR_SECONDS, 0.05
     while loop.time() < deadline:
@@ -57,7 +48,7 @@ async def _poll_loop(http: aiohttp.ClientSession, api: str, task_type: str, stop
         await asyncio.gather(*(_report(http, api, task, worker_id) for task in tasks))
 
 
-def _run(api: str, task_type: str, stop: Event, loops: int, index: int, counts_dir: str) -> None:
+def _run(api: str, task_type: str, loops: int, counts_dir: str, stop: Event, index: int) -> None:
     os.environ[COUNTS_DIR_VARIABLE] = counts_dir
 
     async def main() -> None:
@@ -68,25 +59,8 @@ def _run(api: str, task_type: str, stop: Event, loops: int, index: int, counts_d
     asyncio.run(main())
 
 
-class Pollers:
+class Pollers(WorkerProcesses):
     """External worker processes, started and stopped with the run."""
 
     def __init__(self, api: str, task_type: str, counts_dir: str, processes: int = 1, loops: int = 4) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.stop_event = context.Event()
-        self.processes = [
-            context.Process(target=_run, args=(api, task_type, self.stop_event, loops, i, counts_dir), daemon=True)
-            for i in range(processes)
-        ]
-
-    def __enter__(self) -> Pollers:
-        for process in self.processes:
-            process.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop_event.set()
-        for process in self.processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
+        super().__init__(_run, (api, task_type, loops, counts_dir), processes)

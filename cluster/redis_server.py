@@ -164,7 +164,8 @@ class _PortTaken(Exception):
     """redis-server lost the race for the port we picked; try another."""
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (another process may take it before it is used)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((_HOST, 0))
         port: int = sock.getsockname()[1]
@@ -307,7 +308,7 @@ class EmbeddedRedis:
             deadline = time.monotonic() + timeout
             attempts = _AUTO_PORT_ATTEMPTS if self._requested_port == 0 else 1
             for attempt in range(1, attempts + 1):
-                port = self._requested_port or _free_port()
+                port = self._requested_port or free_port()
                 log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
                 proc = self._launch(binary, port)
                 try:

@@ -222,28 +222,21 @@ def _evaluate_js(
     if not isinstance(expression, str) or not expression.strip():
         raise EvaluationError(evaluator_type, "the script is empty")
     # Limits set wrong are refused whichever way the expression is evaluated.
-    timeout_ms, max_memory_mb = _timeout_ms(timeout_ms), _max_memory_mb(max_memory_mb)
+    timeout, memory = _timeout_ms(timeout_ms), _max_memory_mb(max_memory_mb)
     handled, value = js_subset.try_evaluate(expression, inputs)
     if handled:
         return value
-    return _evaluate_in_v8(evaluator_type, expression, inputs, timeout_ms, max_memory_mb)
+    return _evaluate_in_v8(evaluator_type, expression, inputs, timeout, memory)
 
 
-def _evaluate_in_v8(
-    evaluator_type: str,
-    expression: str,
-    inputs: dict[str, Any],
-    timeout_ms: int | None,
-    max_memory_mb: int | None,
-) -> Any:
+def _evaluate_in_v8(evaluator_type: str, expression: str, inputs: dict[str, Any], timeout: int, memory: int) -> Any:
+    """``expression`` in this thread's V8 isolate, within ``timeout`` ms and ``memory`` MB."""
     try:
         # orjson: this runs on every loop condition and switch, often over large inputs.
         input_literal = orjson.dumps(inputs, default=_json_fallback, option=orjson.OPT_NON_STR_KEYS).decode()
     except (TypeError, ValueError) as exc:
         raise EvaluationError(evaluator_type, f"inputs are not JSON-serialisable: {exc}") from exc
     code = f"__podium_eval({input_literal}, {json.dumps(expression)})"
-    timeout = _timeout_ms(timeout_ms)
-    memory = _max_memory_mb(max_memory_mb)
     racer = _racer()
     try:
         text = racer.eval(code, timeout_sec=timeout / 1000, max_memory=memory * 1024 * 1024)

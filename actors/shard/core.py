@@ -221,19 +221,23 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                 del self.executions[envelope.workflow_id]
         self._carry_out(effects)
 
+    def _queue_of(self, task: dict[str, Any]) -> str | None:
+        """The queue a worker task waits in, or None for a Python pool task sent to its pool
+        directly: limited pool types wait in their pool queue, tasks with a domain and
+        every other type in the queue external workers poll."""
+        task_type = task["taskType"]
+        if task_type in self.pool_types:
+            if task_type in self.limited_types:
+                return Keys.pool_queue(task_type)
+            if not task.get("domain"):
+                return None
+        return Keys.queue(task_type, task.get("domain"))
+
     def _acknowledge(self, task: dict[str, Any], checkpoint: Checkpoint) -> None:
         """A worker task's poll or result is recorded: its queue stops holding it for a
         hand-out that may have been lost (cluster/store/queues.py)."""
-        task_type = task["taskType"]
-        if not operator_for(task_type).runs_on_worker:
-            return
-        if task_type in self.pool_types:
-            if task_type in self.limited_types:
-                checkpoint.acknowledge(task, Keys.pool_queue(task_type))
-            elif task.get("domain"):
-                checkpoint.acknowledge(task)
-            return  # sent to its pool directly, never queued
-        checkpoint.acknowledge(task)
+        if operator_for(task["taskType"]).runs_on_worker and (queue := self._queue_of(task)) is not None:
+            checkpoint.acknowledge(task, queue)
 
     def _arm(
         self, checkpoint: Checkpoint, effects: TurnEffects, partition: int, member: str, due_ms: int
@@ -333,9 +337,8 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
         for command in commands:
             match command:
                 case cmd.DispatchTask(task=task, delay_ms=delay):
-                    if task["taskType"] in self.limited_types and task["taskType"] in self.pool_types:
-                        checkpoint.enqueue(task, now, delay, Keys.pool_queue(task["taskType"]))
-                    elif task["taskType"] in self.pool_types and not task.get("domain"):
+                    queue = self._queue_of(task)
+                    if queue is None:
                         if delay > 0 or not self.ownership.serves(execution.partition):
                             # Delayed, or its partition is being handed over: the dispatch timer
                             # fires on whoever serves the partition when it is due.
@@ -349,7 +352,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                         else:
                             self._to_pool(workflow_id, task, effects)
                     else:
-                        checkpoint.enqueue(task, now, delay)
+                        checkpoint.enqueue(task, now, delay, queue)
                 case cmd.CancelTask(task=task):
                     checkpoint.dequeue(task)
                     if task["taskType"] in self.limited_types and task["taskType"] in self.pool_types:

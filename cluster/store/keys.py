@@ -128,20 +128,22 @@ class Keys:
         return None
 
     @staticmethod
-    def queue_delayed(queue_key: str) -> str:
+    def _beside_queue(queue_key: str, suffix: str) -> str:
+        """A key kept beside a queue (`queue:` or `poolqueue:`), in its hash slot:
+        `queue<suffix>:...`."""
         for kind in ("queue", "poolqueue"):
             marker = f"{PREFIX}{kind}:"
             if queue_key.startswith(marker):
-                return f"{PREFIX}{kind}delay:{queue_key[len(marker) :]}"
+                return f"{PREFIX}{kind}{suffix}:{queue_key[len(marker) :]}"
         raise ValueError(f"not a queue key: {queue_key}")
 
     @staticmethod
+    def queue_delayed(queue_key: str) -> str:
+        return Keys._beside_queue(queue_key, "delay")
+
+    @staticmethod
     def queue_unacked(queue_key: str) -> str:
-        for kind in ("queue", "poolqueue"):
-            marker = f"{PREFIX}{kind}:"
-            if queue_key.startswith(marker):
-                return f"{PREFIX}{kind}unack:{queue_key[len(marker) :]}"
-        raise ValueError(f"not a queue key: {queue_key}")
+        return Keys._beside_queue(queue_key, "unack")
 
     @staticmethod
     def queue_tasks(queue_key: str) -> str:

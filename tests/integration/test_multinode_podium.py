@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from cluster.redis_server import EmbeddedRedis
+from cluster.redis_server import EmbeddedRedis, free_port
 from cluster.store import partition_of
 from tests.integration.client import PodiumClient, eventually
 from tests.integration.load import Load
@@ -29,19 +29,11 @@ PARTITIONS = 32
 SHARDS_PER_NODE = 2
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class PodiumUp:
     """`podium up` in a process of its own, joined to the multi-node cluster."""
 
     def __init__(self, cluster: MultiNodeRay, redis_url: str, home: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         env = cluster.driver_env(
             {

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import requests
+
+from cluster.redis_server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,15 +37,9 @@ def _alive(pid: int) -> bool:
     return status.exists() and "zombie" not in status.read_text()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_podium_up_serves_and_ctrl_c_stops_everything_it_started(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    port = _free_port()
+    port = free_port()
     rays_before = _processes("raylet") | _processes("gcs_server")
     env = {**os.environ, "PODIUM_HOME": str(home), "PODIUM_PORT": str(port), "PYTHONPATH": str(REPO_ROOT)}
     env.pop("RAY_ADDRESS", None)

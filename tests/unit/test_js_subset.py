@@ -13,7 +13,8 @@ from definitions.js_subset import try_evaluate
 
 
 def in_v8(expression: str, inputs: dict[str, Any]) -> Any:
-    return evaluators._evaluate_in_v8("javascript", expression, inputs, None, None)
+    limits = evaluators._timeout_ms(None), evaluators._max_memory_mb(None)
+    return evaluators._evaluate_in_v8("javascript", expression, inputs, *limits)
 
 
 @pytest.mark.parametrize(
