@@ -12,10 +12,11 @@ endif
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv run test lint typecheck bench chaos clean
+.PHONY: help venv ui run test lint typecheck bench chaos clean
 
 help:
 	@echo "make venv       create $(VENV) and install podium with test extras"
+	@echo "make ui         build the web UI (gateway/ui, npm) into gateway/ui/dist"
 	@echo "make run        start a local node: $(BIN)/podium up \$$(ARGS)"
 	@echo "make test       lint + typecheck + pytest (\$$(PYTEST_ARGS))"
 	@echo "make lint       ruff check"
@@ -34,7 +35,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[test]'
 	touch $@
 
-run: $(STAMP)
+# The web UI (gateway/ui): npm ci when the lock file changes, a build when any source does.
+UI       := gateway/ui
+UI_DEPS  := $(UI)/node_modules/.package-lock.json
+UI_BUILT := $(UI)/dist/index.html
+UI_SRC   := $(shell find $(UI)/src -type f 2>/dev/null) $(addprefix $(UI)/,package.json index.html vite.config.ts tsconfig.json)
+
+ui: $(UI_BUILT)
+
+$(UI_DEPS): $(UI)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is needed to build the UI (gateway/ui); install Node.js 20+" >&2; exit 1; }
+	cd $(UI) && npm ci --no-audit --no-fund
+	touch $@
+
+$(UI_BUILT): $(UI_DEPS) $(UI_SRC)
+	cd $(UI) && npm run build
+
+run: $(STAMP) ui
 	$(BIN)/podium up $(ARGS)
 
 # lint and typecheck are prerequisites so a style or type error fails fast, before
@@ -42,7 +59,7 @@ run: $(STAMP)
 # The chaos run is not part of `make test` yet: the full form still finds parents left
 # waiting for a sub-workflow that ended (docs/reliability.md), and a gate that fails at
 # random is worse than none. CHAOS=1 adds the quick form.
-test: $(STAMP) lint typecheck
+test: $(STAMP) ui lint typecheck
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 	$(if $(CHAOS),$(BIN)/python -m chaos --quick,)
 
@@ -66,5 +83,5 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)
 
 clean:
-	rm -rf $(VENV) .podium .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) .podium .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info $(UI)/node_modules $(UI)/dist
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

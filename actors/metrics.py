@@ -71,3 +71,35 @@ class RayMetrics:
 
     def active_executions(self, count: int) -> None:
         self._active.set(count, tags={"shard": self._shard})
+
+
+class BrokerMetrics:
+    """Event queues on brokers (gateway/brokers/): messages published and consumed, and the
+    failures that are retried (a broker down, a handler that failed), per provider. Counted
+    here too, so `Gateway.broker_stats` can answer without Prometheus."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self._ray: dict[str, Any] = {}
+        try:
+            from ray.util import metrics
+
+            descriptions = {
+                "published": "Messages EVENT tasks published to a broker",
+                "publish_retries": "Attempts to publish to a broker that failed and are retried",
+                "consumed": "Broker messages handled by event handlers and acknowledged",
+                "handler_failures": "Broker messages left unacknowledged because a handler's action failed",
+                "connection_failures": "Broker connections that failed or were lost (consumers reconnect)",
+                "dropped": "Broker messages given up after too many deliveries",
+            }
+            for name, text in descriptions.items():
+                self._ray[name] = metrics.Counter(f"podium_broker_{name}", text, tag_keys=("provider",))
+        except Exception:  # outside a Ray worker (unit tests): the in-process counts remain
+            self._ray = {}
+
+    def count(self, name: str, provider: str) -> None:
+        key = f"{name}:{provider}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+        counter = self._ray.get(name)
+        if counter is not None:
+            counter.inc(tags={"provider": provider})

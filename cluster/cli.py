@@ -74,9 +74,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     runtime.start()
-    print(f"Podium is up.\n  API:            {runtime.api_url}", flush=True)
+    print(f"Podium is up.\n  UI:             {runtime.api_url.removesuffix('/api')}/", flush=True)
+    print(f"  API:            {runtime.api_url}", flush=True)
     if runtime.dashboard_url:
         print(f"  Ray dashboard:  {runtime.dashboard_url}", flush=True)
+        hint = runtime.dashboard_access.sign_in_hint() if runtime.dashboard_access else None
+        if hint:
+            print(f"                  {hint}", flush=True)
     print(f"  Redis:          {runtime.redis_url}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,13 @@ ENV_VARS: dict[str, str] = {
     "shards_per_node": "PODIUM_SHARDS_PER_NODE",
     "redis_cluster": "PODIUM_REDIS_CLUSTER",
     "redis_appendfsync": "PODIUM_REDIS_APPENDFSYNC",
+    "amqp_url": "PODIUM_AMQP_URL",
+    "nats_url": "PODIUM_NATS_URL",
+    "sqs_endpoint_url": "PODIUM_SQS_ENDPOINT_URL",
+    "sqs_region": "PODIUM_SQS_REGION",
+    "sqs_access_key_id": "PODIUM_SQS_ACCESS_KEY_ID",
+    "sqs_secret_access_key": "PODIUM_SQS_SECRET_ACCESS_KEY",
+    "kafka_bootstrap_servers": "PODIUM_KAFKA_BOOTSTRAP_SERVERS",
 }
 
 APPENDFSYNC_POLICIES = ("everysec", "always")
@@ -136,6 +143,35 @@ class Settings:
     (``PODIUM_REDIS_APPENDFSYNC``): ``everysec`` (a power loss or kernel crash can lose
     about the last second of writes) or ``always`` (before each write is acknowledged;
     nothing acknowledged is lost, at the cost docs/performance.md measures)."""
+
+    amqp_url: str | None = None
+    """RabbitMQ (AMQP 0-9-1) broker for `amqp:`, `amqp_queue:` and `amqp_exchange:` event
+    queues (``PODIUM_AMQP_URL``, e.g. ``amqp://guest:guest@localhost:5672/``). Unset:
+    EVENT tasks with such a sink fail, and handlers on such events are not consumed."""
+
+    nats_url: str | None = None
+    """NATS server for `nats:` and `nats_stream:`/`jsm:` (JetStream) event queues
+    (``PODIUM_NATS_URL``, e.g. ``nats://localhost:4222``)."""
+
+    sqs_endpoint_url: str | None = None
+    """Endpoint of the SQS API for `sqs:` event queues (``PODIUM_SQS_ENDPOINT_URL``), for an
+    SQS-compatible server; with ``sqs_region`` alone Amazon's endpoint for the region is used.
+    Credentials come from the usual AWS variables (``AWS_ACCESS_KEY_ID``, ...)."""
+
+    sqs_region: str | None = None
+    """AWS region of the SQS queues (``PODIUM_SQS_REGION``); setting it or the endpoint turns
+    `sqs:` queues on (``us-east-1`` when only the endpoint is set)."""
+
+    sqs_access_key_id: str | None = None
+    """Access key for SQS (``PODIUM_SQS_ACCESS_KEY_ID``), with ``sqs_secret_access_key``;
+    unset, the AWS SDK's own chain is used (``AWS_ACCESS_KEY_ID``, profiles, instance roles)."""
+
+    sqs_secret_access_key: str | None = field(default=None, repr=False)
+    """Secret of ``sqs_access_key_id`` (``PODIUM_SQS_SECRET_ACCESS_KEY``)."""
+
+    kafka_bootstrap_servers: str | None = None
+    """Kafka brokers for `kafka:` sinks (``PODIUM_KAFKA_BOOTSTRAP_SERVERS``, e.g.
+    ``localhost:9092``, comma-separated). Podium publishes to Kafka; it does not consume."""
 
     def __post_init__(self) -> None:
         # Validate here rather than only in from_env so a Settings built in code

@@ -15,6 +15,7 @@ from actors.pool import WorkerPool, pool_actor_name
 from actors.workers import WorkerSpec, load_worker_modules
 from cluster.config import DEFAULT_PARTITIONS, Settings
 from cluster.controller import Controller
+from cluster.dashboard import DashboardAccess, dashboard_access
 from cluster.redis_server import EmbeddedRedis
 from cluster.store import Keys
 from cluster.store.layout import is_cluster, sync_client, tag_old_keys
@@ -31,6 +32,7 @@ class Runtime:
     redis_url: str = ""
     api_url: str = ""
     dashboard_url: str | None = None
+    dashboard_access: DashboardAccess | None = None
     embedded_redis: EmbeddedRedis | None = None
     started_ray: bool = False
     pools: list[Any] = field(default_factory=list)
@@ -112,6 +114,8 @@ class Runtime:
             )
             self.started_ray = True
         self.dashboard_url = f"http://{context.dashboard_url}" if context.dashboard_url else None
+        if self.dashboard_url:
+            self.dashboard_access = dashboard_access(self.dashboard_url)
 
     def _join_ray(self, options: dict[str, Any]) -> Any:
         """Join the cluster at RAY_ADDRESS (see `cluster.config.use_given_ray_token`)."""

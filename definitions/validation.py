@@ -1,9 +1,14 @@
 """Static checks of a workflow definition, run when it is registered or started.
 
-The aim is Conductor's acceptance rules, not stricter ones: a definition Conductor
-accepts and Podium can run must pass here, because users bring their JSON unchanged.
-Where Conductor only fails at run time (a FORK_JOIN with no JOIN after it), the check
-moves here so the mistake surfaces before any execution exists.
+Two kinds of findings:
+
+- **errors** are what Conductor OSS refuses too (its WorkflowTaskTypeConstraint, the
+  bean constraints of WorkflowDef and WorkflowTask, TaskReferenceNameUniqueConstraint):
+  registration fails with them, as it does in Conductor;
+- **warnings** are Podium's own findings about a definition Conductor accepts, such as
+  a FORK_JOIN with no JOIN after it. Conductor only finds these when the workflow runs,
+  and so does Podium (the task or the workflow fails then); registration goes through
+  and `/api/metadata/workflow/validate` reports them.
 
 Every problem is collected rather than stopping at the first, so one registration
 attempt tells the author everything to fix. Each message starts with the offending
@@ -30,7 +35,9 @@ __all__ = [
     "IMPLEMENTED_TASK_TYPES",
     "TERMINATION_STATUSES",
     "DefinitionError",
+    "Findings",
     "check_workflow_def",
+    "review_workflow_def",
     "validate_workflow_def",
 ]
 
@@ -79,6 +86,30 @@ class DefinitionError(ValueError):
 
 
 @dataclass(frozen=True)
+class Findings:
+    """What a review found: `errors` refuse the definition, `warnings` do not."""
+
+    errors: list[str]
+    warnings: list[str]
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.errors, *self.warnings]
+
+
+# A checker's finding: whether Conductor refuses it too (an error), and the message.
+_Finding = tuple[bool, str]
+
+
+def _error(message: str) -> _Finding:
+    return (True, message)
+
+
+def _warning(message: str) -> _Finding:
+    return (False, message)
+
+
+@dataclass(frozen=True)
 class _Site:
     """One task of the tree with what the checks need to know about where it sits."""
 
@@ -89,19 +120,20 @@ class _Site:
     enclosing_loop: str | None
 
 
-def validate_workflow_def(wf: WorkflowDef, task_defs: Mapping[str, TaskDef] | None = None) -> list[str]:
-    """Every problem found in ``wf``; an empty list means it is valid.
+def review_workflow_def(wf: WorkflowDef, task_defs: Mapping[str, TaskDef] | None = None) -> Findings:
+    """Every problem found in ``wf``, split into errors (refused) and warnings.
 
-    ``task_defs`` (registered task definitions by name) is optional: with it, a
-    JSON_JQ_TRANSFORM whose ``queryExpression`` comes from its TaskDef's inputTemplate
-    is accepted, as Conductor does.
+    ``task_defs`` (registered task definitions by name) is optional: with it, an HTTP or
+    JSON_JQ_TRANSFORM task whose input comes from its TaskDef's inputTemplate is
+    accepted, as Conductor does.
     """
     errors: list[str] = []
+    warnings: list[str] = []
     if not wf.name or not wf.name.strip():
         errors.append("workflow name is empty")
     if not wf.tasks:
         errors.append(f"workflow '{wf.name}' has no tasks")
-        return errors
+        return Findings(errors, warnings)
 
     sites = list(_walk(wf.tasks, "tasks", None))
     ref_counts = Counter(s.task.task_reference_name for s in sites if s.task.task_reference_name)
@@ -112,13 +144,23 @@ def validate_workflow_def(wf: WorkflowDef, task_defs: Mapping[str, TaskDef] | No
             errors.append(f"task '{ref}': taskReferenceName is used by {count} tasks; it must be unique")
 
     for site in sites:
-        errors.extend(_check_task(site, known_refs, task_defs or {}))
-    return errors
+        for refused, message in _check_task(site, known_refs, task_defs or {}):
+            (errors if refused else warnings).append(message)
+    return Findings(errors, warnings)
+
+
+def validate_workflow_def(wf: WorkflowDef, task_defs: Mapping[str, TaskDef] | None = None) -> list[str]:
+    """Every finding in ``wf``, errors first, then warnings; empty means nothing to report.
+
+    This is the strict reading (what Podium would have an author fix); registration
+    refuses only :func:`review_workflow_def`'s errors.
+    """
+    return review_workflow_def(wf, task_defs).all
 
 
 def check_workflow_def(wf: WorkflowDef, task_defs: Mapping[str, TaskDef] | None = None) -> None:
-    """Raise :class:`DefinitionError` listing every problem, if ``wf`` has any."""
-    errors = validate_workflow_def(wf, task_defs)
+    """Raise :class:`DefinitionError` listing every error, if ``wf`` has any (warnings pass)."""
+    errors = review_workflow_def(wf, task_defs).errors
     if errors:
         raise DefinitionError(errors)
 
@@ -162,60 +204,89 @@ def _is_expression(value: Any) -> bool:
     return isinstance(value, str) and "${" in value
 
 
-def _check_task(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_task(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
     task = site.task
     label = _label(site)
-    errors: list[str] = []
+    findings: list[_Finding] = []
 
+    # Conductor's @NotEmpty on WorkflowTask.name and taskReferenceName.
     if _blank(task.task_reference_name):
-        errors.append(f"{label}: taskReferenceName is missing")
+        findings.append(_error(f"{label}: taskReferenceName is missing"))
     if _blank(task.name):
-        errors.append(f"{label}: name is missing")
+        findings.append(_error(f"{label}: name is missing"))
 
     ttype = task.type
     if _blank(ttype):
-        errors.append(f"{label}: type is empty; supported types: {_SUPPORTED_LIST}")
-        return errors
+        findings.append(_error(f"{label}: type is empty; supported types: {_SUPPORTED_LIST}"))
+        return findings
     if ttype not in IMPLEMENTED_TASK_TYPES:
-        errors.append(f"{label}: unknown type '{ttype}'; supported types: {_SUPPORTED_LIST}")
-        return errors
+        # Conductor registers any type (a module may provide it) and maps an unknown one
+        # to a worker task when it runs; Podium does the same, so it is only a warning.
+        findings.append(
+            _warning(
+                f"{label}: unknown type '{ttype}'; it runs as a worker task polled as '{task.name}' "
+                f"(types Podium runs itself: {_SUPPORTED_LIST})"
+            )
+        )
+        return findings
 
     checker = _CHECKS.get(ttype)
     if checker is not None:
-        errors.extend(f"{label}: {problem}" for problem in checker(site, known_refs, task_defs))
-    return errors
+        findings.extend((refused, f"{label}: {problem}") for refused, problem in checker(site, known_refs, task_defs))
+    return findings
 
 
-# Each checker returns problems without the label; _check_task prefixes it.
+# Each checker returns findings without the label; _check_task prefixes it.
+# Errors follow Conductor's WorkflowTaskTypeConstraint; a check Conductor does not make
+# is a warning, and what it guards against fails when the workflow runs.
 
 
-def _check_fork_join(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
-    problems: list[str] = []
+def _check_fork_join(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
+    findings: list[_Finding] = []
     if not site.task.fork_tasks:
-        problems.append("forkTasks is empty; a FORK_JOIN needs at least one branch")
+        findings.append(_error("forkTasks is empty; a FORK_JOIN needs at least one branch"))
     for b, branch in enumerate(site.task.fork_tasks):
         if not branch:
-            problems.append(f"fork branch {b} is empty")
+            findings.append(_warning(f"fork branch {b} is empty; it is skipped"))
     if not _followed_by_join(site):
-        problems.append("no JOIN follows it")
-    return problems
+        findings.append(_warning("no JOIN follows it; the fork fails when it runs"))
+    return findings
 
 
-def _check_fork_join_dynamic(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_fork_join_dynamic(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
     task = site.task
-    problems: list[str] = []
+    findings: list[_Finding] = []
     params = task.input_parameters
-    # Newer Conductor forks over forkTaskInputs with one task (forkTaskName) or one
-    # sub-workflow (forkTaskWorkflow) per input; no dynamicForkTasksParam is needed then.
-    newer_form = "forkTaskInputs" in params and ("forkTaskName" in params or "forkTaskWorkflow" in params)
-    legacy_form = not _blank((task.model_extra or {}).get("dynamicForkJoinTasksParam"))
-    if _blank(task.dynamic_fork_tasks_param) and not newer_form and not legacy_form:
-        problems.append(
-            "dynamicForkTasksParam is missing (or give inputParameters.forkTaskName and inputParameters.forkTaskInputs)"
+    legacy = (task.model_extra or {}).get("dynamicForkJoinTasksParam")
+    if "forkTaskInputs" in params:
+        # Newer Conductor forks over forkTaskInputs with one task (forkTaskName) or one
+        # sub-workflow (forkTaskWorkflow) per input; Conductor asks for nothing more.
+        if "forkTaskName" not in params and "forkTaskWorkflow" not in params:
+            findings.append(
+                _warning("inputParameters.forkTaskInputs without forkTaskName or forkTaskWorkflow; the fork fails")
+            )
+    elif legacy is not None and (task.dynamic_fork_tasks_param is not None or task.dynamic_fork_tasks_input_param_name):
+        findings.append(
+            _error(
+                "dynamicForkJoinTasksParam or the combination of dynamicForkTasksParam and "
+                "dynamicForkTasksInputParamName can be used, not both"
+            )
         )
+    elif legacy is None:
+        if task.dynamic_fork_tasks_param is None:
+            findings.append(
+                _error(
+                    "dynamicForkTasksParam is missing (or give inputParameters.forkTaskName and "
+                    "inputParameters.forkTaskInputs)"
+                )
+            )
+        elif _blank(task.dynamic_fork_tasks_param):
+            findings.append(_warning("dynamicForkTasksParam is empty"))
+        if task.dynamic_fork_tasks_input_param_name is None:
+            findings.append(_error("dynamicForkTasksInputParamName is missing"))
     if not _followed_by_join(site):
-        problems.append("no JOIN follows it")
-    return problems
+        findings.append(_warning("no JOIN follows it; the fork fails when it runs"))
+    return findings
 
 
 def _followed_by_join(site: _Site) -> bool:
@@ -223,64 +294,89 @@ def _followed_by_join(site: _Site) -> bool:
     return nxt < len(site.siblings) and site.siblings[nxt].type == "JOIN"
 
 
-def _check_join(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
-    return [f"joinOn names unknown task '{ref}'" for ref in site.task.join_on if ref not in known_refs]
+def _check_join(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
+    return [
+        _warning(f"joinOn names unknown task '{ref}'; the join waits for it")
+        for ref in site.task.join_on
+        if ref not in known_refs
+    ]
 
 
-def _check_switch(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_switch(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
     task = site.task
-    problems: list[str] = []
-    if _blank(task.evaluator_type):
-        problems.append("evaluatorType is missing")
-    elif task.evaluator_type not in EVALUATOR_TYPES:
-        problems.append(f"evaluatorType '{task.evaluator_type}' is not one of {', '.join(sorted(EVALUATOR_TYPES))}")
-    if _blank(task.expression):
-        problems.append("expression is missing")
-    return problems
-
-
-def _check_decision(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
-    task = site.task
-    problems: list[str] = []
-    if _blank(task.case_value_param) and _blank(task.case_expression):
-        problems.append("caseValueParam or caseExpression is required")
+    findings: list[_Finding] = []
+    if task.evaluator_type is None:
+        findings.append(_error("evaluatorType is missing"))
+    elif _blank(task.evaluator_type) or task.evaluator_type not in EVALUATOR_TYPES:
+        findings.append(
+            _warning(
+                f"evaluatorType '{task.evaluator_type}' is not one of {', '.join(sorted(EVALUATOR_TYPES))}; "
+                "the task fails when it runs"
+            )
+        )
+    if task.expression is None:
+        findings.append(_error("expression is missing"))
+    elif _blank(task.expression):
+        findings.append(_warning("expression is empty"))
     if not task.decision_cases:
-        problems.append("decisionCases is empty; a DECISION needs at least one case")
-    return problems
+        # Conductor: "decisionCases should have atleast one task for taskType: SWITCH".
+        findings.append(_error("decisionCases is empty; a SWITCH needs at least one case"))
+    return findings
 
 
-def _check_do_while(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_decision(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
     task = site.task
-    problems: list[str] = []
-    # Conductor's own definitions with inputParameters.items (an Orkes list loop) leave
-    # loopCondition as "" and still register; Podium, like Conductor OSS, then runs the
-    # body once. Otherwise the condition is what ends the loop.
-    if task.loop_condition is None or (_blank(task.loop_condition) and "items" not in task.input_parameters):
-        problems.append("loopCondition is missing")
+    findings: list[_Finding] = []
+    if task.case_value_param is None and task.case_expression is None:
+        findings.append(_error("caseValueParam or caseExpression is required"))
+    elif _blank(task.case_value_param) and _blank(task.case_expression):
+        findings.append(_warning("caseValueParam and caseExpression are empty"))
+    if not task.decision_cases:
+        findings.append(_error("decisionCases is empty; a DECISION needs at least one case"))
+    return findings
+
+
+def _check_do_while(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
+    task = site.task
+    findings: list[_Finding] = []
+    if task.loop_condition is None:
+        findings.append(_error("loopCondition is missing"))
+    elif _blank(task.loop_condition) and "items" not in task.input_parameters:
+        # Conductor registers it and, like Podium, then runs the body once.
+        findings.append(_warning("loopCondition is empty; the body runs once"))
     if not task.loop_over:
-        problems.append("loopOver is empty")
+        findings.append(_error("loopOver is empty"))
     # Conductor reads inputParameters.keepLastN as an Integer, unresolved, and has no
-    # meaning for less than one iteration kept.
+    # meaning for less than one iteration kept; Podium then keeps every iteration.
     keep_last_n = task.input_parameters.get("keepLastN")
     if keep_last_n is not None and (
         isinstance(keep_last_n, bool) or not isinstance(keep_last_n, int) or keep_last_n < 1
     ):
-        problems.append(f"inputParameters.keepLastN must be an integer of at least 1, not {keep_last_n!r}")
-    if site.enclosing_loop is not None:
-        problems.append(
-            f"nested inside the loopOver of DO_WHILE '{site.enclosing_loop}'; "
-            "Conductor does not support a DO_WHILE within another DO_WHILE"
+        findings.append(
+            _warning(
+                f"inputParameters.keepLastN must be an integer of at least 1, not {keep_last_n!r}; "
+                "every iteration is kept"
+            )
         )
-    return problems
+    if site.enclosing_loop is not None:
+        # Conductor's documentation says nested loops are unsupported; Podium's loop
+        # bookkeeping (one iteration suffix per reference name) cannot run them.
+        findings.append(
+            _error(
+                f"nested inside the loopOver of DO_WHILE '{site.enclosing_loop}'; "
+                "Conductor does not support a DO_WHILE within another DO_WHILE"
+            )
+        )
+    return findings
 
 
-def _check_sub_workflow(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_sub_workflow(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
     param = site.task.sub_workflow_param
     if param is None:
-        return ["subWorkflowParam is missing"]
+        return [_error("subWorkflowParam is missing")]
     definition = param.workflow_definition
     if _blank(param.name) and definition is None:
-        return ["subWorkflowParam needs a name or a workflowDefinition"]
+        return [_error("subWorkflowParam needs a name or a workflowDefinition")]
     if isinstance(definition, WorkflowDef):
         inline: WorkflowDef | None = definition
     elif isinstance(definition, dict):
@@ -291,127 +387,146 @@ def _check_sub_workflow(site: _Site, known_refs: set[str], task_defs: Mapping[st
         try:
             inline = WorkflowDef.model_validate(raw)
         except ValidationError as exc:
-            return [f"inline workflowDefinition does not parse: {_pydantic_summary(exc)}"]
+            return [_error(f"inline workflowDefinition does not parse: {_pydantic_summary(exc)}")]
     else:
         # Absent, or an expression resolved at run time: nothing to check statically.
         inline = None
     if inline is None:
         return []
-    return [f"inline workflowDefinition: {e}" for e in validate_workflow_def(inline, task_defs)]
+    findings = review_workflow_def(inline, task_defs)
+    return [_error(f"inline workflowDefinition: {e}") for e in findings.errors] + [
+        _warning(f"inline workflowDefinition: {w}") for w in findings.warnings
+    ]
 
 
 def _pydantic_summary(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors())
 
 
-def _check_inline(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_inline(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
+    # Conductor checks nothing about INLINE at registration: these fail the task at run time.
     params = site.task.input_parameters
-    problems: list[str] = []
+    findings: list[_Finding] = []
     evaluator = params.get("evaluatorType")
     if _blank(evaluator):
-        problems.append("inputParameters.evaluatorType is missing")
+        findings.append(_warning("inputParameters.evaluatorType is missing"))
     elif not _is_expression(evaluator) and evaluator not in EVALUATOR_TYPES:
-        problems.append(
-            f"inputParameters.evaluatorType '{evaluator}' is not one of {', '.join(sorted(EVALUATOR_TYPES))}"
+        findings.append(
+            _warning(f"inputParameters.evaluatorType '{evaluator}' is not one of {', '.join(sorted(EVALUATOR_TYPES))}")
         )
     if _blank(params.get("expression")):
-        problems.append("inputParameters.expression is missing")
-    return problems
+        findings.append(_warning("inputParameters.expression is missing; the task fails when it runs"))
+    return findings
 
 
-def _check_lambda(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_lambda(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
     task = site.task
     # Conductor reads the script from inputParameters; the WorkflowTask field is an
-    # older spelling some clients still send.
+    # older spelling some clients still send. Without one the task fails when it runs.
     if _blank(task.input_parameters.get("scriptExpression")) and _blank(task.script_expression):
-        return ["inputParameters.scriptExpression is missing"]
+        return [_warning("inputParameters.scriptExpression is missing; the task fails when it runs")]
     return []
 
 
-def _check_jq(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_jq(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
     task = site.task
-    if not _blank(task.input_parameters.get("queryExpression")):
-        return []
-    # As in Conductor, the query may come from the task definition's input template.
-    for task_def in (task.task_definition, task_defs.get(task.name)):
-        if task_def is not None and not _blank(task_def.input_template.get("queryExpression")):
-            return []
-    return ["inputParameters.queryExpression is missing"]
+    # As in Conductor, the query may come from the task definition's input template,
+    # and only its absence is refused.
+    sources = [task.input_parameters]
+    sources.extend(d.input_template for d in (task.task_definition, task_defs.get(task.name)) if d is not None)
+    present = [source["queryExpression"] for source in sources if "queryExpression" in source]
+    if not present:
+        return [_error("inputParameters.queryExpression is missing")]
+    if all(_blank(query) for query in present):
+        return [_warning("inputParameters.queryExpression is empty; the task fails when it runs")]
+    return []
 
 
-def _check_terminate(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_terminate(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
     task = site.task
-    problems: list[str] = []
+    findings: list[_Finding] = []
     status = task.input_parameters.get("terminationStatus")
     allowed = ", ".join(sorted(TERMINATION_STATUSES))
     if _blank(status):
-        problems.append(f"inputParameters.terminationStatus is missing; use one of {allowed}")
+        findings.append(_error(f"inputParameters.terminationStatus is missing; use one of {allowed}"))
     elif status not in TERMINATION_STATUSES:
-        problems.append(f"inputParameters.terminationStatus '{status}' is not one of {allowed}")
+        findings.append(_error(f"inputParameters.terminationStatus '{status}' is not one of {allowed}"))
     if task.optional:
         # An optional TERMINATE would have no defined outcome when it "fails".
-        problems.append("a TERMINATE task cannot be optional")
-    return problems
+        findings.append(_error("a TERMINATE task cannot be optional"))
+    return findings
 
 
-def _check_wait(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_wait(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
     params = site.task.input_parameters
     if not _blank(params.get("duration")) and not _blank(params.get("until")):
-        return ["inputParameters has both 'duration' and 'until'; give only one"]
+        return [_error("inputParameters has both 'duration' and 'until'; give only one")]
     return []
 
 
-def _check_dynamic(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_dynamic(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
     # As Conductor's WorkflowTaskTypeConstraint: the parameter naming the task is required.
-    if _blank(site.task.dynamic_task_name_param):
-        return ["dynamicTaskNameParam is missing; it names the input parameter holding the task name"]
+    param = site.task.dynamic_task_name_param
+    message = "dynamicTaskNameParam is missing; it names the input parameter holding the task name"
+    if param is None:
+        return [_error(message)]
+    if _blank(param):
+        return [_warning(message)]
     return []
 
 
-def _check_exclusive_join(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_exclusive_join(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
     task = site.task
-    # Conductor accepts an empty joinOn, and then joins only a defaultExclusiveJoinTask;
-    # with neither there is nothing the join could ever complete on.
+    # Conductor checks nothing here. With neither joinOn nor defaultExclusiveJoinTask
+    # there is nothing the join could ever complete on: it fails when it runs.
     if not task.join_on and not task.default_exclusive_join_task:
-        return ["joinOn is empty; list the tasks it joins (or give defaultExclusiveJoinTask)"]
-    problems = [f"joinOn names unknown task '{ref}'" for ref in task.join_on if ref not in known_refs]
-    problems.extend(
-        f"defaultExclusiveJoinTask names unknown task '{ref}'"
+        return [_warning("joinOn is empty; list the tasks it joins (or give defaultExclusiveJoinTask)")]
+    findings = [_warning(f"joinOn names unknown task '{ref}'") for ref in task.join_on if ref not in known_refs]
+    findings.extend(
+        _warning(f"defaultExclusiveJoinTask names unknown task '{ref}'")
         for ref in task.default_exclusive_join_task
         if ref not in known_refs
     )
-    return problems
+    return findings
 
 
-def _check_start_workflow(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_start_workflow(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
+    # Conductor checks the request only when the task runs, and fails the task then.
     request = site.task.input_parameters.get("startWorkflow")
     if request is None:
-        return ["inputParameters.startWorkflow is missing; it holds the StartWorkflowRequest"]
+        return [_warning("inputParameters.startWorkflow is missing; it holds the StartWorkflowRequest")]
     if _is_expression(request):
         return []
     if not isinstance(request, dict):
-        return ["inputParameters.startWorkflow must be a StartWorkflowRequest map or a ${...} expression"]
+        return [_warning("inputParameters.startWorkflow must be a StartWorkflowRequest map or a ${...} expression")]
     if _blank(request.get("name")) and not isinstance(request.get("workflowDef"), dict | str):
-        return ["inputParameters.startWorkflow.name is missing"]
+        return [_warning("inputParameters.startWorkflow.name is missing")]
     return []
 
 
-def _check_http(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
-    # As Conductor's WorkflowTaskTypeConstraint: the request is in inputParameters.http_request
-    # or in the TaskDef's inputTemplate; Podium also reads a top-level `uri`.
+def _check_http(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
+    # As Conductor's WorkflowTaskTypeConstraint: the request is in inputParameters.http_request,
+    # at the top level of inputParameters (uri or method), or in the TaskDef's inputTemplate.
     params = site.task.input_parameters
     task_def = site.task.task_definition or task_defs.get(site.task.name)
     template = task_def.input_template if task_def is not None else {}
-    if "http_request" in params or "uri" in params or "http_request" in template or "uri" in template:
+    if any(key in params for key in ("http_request", "uri", "method")) or "http_request" in template:
         return []
-    return ["inputParameters.http_request is missing; it holds the request (uri, method, headers, body)"]
+    if "uri" in template:
+        # Podium reads a top-level uri from the template too; Conductor would refuse this.
+        return []
+    return [_error("inputParameters.http_request is missing; it holds the request (uri, method, headers, body)")]
 
 
-def _check_event(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[str]:
+def _check_event(site: _Site, known_refs: set[str], task_defs: Mapping[str, TaskDef]) -> list[_Finding]:
     # As Conductor's WorkflowTaskTypeConstraint. Which providers a sink may name is only
     # known once it is resolved: an unsupported one fails the task when it runs.
-    if _blank(site.task.sink):
-        return ["sink is missing; use 'conductor' or 'conductor:<name>'"]
+    sink = site.task.sink
+    message = "sink is missing; use 'conductor' or 'conductor:<name>'"
+    if sink is None:
+        return [_error(message)]
+    if _blank(sink):
+        return [_warning(message)]
     return []
 
 

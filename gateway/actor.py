@@ -11,12 +11,17 @@ from typing import Any
 import ray
 from aiohttp import web
 
+from actors.metrics import BrokerMetrics
 from cluster.config import Settings
 from cluster.store import Store
 from gateway.app import build_app
+from gateway.brokers import Brokers
+from gateway.brokers.consumers import BrokerConsumers
+from gateway.brokers.publisher import BrokerPublisher
 from gateway.context import GatewayContext
 from gateway.events import EventProcessor, consumer_name
 from gateway.routing import ShardRouter
+from gateway.scheduler import ScheduleRunner
 
 GATEWAY_NAME = "podium-gateway"
 log = logging.getLogger("podium.gateway")
@@ -39,6 +44,19 @@ class Gateway:
         # Event handlers run here: one consumer of the event bus per gateway process.
         self.events = EventProcessor(self.context, consumer_name(), settings.event_redelivery_ms)
         self._events = asyncio.get_running_loop().create_task(self.events.run())
+        # Event queues on brokers (gateway/brokers/): EVENT tasks' messages published from the
+        # broker outbox, and a consumer per broker queue an active event handler listens on.
+        self.broker_metrics = BrokerMetrics()
+        brokers = Brokers(settings)
+        self.publisher = BrokerPublisher(
+            self.context, brokers, self.broker_metrics, consumer_name(), settings.event_redelivery_ms
+        )
+        self.consumers = BrokerConsumers(self.events, brokers, self.broker_metrics)
+        self._publishing = asyncio.get_running_loop().create_task(self.publisher.run())
+        self._consuming = asyncio.get_running_loop().create_task(self.consumers.run())
+        # Workflow schedules fire here: every gateway takes due ones, claimed one at a time.
+        self.schedules = ScheduleRunner(self.context)
+        self._schedules = asyncio.get_running_loop().create_task(self.schedules.run())
 
     async def _serve(self) -> str:
         settings = self.context.settings
@@ -78,3 +96,8 @@ class Gateway:
 
     async def stats(self) -> list[dict[str, Any]]:
         return await self.context.router.stats()
+
+    async def broker_stats(self) -> dict[str, Any]:
+        """This gateway's broker counters (`<name>:<provider>`), the broker queues it consumes
+        and those an active handler names that it cannot consume (and why)."""
+        return {"counts": dict(self.broker_metrics.counts), **self.consumers.stats()}

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import cluster, events, lifecycle, metadata, search, tasks, workflows
+from gateway.api import admin, cluster, events, lifecycle, metadata, scheduler, search, tasks, workflows
+from gateway.api.dashboard import routes as dashboard_routes
 from gateway.context import CONTEXT_KEY, GatewayContext, context_of
 from gateway.errors import error_middleware
 from gateway.http import json_response
+from gateway.openapi import routes as openapi_routes
+from gateway.ui import routes as ui_routes
 
 health_routes = web.RouteTableDef()
 
@@ -18,7 +21,18 @@ async def health(request: web.Request) -> web.Response:
     context = context_of(request)
     redis_ok = bool(await context.store.redis.ping())
     shards = await context.router.stats()
-    return json_response({"healthy": redis_ok, "redis": redis_ok, "shards": shards})
+    # Conductor's HealthCheckStatus shape (healthResults as runtime-health's Health), with
+    # Podium's own `redis` and `shards` beside it for `podium status` and probes.
+    results = [{"healthy": redis_ok, "details": {"name": "redis"}}]
+    return json_response(
+        {
+            "healthy": redis_ok,
+            "healthResults": results,
+            "suppressedHealthResults": [],
+            "redis": redis_ok,
+            "shards": shards,
+        }
+    )
 
 
 def build_app(context: GatewayContext) -> web.Application:
@@ -35,4 +49,9 @@ def build_app(context: GatewayContext) -> web.Application:
     app.add_routes(tasks.routes)
     app.add_routes(events.routes)
     app.add_routes(cluster.routes)
+    app.add_routes(scheduler.routes)  # `schedules/search` before `schedules/{name}`
+    app.add_routes(admin.routes)  # Conductor's /admin, /queue, /version, /environment and /secrets
+    app.add_routes(dashboard_routes)
+    app.add_routes(openapi_routes)  # /api-docs and Swagger UI at /swagger-ui/, as Conductor serves them
+    app.add_routes(ui_routes)  # the web UI's pages and assets, outside /api
     return app

@@ -45,6 +45,18 @@ def conflict(message: str) -> ApiError:
     return ApiError(409, message)
 
 
+# Conductor's texts for the two misses users and SDK code match on (WorkflowServiceImpl,
+# MetadataServiceImpl): one place, so every endpoint says the same.
+def workflow_not_found(workflow_id: str) -> ApiError:
+    return ApiError(404, f"Workflow with id: {workflow_id} not found.")
+
+
+def workflow_def_not_found(name: str, version: int | str | None) -> ApiError:
+    # Conductor formats an absent version (the latest was asked for) as Java's `null`.
+    shown = "null" if version is None else version
+    return ApiError(404, f"No such workflow found by name: {name}, version: {shown}")
+
+
 def from_validation_error(error: ValidationError, what: str) -> ApiError:
     problems = [
         {"path": ".".join(str(part) for part in issue["loc"]) or what, "message": issue["msg"]}

@@ -80,6 +80,10 @@ class ActionFailed(Exception):
     """An action that cannot be carried out, and will not be by trying again."""
 
 
+class HandlersFailed(Exception):
+    """Some handler's action on a broker message failed: the message is delivered again."""
+
+
 def consumer_name() -> str:
     """This process's name in the consumer group; a restarted gateway is a new consumer."""
     return f"gateway-{socket.gethostname()}-{os.getpid()}"
@@ -204,17 +208,29 @@ class EventProcessor:
                 await self.store.ack_event(message.entry_id)
                 return
             log.info("event processor: handling message %s (%s) again", message.entry_id, message.event)
+        await self.run_handlers(message)
+        await self.store.ack_event(message.entry_id)
+        self.handled += 1
+
+    async def run_handlers(self, message: EventMessage, strict: bool = False) -> None:
+        """Run every matching handler's actions on one message (of the event bus, or of a
+        broker: gateway/brokers/consumers.py). An action that cannot be done is logged; with
+        `strict` (broker messages, which the broker delivers again) the remaining handlers
+        still run and then HandlersFailed is raised."""
         try:
             payload = orjson.loads(message.payload)
         except orjson.JSONDecodeError:
             payload = None
         if not isinstance(payload, dict):
             log.warning("event processor: message %s (%s) has no JSON object payload", message.entry_id, message.event)
-        else:
-            for handler in await self.handlers_for(message.event):
-                await self._run_handler(handler, message, payload)
-        await self.store.ack_event(message.entry_id)
-        self.handled += 1
+            return
+        failed = [
+            handler.name
+            for handler in await self.handlers_for(message.event)
+            if not await self._run_handler(handler, message, payload)
+        ]
+        if failed and strict:
+            raise HandlersFailed(f"message {message.entry_id}: an action of {', '.join(failed)} failed")
 
     async def handlers_for(self, event: str) -> list[EventHandler]:
         handlers = []
@@ -227,7 +243,8 @@ class EventProcessor:
                 log.warning("event processor: stored event handler %r is invalid: %s", stored.get("name"), error)
         return handlers
 
-    async def _run_handler(self, handler: EventHandler, message: EventMessage, payload: Json) -> None:
+    async def _run_handler(self, handler: EventHandler, message: EventMessage, payload: Json) -> bool:
+        """False when one of the handler's actions could not be done."""
         try:
             holds = await asyncio.to_thread(condition_holds, handler, payload)
         except EvaluationError as error:
@@ -237,10 +254,11 @@ class EventProcessor:
                 message.entry_id,
                 error,
             )
-            return
+            return True
         if not holds:
             log.debug("event handler %r: condition false for message %s", handler.name, message.entry_id)
-            return
+            return True
+        done = True
         for index, action in enumerate(handler.actions):
             try:
                 output = await self.run_action(handler, index, action, message, payload)
@@ -253,8 +271,10 @@ class EventProcessor:
                     message.entry_id,
                     failure,
                 )
+                done = False
             else:
                 log.debug("event handler %r: action %d (%s) done: %s", handler.name, index, action.action, output)
+        return done
 
     async def run_action(
         self, handler: EventHandler, index: int, action: EventAction, message: EventMessage, payload: Json

@@ -235,9 +235,14 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
 
     def _acknowledge(self, task: dict[str, Any], checkpoint: Checkpoint) -> None:
         """A worker task's poll or result is recorded: its queue stops holding it for a
-        hand-out that may have been lost (cluster/store/queues.py)."""
+        hand-out that may have been lost (cluster/store/queues.py). A task that ended
+        without being polled (completed by reference name, by a signal or an event
+        handler) leaves its queue too, as in Conductor, so no worker is handed it later."""
         if operator_for(task["taskType"]).runs_on_worker and (queue := self._queue_of(task)) is not None:
-            checkpoint.acknowledge(task, queue)
+            if task["status"] in TERMINAL_TASK_STATUSES:
+                checkpoint.dequeue(task, queue)
+            else:
+                checkpoint.acknowledge(task, queue)
 
     def _arm(
         self, checkpoint: Checkpoint, effects: TurnEffects, partition: int, member: str, due_ms: int
@@ -377,8 +382,11 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                     checkpoint.index_started(execution.partition, execution.state.workflow)
                 case cmd.CallHttp(task=task, async_complete=async_complete):
                     effects.http_calls.append((public_task(task), async_complete))
-                case cmd.PublishEvent(event=event_name, payload=payload, message_id=message_id):
-                    checkpoint.publish_event(event_name, payload, message_id)
+                case cmd.PublishEvent(event=event_name, payload=payload, message_id=message_id, external=external):
+                    if external:
+                        checkpoint.publish_to_broker(event_name, payload, message_id)
+                    else:
+                        checkpoint.publish_event(event_name, payload, message_id)
                 case cmd.Alert(message=alert):
                     log.warning("timeout alert: %s", alert)
                 case cmd.WorkflowEnded(status=status):

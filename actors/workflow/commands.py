@@ -116,11 +116,13 @@ class CallHttp:
 
 @dataclass(slots=True)
 class PublishEvent:
-    """An EVENT task's message: added to the event bus in the step's own checkpoint."""
+    """An EVENT task's message: added to the event bus in the step's own checkpoint, or,
+    for a sink that names a broker (`external`), to the outbox gateways publish from."""
 
     event: str
     payload: dict[str, Any]
     message_id: str
+    external: bool = False
 
 
 @dataclass(slots=True)

@@ -5,19 +5,23 @@ As Conductor's Event task (core/.../execution/tasks/Event.java and EventTaskMapp
 - `sink` (a `${...}` expression in it is resolved) says where the message goes.
   `conductor` publishes to the event `conductor:<workflowName>:<taskReferenceName>`, and
   `conductor:<suffix>` to `conductor:<workflowName>:<suffix>`; event handlers listen on
-  that expanded name. Other providers (`sqs:`, `kafka:`, `nats:`, `amqp_queue:`, ...) are
-  not available in Podium: the task FAILS with a reason naming the sink type.
+  that expanded name. A sink naming a broker queue (`amqp:`, `amqp_queue:`,
+  `amqp_exchange:`, `nats:`, `nats_stream:`, `jsm:`, `sqs:`, `kafka:`) is published to that
+  broker by a gateway (gateway/brokers/); any other sink type FAILS the task.
 - The message is the task's input (which holds `sink` and `asyncComplete`, as Conductor's
   mapper puts them there) plus `workflowInstanceId`, `workflowType`, `workflowVersion`,
   `correlationId`, `taskToDomain` and `event_produced` (the expanded event name). The
   same map is the task's output. The message id is the task id, as in Conductor.
 - The task COMPLETES in the step that schedules it; with `asyncComplete` it stays
   IN_PROGRESS until a task update (or an event handler's complete_task) ends it.
-  Conductor shows it SCHEDULED until its system task worker has published.
+  Conductor shows it SCHEDULED until its system task worker has published. A task whose
+  sink names a broker stays IN_PROGRESS until a gateway has published the message (then it
+  completes, unless `asyncComplete`), or FAILS if the broker is not configured.
 
 Publishing is a command the shard turns into a write on the step's own checkpoint
 transaction, so the message is on the bus exactly when the task is recorded as having
-published it: a crash neither loses it nor publishes it twice.
+published it: a crash neither loses it nor publishes it twice. A message for a broker goes
+the same way into the broker outbox, which gateways publish from, at least once.
 """
 
 from __future__ import annotations
@@ -33,6 +37,17 @@ if TYPE_CHECKING:
 
 CONDUCTOR_SINK = "conductor"
 EVENT_PRODUCED = "event_produced"
+# Sink (and event handler `event`) prefixes that name a queue on a broker, as Conductor's
+# event queue providers name them; gateway/brokers/ maps each to its provider.
+BROKER_SINKS = frozenset({"amqp", "amqp_queue", "amqp_exchange", "nats", "nats_stream", "jsm", "sqs", "kafka"})
+
+
+def broker_kind(name: Any) -> str | None:
+    """The broker prefix of a sink or event name (`amqp_queue` of `amqp_queue:orders`), or None."""
+    if not isinstance(name, str) or ":" not in name:
+        return None
+    kind = name.split(":", 1)[0]
+    return kind if kind in BROKER_SINKS else None
 
 
 class SinkError(ValueError):
@@ -50,8 +65,15 @@ def event_name(sink: Any, workflow_name: str, reference_name: str) -> str:
         return f"{CONDUCTOR_SINK}:{workflow_name}:{sink.replace(f'{CONDUCTOR_SINK}:', '')}"
     if sink.startswith(CONDUCTOR_SINK):
         raise SinkError(f"Invalid / Unsupported sink specified: {sink}")
+    if broker_kind(sink):
+        if not sink.split(":", 1)[1].strip():
+            raise SinkError(f"sink {sink!r} names no queue")
+        return sink
     kind = sink.split(":", 1)[0]
-    raise SinkError(f"sink type '{kind}' is not supported; Podium publishes to conductor sinks (sink: {sink})")
+    known = ", ".join(sorted(BROKER_SINKS))
+    raise SinkError(
+        f"sink type '{kind}' is not supported; Podium publishes to conductor sinks and {known} (sink: {sink})"
+    )
 
 
 @register
@@ -77,6 +99,13 @@ class EventOperator(Operator):
             "taskToDomain": workflow.get("taskToDomain") or {},
             EVENT_PRODUCED: name,
         }
+        if broker_kind(name):
+            # A gateway publishes it after the commit and then completes the task (or fails
+            # it): a broker that is down must not hold up the shard's turn.
+            step.commands.append(cmd.PublishEvent(name, message, task["taskId"], external=True))
+            task["outputData"] = message
+            step.start_task(task)
+            return
         step.commands.append(cmd.PublishEvent(name, message, task["taskId"]))
         if workflow_task.async_complete:
             task["outputData"] = message

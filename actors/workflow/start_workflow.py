@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from actors.workflow import commands as cmd
 from actors.workflow.operator import Operator, register
 from definitions.models import StartWorkflowRequest, WorkflowTask
-from definitions.validation import validate_workflow_def
+from definitions.validation import review_workflow_def
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -70,7 +70,7 @@ def read_request(value: Any) -> StartWorkflowRequest:
     if request.workflow_def is None and not request.name.strip():
         raise RequestError(f"{START_WORKFLOW_PARAMETER} validation failed. 'name' -> Workflow name cannot be empty. ")
     if request.workflow_def is not None:
-        problems = validate_workflow_def(request.workflow_def)
+        problems = review_workflow_def(request.workflow_def).errors
         if problems:
             raise RequestError(
                 f"{START_WORKFLOW_PARAMETER} validation failed. 'workflowDef' -> " + "; ".join(problems) + ". "

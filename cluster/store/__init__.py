@@ -11,6 +11,8 @@
 - `queues.py`: polls and their Lua scripts, rate and concurrency limits, poll data,
   delayed tasks, queue sizes, Python worker pools.
 - `eventbus.py`: the event bus and event handlers.
+- `schedules.py`: workflow schedules, their durable timers and the records of their fires.
+- `brokers.py`: the outbox of EVENT task messages bound for a broker.
 - `indexes.py`: the search-index writes (searching them is cluster/search.py).
 - `checkpoint.py`: `Checkpoint`, the writes of one shard turn in one fenced script.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cluster.store.brokers import BROKER_GROUP, BrokerOutboxStore
 from cluster.store.checkpoint import FENCED_APPLY, Checkpoint, Fenced
 from cluster.store.encoding import Json, definition_digest, dumps, execution_json, ready_score
 from cluster.store.eventbus import EVENT_GROUP, EventBusStore, EventMessage, event_fields
@@ -29,8 +32,10 @@ from cluster.store.indexes import WORKFLOW_INDEX_STATUSES, WORKFLOW_SUMMARY_FIEL
 from cluster.store.keys import PREFIX, Keys, partition_of
 from cluster.store.metadata import MetadataStore
 from cluster.store.queues import LIMITS_TTL_SECONDS, QueueLimits, QueueStore
+from cluster.store.schedules import ScheduleStore
 
 __all__ = [
+    "BROKER_GROUP",
     "EVENT_GROUP",
     "LIMITS_TTL_SECONDS",
     "PREFIX",
@@ -54,10 +59,11 @@ __all__ = [
 ]
 
 
-class Store(MetadataStore, ExecutionStore, QueueStore, EventBusStore):
+class Store(MetadataStore, ExecutionStore, QueueStore, EventBusStore, BrokerOutboxStore, ScheduleStore):
     def __init__(self, redis_url: str, partitions: int, max_connections: int = 64, cluster: bool = False) -> None:
         super().__init__(redis_url, partitions, max_connections, cluster)
         self._register_queue_scripts()
+        self._register_schedule_scripts()
         self._fenced_apply = self.redis.register_script(FENCED_APPLY)
 
     def checkpoint(self) -> Checkpoint:

@@ -309,6 +309,11 @@ class Checkpoint:
         """Add a message to the event bus as part of this turn (an EVENT task's)."""
         self.pipe.xadd(Keys.events, event_fields(event, payload, message_id))
 
+    def publish_to_broker(self, event: str, payload: Json, message_id: str) -> None:
+        """Add an EVENT task's message for a broker to the broker outbox as part of this turn;
+        a gateway publishes it after the commit (gateway/brokers/publisher.py)."""
+        self.pipe.xadd(Keys.broker_outbox, event_fields(event, payload, message_id))
+
     async def commit(self, fences: Mapping[int, tuple[str, int]] | None = None) -> set[int]:
         """Apply the turn. With `fences` (partition -> the fencing token held and the turns
         written so far), every partition written as owner is fenced and its turn counted; a

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from actors.workflow.state import public_task
+from actors.workflow.task_view import api_task, definition_index
 
 Json = dict[str, Any]
 
@@ -37,5 +37,6 @@ def execution_json(raw: dict[bytes, bytes], include_tasks: bool) -> Json:
     if include_tasks:
         tasks = [orjson.loads(v) for k, v in raw.items() if k.startswith(b"t:")]
         tasks.sort(key=lambda t: t["seq"])
-        workflow["tasks"] = [public_task(t) for t in tasks]
+        index = definition_index(workflow.get("workflowDefinition"))
+        workflow["tasks"] = [api_task(t, index) for t in tasks]
     return workflow

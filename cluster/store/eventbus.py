@@ -48,6 +48,46 @@ class EventMessage:
         )
 
 
+# -- a stream read by a consumer group (the event bus here, the broker outbox in brokers.py) --
+
+
+async def ensure_group(redis: Any, stream: str, group: str) -> None:
+    """Create `group` on `stream` (and the stream) unless it exists; a new group starts at
+    the stream's first entry, so nothing added before is missed."""
+    try:
+        await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    except ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+async def read_group(
+    redis: Any, stream: str, group: str, consumer: str, count: int, block_ms: int
+) -> list[EventMessage]:
+    """Messages no member of `group` has received yet, now `consumer`'s until acknowledged."""
+    reply = await redis.xreadgroup(group, consumer, {stream: ">"}, count=count, block=block_ms)
+    streams = reply.items() if isinstance(reply, dict) else (reply or [])
+    return [EventMessage.of(entry_id, fields) for _, entries in streams for entry_id, fields in entries]
+
+
+async def claim_stale(
+    redis: Any, stream: str, group: str, consumer: str, min_idle_ms: int, count: int
+) -> list[EventMessage]:
+    """Messages a member of `group` received at least `min_idle_ms` ago and never
+    acknowledged (it died), now `consumer`'s (XAUTOCLAIM; each claim counts as a delivery)."""
+    claimed: list[EventMessage] = []
+    cursor: Any = "0-0"
+    while len(claimed) < count:
+        reply = await redis.xautoclaim(
+            stream, group, consumer, min_idle_ms, start_id=cursor, count=count - len(claimed)
+        )
+        cursor, entries = reply[0], reply[1]
+        claimed.extend(EventMessage.of(entry_id, fields) for entry_id, fields in entries if entry_id is not None)
+        if cursor in (b"0-0", "0-0"):
+            break
+    return claimed
+
+
 class EventBusStore(StoreBase):
     """Publishing, reading, claiming and acknowledging event bus messages; event handlers."""
 
@@ -57,34 +97,17 @@ class EventBusStore(StoreBase):
         return str(entry_id.decode())
 
     async def ensure_event_group(self) -> None:
-        """Create the processors' consumer group (and the stream) unless it exists; a new
-        group starts at the stream's first entry, so nothing published before is missed."""
-        try:
-            await self.redis.xgroup_create(Keys.events, EVENT_GROUP, id="0", mkstream=True)
-        except ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
+        """Create the processors' consumer group (and the stream) unless it exists."""
+        await ensure_group(self.redis, Keys.events, EVENT_GROUP)
 
     async def read_events(self, consumer: str, count: int, block_ms: int) -> list[EventMessage]:
         """Messages no processor has received yet, now `consumer`'s until acknowledged."""
-        reply = await self.redis.xreadgroup(EVENT_GROUP, consumer, {Keys.events: ">"}, count=count, block=block_ms)
-        streams = reply.items() if isinstance(reply, dict) else (reply or [])
-        return [EventMessage.of(entry_id, fields) for _, entries in streams for entry_id, fields in entries]
+        return await read_group(self.redis, Keys.events, EVENT_GROUP, consumer, count, block_ms)
 
     async def claim_stale_events(self, consumer: str, min_idle_ms: int, count: int) -> list[EventMessage]:
         """Messages another processor (or this one) received at least `min_idle_ms` ago and
-        never acknowledged, now `consumer`'s (XAUTOCLAIM; each claim counts as a delivery)."""
-        claimed: list[EventMessage] = []
-        cursor: Any = "0-0"
-        while len(claimed) < count:
-            reply = await self.redis.xautoclaim(
-                Keys.events, EVENT_GROUP, consumer, min_idle_ms, start_id=cursor, count=count - len(claimed)
-            )
-            cursor, entries = reply[0], reply[1]
-            claimed.extend(EventMessage.of(entry_id, fields) for entry_id, fields in entries if entry_id is not None)
-            if cursor in (b"0-0", "0-0"):
-                break
-        return claimed
+        never acknowledged, now `consumer`'s."""
+        return await claim_stale(self.redis, Keys.events, EVENT_GROUP, consumer, min_idle_ms, count)
 
     async def event_deliveries(self, entry_id: str) -> int:
         """How many times a pending message was handed to a processor (0 if not pending)."""
@@ -105,6 +128,20 @@ class EventBusStore(StoreBase):
         except ResponseError:
             return {}
         return {_text(c["name"]): int(c["pending"]) for c in summary["consumers"] or []}
+
+    async def event_backlog(self) -> dict[str, int]:
+        """Messages on the bus not yet handled (read or not), per event name. Handled ones
+        are deleted, so the stream holds only these: an administrative read of all of it."""
+        counts: dict[str, int] = {}
+        start = "-"
+        while True:
+            entries = await self.redis.xrange(Keys.events, min=start, count=1000)
+            for _, fields in entries:
+                event = _text(fields.get(b"event", b""))
+                counts[event] = counts.get(event, 0) + 1
+            if len(entries) < 1000:
+                return counts
+            start = "(" + _text(entries[-1][0])
 
     async def add_event_handler(self, handler: Json) -> bool:
         """Store a new handler; False if one with that name exists."""

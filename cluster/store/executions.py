@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import orjson
 
-from actors.workflow.state import public_task
+from actors.workflow.task_view import api_task, definition_index
 from cluster.store.base import StoreBase
 from cluster.store.encoding import Json, dumps, execution_json
 from cluster.store.indexes import _unindex
@@ -21,6 +21,11 @@ _COMPARE_AND_DELETE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+# A digest names a definition's content, so its index never goes stale: kept per process.
+_DEFINITION_INDEXES: dict[bytes, dict[str, Json]] = {}
+_DEFINITION_INDEXES_MAX = 512
 
 
 class ExecutionStore(StoreBase):
@@ -37,6 +42,30 @@ class ExecutionStore(StoreBase):
             return {}
         found = await self.redis.hmget(Keys.definitions, digests)
         return {digest: raw for digest, raw in zip(digests, found, strict=True) if raw is not None}
+
+    async def definition_indexes(self, digests: Iterable[bytes | None]) -> dict[bytes, dict[str, Json]]:
+        """The WorkflowTasks of stored definitions by reference name, for `api_task`."""
+        wanted = {digest for digest in digests if digest}
+        missing = [digest for digest in wanted if digest not in _DEFINITION_INDEXES]
+        if missing:
+            found = await self.definitions_by_digest(missing)
+            if len(_DEFINITION_INDEXES) + len(found) > _DEFINITION_INDEXES_MAX:
+                _DEFINITION_INDEXES.clear()
+            for digest, raw in found.items():
+                _DEFINITION_INDEXES[digest] = definition_index(orjson.loads(raw))
+        return {digest: _DEFINITION_INDEXES[digest] for digest in wanted if digest in _DEFINITION_INDEXES}
+
+    async def with_workflow_tasks(self, tasks: list[Json]) -> list[Json]:
+        """Tasks (as a queue hands them out) with the `workflowTask` of their definition."""
+        workflow_ids = list({task["workflowInstanceId"] for task in tasks if "workflowTask" not in task})
+        if not workflow_ids:
+            return tasks
+        pipe = self.redis.pipeline(transaction=False)
+        for workflow_id in workflow_ids:
+            pipe.hget(Keys.execution(self.partition(workflow_id), workflow_id), "def")
+        digests = dict(zip(workflow_ids, await pipe.execute(), strict=True))
+        indexes = await self.definition_indexes(digests.values())
+        return [api_task(task, indexes.get(digests.get(task["workflowInstanceId"]) or b"")) for task in tasks]
 
     async def get_workflow(self, workflow_id: str, include_tasks: bool = True) -> Json | None:
         """The execution as Conductor's API shows it, from its last checkpoint."""
@@ -79,8 +108,12 @@ class ExecutionStore(StoreBase):
         workflow_id = await self.workflow_of_task(task_id)
         if workflow_id is None:
             return None
-        raw = await self.redis.hget(Keys.execution(self.partition(workflow_id), workflow_id), "t:" + task_id)
-        return public_task(orjson.loads(raw)) if raw else None
+        key = Keys.execution(self.partition(workflow_id), workflow_id)
+        raw, digest = await self.redis.hmget(key, ["t:" + task_id, "def"])
+        if not raw:
+            return None
+        indexes = await self.definition_indexes([digest])
+        return api_task(orjson.loads(raw), indexes.get(digest or b""))
 
     async def get_workflows(self, workflow_ids: list[str], with_definition: bool = True) -> list[Json | None]:
         """Executions without their tasks (as `get_workflow(id, False)`), in one round trip or two."""
@@ -107,13 +140,11 @@ class ExecutionStore(StoreBase):
         for task_id, owner in zip(task_ids, owners, strict=True):
             if owner is not None:
                 workflow_id = owner.decode()
-                pipe.hget(Keys.execution(self.partition(workflow_id), workflow_id), "t:" + task_id)
-        raws = iter(await pipe.execute())
-        tasks: list[Json | None] = []
-        for owner in owners:
-            raw = next(raws) if owner is not None else None
-            tasks.append(public_task(orjson.loads(raw)) if raw else None)
-        return tasks
+                pipe.hmget(Keys.execution(self.partition(workflow_id), workflow_id), ["t:" + task_id, "def"])
+        found = iter(await pipe.execute())
+        pairs = [next(found) if owner is not None else [None, None] for owner in owners]
+        indexes = await self.definition_indexes(digest for _, digest in pairs)
+        return [api_task(orjson.loads(raw), indexes.get(digest or b"")) if raw else None for raw, digest in pairs]
 
     async def task_ids_of_workflow(self, workflow_id: str) -> list[str]:
         fields = await self.redis.hkeys(Keys.execution(self.partition(workflow_id), workflow_id))

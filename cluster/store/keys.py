@@ -36,7 +36,14 @@ Layout (all keys start with `podium:`):
 | `pools` | hash type -> pool size | task types served by Python actor pools |
 | `cluster` | hash | settings fixed at creation (`partitions`) |
 | `events` | stream of `{event, payload, id}` | the event bus: EVENT task messages and events posted to the API |
+| `brokers:outbox` | stream like `events` | EVENT messages for a broker sink, until a gateway publishes them |
 | `meta:eventhandlers` | hash name -> EventHandler JSON | event handlers |
+| `{sched}:defs` | hash name -> WorkflowSchedule JSON | workflow schedules (cluster/store/schedules.py) |
+| `{sched}:timers` | zset name by next fire ms | each active schedule's durable timer (claimed: its claim's end) |
+| `{sched}:firing` | hash name -> fire ms | schedules a gateway claimed and is firing, and the fire time |
+| `{sched}:runs:<name>` | zset executionId by scheduled ms | the fires of one schedule, for search |
+| `{sched}:run` | hash executionId -> JSON | one record per fire (WorkflowScheduleExecutionModel) |
+| `{sched}:runnames` | set | schedules with fire records (deleted ones included) |
 | `{ix}:wf:all` | zset id by startTime | every execution, for search (cluster/search.py) |
 | `{ix}:wf:type:<name>` | zset id by startTime | executions of one workflow type |
 | `{ix}:wf:status:<status>` | zset id by startTime | executions in one status |
@@ -52,9 +59,9 @@ the change; the scores of one member are equal in every index it is in. Tasks ha
 `all` set (every task is in exactly one status set) and no summary (their records in
 `{pN}:wf:{id}` serve).
 
-`{pN}`, `{q:<type>}` and `{ix}` are Redis Cluster hash tags: every key of one partition,
-of one task type's queues, and of the search indexes lives in one slot. Keys written
-before the tags existed (`queue:<domain>:<type>`, `ix:...`) are renamed at start
+`{pN}`, `{q:<type>}`, `{ix}` and `{sched}` are Redis Cluster hash tags: every key of one
+partition, of one task type's queues, of the search indexes and of the schedules lives in
+one slot. Keys written before the tags existed (`queue:<domain>:<type>`, `ix:...`) are renamed at start
 (`cluster/store/layout.py`).
 """
 
@@ -82,6 +89,7 @@ class Keys:
     pools = f"{PREFIX}pools"
     cluster = f"{PREFIX}cluster"
     events = f"{PREFIX}events"
+    broker_outbox = f"{PREFIX}brokers:outbox"
     event_handlers = f"{PREFIX}meta:eventhandlers"
 
     @staticmethod
@@ -196,6 +204,19 @@ class Keys:
     @staticmethod
     def poll_data(task_type: str) -> str:
         return f"{PREFIX}polldata:{task_type}"
+
+    # -- schedules: one hash tag, so the scripts that claim and advance them stay in one slot --
+
+    SCHEDULES = f"{PREFIX}{{sched}}:"
+    schedules = f"{SCHEDULES}defs"
+    schedule_timers = f"{SCHEDULES}timers"
+    schedules_firing = f"{SCHEDULES}firing"
+    schedule_runs = f"{SCHEDULES}run"
+    schedule_run_names = f"{SCHEDULES}runnames"
+
+    @staticmethod
+    def schedule_runs_of(name: str) -> str:
+        return f"{Keys.SCHEDULES}runs:{name}"
 
     # -- search indexes (the `ix:` keys) --
     # One hash tag for all of them: a search intersects and unions them in one command.

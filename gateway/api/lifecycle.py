@@ -16,7 +16,7 @@ from actors.workflow import events as ev
 from definitions.models import TERMINAL_WORKFLOW_STATUSES, ConductorModel
 from gateway.api.workflows import existing_workflow, pause, remove, resume, send_to_workflow, terminate
 from gateway.context import GatewayContext, context_of
-from gateway.errors import ApiError, bad_request, conflict, not_found
+from gateway.errors import ApiError, bad_request, conflict, not_found, workflow_not_found
 from gateway.http import bool_param, json_response, parse_model, read_json, read_model, text_response
 
 log = logging.getLogger("podium.gateway")
@@ -55,7 +55,9 @@ async def restart(context: GatewayContext, workflow_id: str, use_latest_definiti
         name = (await existing_workflow(context, workflow_id))["workflowName"]
         definition_json = await context.store.get_workflow_def_raw(name)
         if definition_json is None:
-            raise not_found(f"No workflow definition named '{name}' to restart workflow '{workflow_id}' with")
+            # Conductor's text, then what is missing.
+            missing = f"no workflow definition named '{name}'"
+            raise not_found(f"Unable to find latest definition for {workflow_id}: {missing}")
     await send_to_workflow(context, workflow_id, ev.Restart(definition_json=definition_json), "restart")
 
 
@@ -284,3 +286,20 @@ async def bulk_terminate_remove(request: web.Request) -> web.Response:
     bool_param(request, "archiveWorkflow", True)
     reason = request.query.get("reason")
     return await _bulk(request, lambda context, workflow_id: terminate_remove(context, workflow_id, reason))
+
+
+@routes.post("/api/workflow/bulk/search")
+async def bulk_search(request: web.Request) -> web.Response:
+    """The executions of the listed ids: found ones in `bulkSuccessfulResults`, in request order."""
+    context = context_of(request)
+    include_tasks = bool_param(request, "includeTasks", True)
+    workflow_ids = await _workflow_ids(request)
+    found = await asyncio.gather(*(context.store.get_workflow(i, include_tasks) for i in workflow_ids))
+    response = {
+        "bulkSuccessfulResults": [w for w in found if w is not None],
+        "bulkErrorResults": {
+            i: workflow_not_found(i).message for i, w in zip(workflow_ids, found, strict=True) if w is None
+        },
+        "message": "Bulk Request has been processed.",
+    }
+    return json_response(response)

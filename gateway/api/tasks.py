@@ -6,16 +6,18 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from aiohttp import web
 
 from actors.shard import NOT_FOUND, TASK_NOT_FOUND
 from actors.workflow import events as ev
+from actors.workflow.graph import base_reference
 from cluster.store import Keys
 from definitions.models import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES, TaskResult, TaskStatus
 from gateway.context import GatewayContext, context_of
-from gateway.errors import bad_request, not_found
+from gateway.errors import bad_request, not_found, workflow_not_found
 from gateway.http import int_param, json_response, read_json, read_model, text_response
 from gateway.queue_waker import FALLBACK_SECONDS
 
@@ -54,6 +56,7 @@ async def poll_tasks(
             await context.store.record_poll(task_type, worker_id, domain, now)
     if not tasks:
         return []
+    tasks = await context.store.with_workflow_tasks(tasks)
     for task in tasks:
         task["status"] = "IN_PROGRESS"
         task["pollCount"] = task.get("pollCount", 0) + 1
@@ -105,9 +108,9 @@ async def record_result(context: GatewayContext, result: TaskResult) -> None:
     )
     outcome = await context.router.deliver(result.workflow_instance_id, event)
     if outcome == NOT_FOUND:
-        raise not_found(f"No workflow with id '{result.workflow_instance_id}'")
+        raise workflow_not_found(result.workflow_instance_id)
     if outcome == TASK_NOT_FOUND:
-        raise not_found(f"No task '{result.task_id}' in workflow '{result.workflow_instance_id}'")
+        raise not_found(f"No such task found by id: {result.task_id}")
     now = now_ms()
     for entry in result.logs:
         text = entry.get("log") if isinstance(entry, dict) else str(entry)
@@ -194,19 +197,22 @@ def _blocks(task: dict[str, Any]) -> bool:
 
 
 async def find_blocking(
-    context: GatewayContext, workflow: dict[str, Any]
+    context: GatewayContext, workflow: dict[str, Any], task_refs: Collection[str] = ()
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Blocking tasks of the workflow and its running sub-workflows, and the first workflow holding one."""
+    """Blocking tasks of the workflow and its running sub-workflows, and the first workflow holding one.
+
+    A task named in `task_refs` (execute's `waitUntilTaskRef`) blocks once it has ended.
+    """
     blocking: list[dict[str, Any]] = []
     holder: dict[str, Any] | None = None
     for task in workflow["tasks"]:
-        if _blocks(task):
+        if _blocks(task) or (task["referenceTaskName"] in task_refs and not _active(task)):
             blocking.append(task)
             holder = holder or workflow
         if task["taskType"] == "SUB_WORKFLOW" and _active(task) and task.get("subWorkflowId"):
             child = await context.store.get_workflow(task["subWorkflowId"], include_tasks=True)
             if child is not None:
-                in_child, child_holder = await find_blocking(context, child)
+                in_child, child_holder = await find_blocking(context, child, task_refs)
                 blocking.extend(in_child)
                 holder = holder or child_holder
     return blocking, holder
@@ -220,13 +226,21 @@ def _signal_status(raw: str) -> TaskStatus:
     return TaskStatus(status)
 
 
-async def signal(context: GatewayContext, workflow_id: str, status: TaskStatus, output: dict[str, Any]) -> str:
-    """Complete (or fail) the task the workflow is blocked on; answers that task's id."""
+async def signal(
+    context: GatewayContext, workflow_id: str, status: TaskStatus, output: dict[str, Any], *, required: bool = True
+) -> str | None:
+    """Complete (or fail) the task the workflow is blocked on; answers that task's id.
+
+    With nothing blocked, a `required` signal is a 404; otherwise it does nothing and
+    answers None, as Conductor's asynchronous signal does (conductor-python sends
+    signals after the workflow may have ended)."""
     workflow = await context.store.get_workflow(workflow_id, include_tasks=True)
     if workflow is None:
-        raise not_found(f"No workflow with id '{workflow_id}'")
+        raise workflow_not_found(workflow_id)
     task = await find_signalled_task(context, workflow)
     if task is None:
+        if not required:
+            return None
         raise not_found(f"Found no blocked task in workflow {workflow_id} to signal")
     result = TaskResult(
         workflow_instance_id=task["workflowInstanceId"], task_id=task["taskId"], status=status, output_data=output
@@ -316,16 +330,21 @@ def signal_response(
 
 
 async def await_signal_response(
-    context: GatewayContext, workflow_id: str, strategy: str, timeout_ms: int
+    context: GatewayContext,
+    workflow_id: str,
+    strategy: str,
+    timeout_ms: int,
+    task_refs: Collection[str] = (),
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """Wait until the workflow ends or blocks again (Conductor's WorkflowSignalResponder)."""
-    request_id = str(uuid.uuid4())
+    request_id = request_id or str(uuid.uuid4())
     deadline = time.monotonic() + timeout_ms / 1000
     while True:
         workflow = await context.store.get_workflow(workflow_id, include_tasks=True)
         if workflow is None:
-            raise not_found(f"No workflow with id '{workflow_id}'")
-        blocking, holder = await find_blocking(context, workflow)
+            raise workflow_not_found(workflow_id)
+        blocking, holder = await find_blocking(context, workflow, task_refs)
         if blocking or workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
             return signal_response(workflow, blocking, holder, strategy, request_id, timed_out=False)
         remaining = deadline - time.monotonic()
@@ -338,7 +357,7 @@ async def await_signal_response(
 async def signal_async(request: web.Request) -> web.Response:
     status = _signal_status(request.match_info["status"])
     output = await read_task_output(request)
-    await signal(context_of(request), request.match_info["workflowId"], status, output)
+    await signal(context_of(request), request.match_info["workflowId"], status, output, required=False)
     return json_response({})
 
 
@@ -358,27 +377,67 @@ async def signal_sync(request: web.Request) -> web.Response:
     return json_response(await await_signal_response(context, workflow_id, strategy, timeout_ms))
 
 
-@routes.post("/api/tasks/{workflowId}/{taskRefName}/{status}")
-async def update_task_by_reference(request: web.Request) -> web.Response:
-    context = context_of(request)
-    workflow_id, reference = request.match_info["workflowId"], request.match_info["taskRefName"]
-    status = request.match_info["status"].upper()
+def pending_task(workflow: dict[str, Any], reference: str) -> dict[str, Any] | None:
+    """Conductor's choice (ExecutionService.getPendingTaskForWorkflow): the first unfinished
+    task with that reference name, else the first unfinished one of that name in a loop
+    iteration (`ref__2` for `ref`)."""
+    unfinished = [task for task in workflow["tasks"] if _active(task)]
+    for task in unfinished:
+        if task["referenceTaskName"] == reference:
+            return task
+    return next((task for task in unfinished if base_reference(task["referenceTaskName"]) == reference), None)
+
+
+def _result_status(raw: str) -> TaskStatus:
+    status = raw.upper()
     if status not in TaskStatus.__members__ or status == "SCHEDULED":
         raise bad_request(f"Unknown task status {status!r}")
+    return TaskStatus(status)
+
+
+async def update_by_reference(request: web.Request) -> tuple[str, dict[str, Any] | None]:
+    """Update the pending task named by the path; answers the workflow id and the task
+    updated (None when no task of that name is pending)."""
+    context = context_of(request)
+    workflow_id, reference = request.match_info["workflowId"], request.match_info["taskRefName"]
+    status = _result_status(request.match_info["status"])
     output = await read_task_output(request)
     workflow = await context.store.get_workflow(workflow_id, include_tasks=True)
     if workflow is None:
-        raise not_found(f"No workflow with id '{workflow_id}'")
-    candidates = [t for t in workflow["tasks"] if t["referenceTaskName"] == reference]
-    if not candidates:
-        raise not_found(f"No task '{reference}' in workflow '{workflow_id}'")
-    pending = [t for t in candidates if t["status"] not in TERMINAL_TASK_STATUSES]
-    task = (pending or candidates)[-1]
+        raise workflow_not_found(workflow_id)
+    task = pending_task(workflow, reference)
+    if task is None:
+        return workflow_id, None
     result = TaskResult(
-        workflow_instance_id=workflow_id, task_id=task["taskId"], status=TaskStatus(status), output_data=output
+        workflow_instance_id=workflow_id,
+        task_id=task["taskId"],
+        status=status,
+        output_data=output,
+        worker_id=request.query.get("workerid") or None,
     )
     await record_result(context, result)
-    return text_response(task["taskId"])
+    return workflow_id, task
+
+
+@routes.post("/api/tasks/{workflowId}/{taskRefName}/{status}/sync")
+async def update_task_by_reference_sync(request: web.Request) -> web.Response:
+    """Conductor's updateTaskSync: the update, then the workflow with its tasks."""
+    workflow_id, task = await update_by_reference(request)
+    if task is None:
+        reference = request.match_info["taskRefName"]
+        raise not_found(f"Found no running task {reference} of workflow {workflow_id} to update")
+    # The shard answers a delivery once the step's checkpoint is written: this read sees the update.
+    workflow = await context_of(request).store.get_workflow(workflow_id, include_tasks=True)
+    if workflow is None:  # removed in between
+        raise workflow_not_found(workflow_id)
+    return json_response(workflow)
+
+
+@routes.post("/api/tasks/{workflowId}/{taskRefName}/{status}")
+async def update_task_by_reference(request: web.Request) -> web.Response:
+    # Conductor answers 200 with an empty body when no task of that name is pending.
+    _, task = await update_by_reference(request)
+    return text_response(task["taskId"] if task is not None else "")
 
 
 def _queue_name(task_type: str, domain: str | None) -> str:
@@ -430,19 +489,56 @@ async def queue_sizes(request: web.Request) -> web.Response:
     return json_response(await context_of(request).store.queue_sizes(task_types))
 
 
+@routes.get("/api/tasks/queue/size")
+async def queue_size(request: web.Request) -> web.Response:
+    """Conductor's taskDepth: the size of one queue, named as Conductor names it."""
+    task_type = request.query.get("taskType", "").strip()
+    if not task_type:
+        raise bad_request("Query parameter 'taskType' is required")
+    domain = request.query.get("domain", "").strip() or None
+    # Podium has no isolation groups or execution namespaces: such a queue is always empty.
+    if request.query.get("isolationGroupId", "").strip() or request.query.get("executionNamespace", "").strip():
+        return json_response(0)
+    if domain is None:
+        return json_response((await context_of(request).store.queue_sizes([task_type]))[task_type])
+    counts = (await context_of(request).store.queues()).get((task_type, domain))
+    return json_response(counts["ready"] + counts["delayed"] if counts else 0)
+
+
+STORAGE_OPERATIONS = ("READ", "WRITE")
+PAYLOAD_TYPES = ("WORKFLOW_INPUT", "WORKFLOW_OUTPUT", "TASK_INPUT", "TASK_OUTPUT")
+
+
+@routes.get("/api/tasks/externalstoragelocation")
+@routes.get("/api/tasks/external-storage-location")
+async def external_storage_location(request: web.Request) -> web.Response:
+    """What Conductor answers with its default (dummy) payload storage: a path and no uri.
+
+    Podium keeps every payload in Redis; nothing is ever read from or written to this path.
+    """
+    path, operation = request.query.get("path"), request.query.get("operation")
+    payload_type = request.query.get("payloadType")
+    for name, value in (("path", path), ("operation", operation), ("payloadType", payload_type)):
+        if value is None:
+            raise bad_request(f"Query parameter '{name}' is required")
+    if str(operation).upper() not in STORAGE_OPERATIONS or str(payload_type).upper() not in PAYLOAD_TYPES:
+        raise bad_request(f"Invalid input - Operation: {operation}, PayloadType: {payload_type}")
+    return json_response({"path": f"{path}{uuid.uuid4()}.json"})
+
+
 @routes.get("/api/tasks/{taskId}")
 async def get_task(request: web.Request) -> web.Response:
     task_id = request.match_info["taskId"]
     task = await context_of(request).store.get_task(task_id)
     if task is None:
-        raise not_found(f"No task with id '{task_id}'")
+        raise not_found(f"Task not found for taskId: {task_id}")
     return json_response(task)
 
 
 async def _known_task_id(request: web.Request) -> str:
     task_id = request.match_info["taskId"]
     if await context_of(request).store.workflow_of_task(task_id) is None:
-        raise not_found(f"No task with id '{task_id}'")
+        raise not_found(f"Task not found for taskId: {task_id}")
     return task_id
 
 
@@ -464,4 +560,6 @@ async def append_log(request: web.Request) -> web.Response:
 @routes.get("/api/tasks/{taskId}/log")
 async def get_logs(request: web.Request) -> web.Response:
     task_id = await _known_task_id(request)
-    return json_response(await context_of(request).store.task_logs(task_id))
+    logs = await context_of(request).store.task_logs(task_id)
+    # Conductor answers 204 with no body when a task has no logs.
+    return json_response(logs) if logs else web.Response(status=204)

@@ -53,7 +53,7 @@ class PodiumClient:
     def register(self, workflow: dict[str, Any], task_defs: list[dict[str, Any]] | None = None) -> None:
         if task_defs:
             self.ok("POST", "/metadata/taskdefs", json=task_defs)
-        self.ok("POST", "/metadata/workflow", json=workflow)
+        self.ok("POST", "/metadata/workflow", json=workflow, params={"overwrite": "true"})
 
     def start(self, name: str, workflow_input: dict[str, Any] | None = None, **fields: Any) -> str:
         return str(self.ok("POST", "/workflow", json={"name": name, "input": workflow_input or {}, **fields}))

@@ -62,7 +62,7 @@ def test_register_start_wait_and_get(podium: Runtime, tmp_path: Path) -> None:
 def test_errors_are_one_line_messages_and_a_failing_exit_code(podium: Runtime) -> None:
     unknown = run_cli(podium, "start", "no_such_workflow")
     assert unknown.returncode == 1
-    assert "No workflow definition named 'no_such_workflow'" in unknown.stderr
+    assert "No such workflow found by name: no_such_workflow, version: null" in unknown.stderr
     bad_input = run_cli(podium, "start", "cli_workflow", "--input", "{not json")
     assert bad_input.returncode == 1
     assert "--input is not valid JSON" in bad_input.stderr

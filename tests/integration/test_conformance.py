@@ -33,11 +33,17 @@ The stub scenario, the same for every definition:
 - TaskDefs: every worker task name gets one with retryCount 0, or the corpus's own
   (e2e/tasks_data.json, e2e/cpewf_task_id_dyn_fork_task_def.json), renamed likewise.
 
-Definitions Podium refuses at registration for a task type it does not run are listed
-by type, not run. A definition naming a workflow the corpus does not hold is listed as
-needing it. The test prints a summary (`pytest -s`), writes it to a file, and fails for
-any run that did not reach its expected state, except those in KNOWN_DIFFERENCES (and
-then also when such a run now does reach it, so the list stays honest).
+Definitions using a task type Podium does not run are listed by type, not run (they
+register, as in Conductor, but nothing would ever work on that type). A definition
+naming a workflow the corpus does not hold is listed as needing it. The test prints a
+summary (`pytest -s`), writes it to a file, and fails for any run that did not reach
+its expected state, except those in KNOWN_DIFFERENCES (and then also when such a run
+now does reach it, so the list stays honest).
+
+Where a spec states more than the terminal state (conformance_expectations.DETAILS:
+the task sequence, the branch a SWITCH took, a DO_WHILE's iteration count, the workflow
+output), the run must show exactly that too; a mismatch fails with a diff. What every
+run showed is written beside the summary (conformance_observed.json).
 """
 
 from __future__ import annotations
@@ -58,7 +64,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conductor_corpus import corpus_items, is_task_def, is_workflow_def, load_workflow_defs
+from definitions.validation import IMPLEMENTED_TASK_TYPES
+from tests.conductor_corpus import corpus_items, is_task_def, is_workflow_def, load_workflow_defs, task_types
 from tests.integration import conformance_expectations as spec
 from tests.integration.client import TERMINAL, PodiumClient
 
@@ -491,9 +498,15 @@ def register_all(client: PodiumClient, plans: list[Plan]) -> tuple[list[Plan], d
     refused: dict[str, str] = {}
     for item in plans:
         to_register = item.others + ([] if item.entry.start_request is not None else [item.main])
+        # Conductor, and so Podium, registers any task type; one Podium does not run
+        # would only wait for a worker that never comes, so such a definition is listed.
+        kinds = sorted(set().union(*(task_types(d) for d in [item.main, *item.others])) - IMPLEMENTED_TASK_TYPES)
+        if kinds:
+            unsupported[item.entry.key] = kinds
+            continue
         problem = ""
         for definition in to_register:
-            response = client.request("POST", "/metadata/workflow", json=definition)
+            response = client.request("POST", "/metadata/workflow", json=definition, params={"overwrite": "true"})
             if response.status_code != 200:
                 problem = response.json().get("message", response.text) if response.content else response.text
                 break
@@ -523,7 +536,8 @@ def test_every_corpus_workflow_reaches_the_state_its_spec_expects(
     client: PodiumClient, stand_in_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     assert len(ENTRIES) >= 100, f"expected Conductor's corpus, found {len(ENTRIES)} definitions"
-    stale = (set(spec.INPUTS) | set(spec.EXPECTED) | set(spec.KNOWN_DIFFERENCES)) - {e.key for e in ENTRIES}
+    named = set(spec.INPUTS) | set(spec.EXPECTED) | set(spec.KNOWN_DIFFERENCES) | set(spec.DETAILS)
+    stale = named - {e.key for e in ENTRIES}
     assert not stale, f"conformance_expectations names definitions the corpus does not hold: {sorted(stale)}"
 
     run = uuid.uuid4().hex[:8]
@@ -565,14 +579,34 @@ def test_every_corpus_workflow_reaches_the_state_its_spec_expects(
             Outcome(key, spec.expected_status(key), actual, reason if actual != "COMPLETED" else "", seconds)
         )
 
+    # What the specs state beyond the status: task sequence, branches, iterations, output.
+    details_checked = 0
+    detail_problems: dict[str, list[str]] = {}
+    observed: dict[str, Json] = {}
+    for workflow_id, key in sorted(roots.items(), key=lambda pair: pair[1]):
+        workflow = last[workflow_id]
+        observed[key] = spec.observation(workflow)
+        detail = spec.DETAILS.get(key)
+        if detail is not None and workflow["status"] in TERMINAL:
+            details_checked += 1
+            problems = spec.mismatches(detail, workflow)
+            if problems:
+                detail_problems[key] = problems
+    not_run = sorted(set(spec.DETAILS) - set(roots.values()))
+
     unsupported: dict[str, list[str]] = {}
     for key, kinds in unsupported_by_key.items():
         for kind in kinds:
             unsupported.setdefault(kind, []).append(key)
     text = summary_text(outcomes, unsupported, needs, refused)
-    summary_file = tmp_path_factory.mktemp("conformance") / "conformance_summary.txt"
+    text += f"stated details (task sequence, branches, iterations, output) checked: {details_checked}\n"
+    for key, problems in sorted(detail_problems.items()):
+        text += f"  - {key}:\n" + "".join(f"      {line}\n" for line in "\n".join(problems).splitlines())
+    folder = tmp_path_factory.mktemp("conformance")
+    summary_file = folder / "conformance_summary.txt"
     summary_file.write_text(text, encoding="utf-8")
-    print(f"\n{text}summary written to {summary_file}")
+    (folder / "conformance_observed.json").write_text(json.dumps(observed, indent=1, sort_keys=True), encoding="utf-8")
+    print(f"\n{text}summary written to {summary_file}, what each run showed to {folder / 'conformance_observed.json'}")
 
     unexpected = [o for o in outcomes if not o.reached and o.key not in spec.KNOWN_DIFFERENCES]
     healed = [o.key for o in outcomes if o.reached and o.key in spec.KNOWN_DIFFERENCES]
@@ -581,3 +615,7 @@ def test_every_corpus_workflow_reaches_the_state_its_spec_expects(
         f"  {o.key}: {o.actual}, expected {o.expected} {o.reason}" for o in unexpected
     )
     assert not healed, f"these now reach their expected state; remove them from KNOWN_DIFFERENCES: {healed}"
+    assert not not_run, f"conformance_expectations.DETAILS names definitions that did not run: {not_run}"
+    assert not detail_problems, "runs that differ from what their spec states:\n" + "\n".join(
+        f"  {key}:\n    " + "\n    ".join(problems) for key, problems in sorted(detail_problems.items())
+    )

@@ -304,8 +304,9 @@ def test_an_event_task_with_another_provider_fails_with_the_reason(client: Podiu
     failed = client.wait(client.start(name))
 
     assert failed["status"] == "FAILED"
-    assert failed["tasks"][0]["reasonForIncompletion"].startswith(
-        "sink type 'sqs' is not supported; Podium publishes to conductor sinks"
+    # This Podium has no SQS configured (tests/integration/test_event_brokers.py has one that has).
+    assert failed["tasks"][0]["reasonForIncompletion"] == (
+        "'sqs:my-queue' names a sqs queue, but PODIUM_SQS_ENDPOINT_URL or PODIUM_SQS_REGION is not set"
     )
 
 

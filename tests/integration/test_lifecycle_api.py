@@ -352,11 +352,15 @@ def test_signal_with_a_bad_body_is_400(client: PodiumClient, running: str, body:
     assert_error(response, 400, fragment)
 
 
-def test_signal_without_a_blocked_task_is_404(client: PodiumClient, running: str) -> None:
+def test_a_sync_signal_without_a_blocked_task_is_404_and_an_async_one_does_nothing(
+    client: PodiumClient, running: str
+) -> None:
     # Its only task is a SIMPLE one, waiting for a worker: nothing to signal.
-    for path in ("signal", "signal/sync"):
-        response = client.request("POST", f"/tasks/{running}/COMPLETED/{path}", json={"x": 1})
-        assert_error(response, 404, f"Found no blocked task in workflow {running} to signal")
+    response = client.request("POST", f"/tasks/{running}/COMPLETED/signal/sync", json={"x": 1})
+    assert_error(response, 404, f"Found no blocked task in workflow {running} to signal")
+    # Conductor's asynchronous signal answers 200 and changes nothing.
+    response = client.request("POST", f"/tasks/{running}/COMPLETED/signal", json={"x": 1})
+    assert response.status_code == 200, response.text
     assert task_of(client.workflow(running), "a")["status"] == "SCHEDULED"
 
 
@@ -858,7 +862,8 @@ def test_terminate_can_trigger_the_failure_workflow(client: PodiumClient, uid: s
     client.register({"name": handler, "tasks": [{"name": "noop", "taskReferenceName": "noop", "type": "NOOP"}]})
     name = register_waits(client, uid, 1)
     definition = client.ok("GET", f"/metadata/workflow/{name}")
-    client.ok("POST", "/metadata/workflow", json={**definition, "failureWorkflow": handler})
+    changed = {**definition, "failureWorkflow": handler}
+    client.ok("POST", "/metadata/workflow", json=changed, params={"overwrite": "true"})
     plain, triggering, bulk_triggering = (client.start(name) for _ in range(3))
 
     client.ok("DELETE", f"/workflow/{plain}", params={"reason": "quiet"})

@@ -539,7 +539,7 @@ def test_set_variable_is_visible_in_the_workflow(client: PodiumClient, uid: str)
     assert waiting["variables"] == {"var": "var_test_value"}
     assert statuses(waiting) == {"simple": "COMPLETED", "set_variable_1": "COMPLETED", "wait0": "IN_PROGRESS"}
     assert task_of(waiting, "set_variable_1")["inputData"] == {"var": "var_test_value"}
-    status = client.ok("GET", f"/workflow/{workflow_id}/status")
+    status = client.ok("GET", f"/workflow/{workflow_id}/status", params={"includeVariables": "true"})
     assert status["variables"] == {"var": "var_test_value"}
 
     client.ok("POST", f"/tasks/{workflow_id}/wait0/COMPLETED", json={})

@@ -335,7 +335,7 @@ def test_names_and_versions_latest_versions_and_starting_by_version(client: Podi
     assert client.workflow(by_path)["workflowVersion"] == 1
     assert set(ids(search(client, query=f"workflowType = {name} AND version = 1"))) == {first, by_path}
     assert ids(search(client, query=f"workflowType = {name} AND version = 2")) == [newest]
-    assert_error(client.request("POST", "/workflow", json={"name": name, "version": 3}), 404, "version 3")
+    assert_error(client.request("POST", "/workflow", json={"name": name, "version": 3}), 404, "version: 3")
 
 
 # -- conductor-python ---------------------------------------------------------------------------

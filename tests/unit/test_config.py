@@ -58,6 +58,13 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "PODIUM_SHARDS_PER_NODE": "3",
         "PODIUM_REDIS_CLUSTER": "yes",
         "PODIUM_REDIS_APPENDFSYNC": "always",
+        "PODIUM_AMQP_URL": "amqp://guest:guest@rabbit:5672/",
+        "PODIUM_NATS_URL": "nats://nats:4222",
+        "PODIUM_SQS_ENDPOINT_URL": "http://sqs:9324",
+        "PODIUM_SQS_REGION": "eu-west-1",
+        "PODIUM_SQS_ACCESS_KEY_ID": "key",
+        "PODIUM_SQS_SECRET_ACCESS_KEY": "secret",
+        "PODIUM_KAFKA_BOOTSTRAP_SERVERS": "kafka1:9092,kafka2:9092",
     }
     assert set(env) == set(ENV_VARS.values())
     for key, value in env.items():
@@ -82,6 +89,13 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         shards_per_node=3,
         redis_cluster=True,
         redis_appendfsync="always",
+        amqp_url="amqp://guest:guest@rabbit:5672/",
+        nats_url="nats://nats:4222",
+        sqs_endpoint_url="http://sqs:9324",
+        sqs_region="eu-west-1",
+        sqs_access_key_id="key",
+        sqs_secret_access_key="secret",
+        kafka_bootstrap_servers="kafka1:9092,kafka2:9092",
     )
     assert not s.embedded_redis
 

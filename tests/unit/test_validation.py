@@ -11,7 +11,9 @@ from definitions.models import TaskDef, WorkflowDef
 from definitions.validation import (
     IMPLEMENTED_TASK_TYPES,
     DefinitionError,
+    Findings,
     check_workflow_def,
+    review_workflow_def,
     validate_workflow_def,
 )
 
@@ -57,14 +59,30 @@ def wf(*tasks: dict[str, Any], name: str = "wf") -> WorkflowDef:
     return WorkflowDef.model_validate({"name": name, "tasks": list(tasks)})
 
 
+def review(*tasks: dict[str, Any]) -> Findings:
+    return review_workflow_def(wf(*tasks))
+
+
 def errors_of(*tasks: dict[str, Any]) -> list[str]:
-    return validate_workflow_def(wf(*tasks))
+    """What registration refuses (Conductor refuses it too)."""
+    return review(*tasks).errors
+
+
+def warnings_of(*tasks: dict[str, Any]) -> list[str]:
+    """Podium's findings about a definition Conductor accepts."""
+    return review(*tasks).warnings
 
 
 def only_error(*tasks: dict[str, Any]) -> str:
-    errors = errors_of(*tasks)
-    assert len(errors) == 1, errors
-    return errors[0]
+    findings = review(*tasks)
+    assert len(findings.errors) == 1 and not findings.warnings, findings
+    return findings.errors[0]
+
+
+def only_warning(*tasks: dict[str, Any]) -> str:
+    findings = review(*tasks)
+    assert len(findings.warnings) == 1 and not findings.errors, findings
+    return findings.warnings[0]
 
 
 # --- constants -----------------------------------------------------------------------
@@ -155,11 +173,12 @@ def test_inline_sub_workflow_has_its_own_reference_namespace() -> None:
 # --- types ---------------------------------------------------------------------------
 
 
-def test_unknown_type_lists_supported_types() -> None:
-    error = only_error({"name": "u", "taskReferenceName": "u", "type": "USER_TASK"})
-    assert error.startswith("task 'u' (USER_TASK): unknown type 'USER_TASK'")
+def test_unknown_type_is_a_warning_listing_supported_types() -> None:
+    # Conductor registers any type and runs an unknown one as a worker task.
+    warning = only_warning({"name": "u", "taskReferenceName": "u", "type": "USER_TASK"})
+    assert warning.startswith("task 'u' (USER_TASK): unknown type 'USER_TASK'; it runs as a worker task polled as 'u'")
     for supported in IMPLEMENTED_TASK_TYPES:
-        assert supported in error
+        assert supported in warning
 
 
 def test_empty_type() -> None:
@@ -167,8 +186,8 @@ def test_empty_type() -> None:
 
 
 def test_a_type_conductor_has_but_podium_does_not_run_is_unknown() -> None:
-    error = only_error({"name": "k", "taskReferenceName": "k", "type": "KAFKA_PUBLISH"})
-    assert error.startswith("task 'k' (KAFKA_PUBLISH): unknown type 'KAFKA_PUBLISH'")
+    warning = only_warning({"name": "k", "taskReferenceName": "k", "type": "KAFKA_PUBLISH"})
+    assert warning.startswith("task 'k' (KAFKA_PUBLISH): unknown type 'KAFKA_PUBLISH'")
 
 
 @pytest.mark.parametrize("sink", ["conductor", "conductor:orders", "${workflow.input.sink}", "sqs:queue"])
@@ -177,12 +196,16 @@ def test_event_needs_only_a_sink(sink: str) -> None:
     assert errors_of({"name": "e", "taskReferenceName": "x", "type": "EVENT", "sink": sink}) == []
 
 
-@pytest.mark.parametrize("sink", [None, "", "  "])
-def test_event_without_a_sink(sink: str | None) -> None:
+def test_event_without_a_sink() -> None:
     task: dict[str, Any] = {"name": "e", "taskReferenceName": "x", "type": "EVENT"}
-    if sink is not None:
-        task["sink"] = sink
     assert only_error(task) == "task 'x' (EVENT): sink is missing; use 'conductor' or 'conductor:<name>'"
+
+
+@pytest.mark.parametrize("sink", ["", "  "])
+def test_event_with_a_blank_sink_is_a_warning(sink: str) -> None:
+    # Conductor refuses only a null sink; a blank one fails the task when it runs.
+    task: dict[str, Any] = {"name": "e", "taskReferenceName": "x", "type": "EVENT", "sink": sink}
+    assert only_warning(task) == "task 'x' (EVENT): sink is missing; use 'conductor' or 'conductor:<name>'"
 
 
 def test_http_needs_a_request() -> None:
@@ -223,21 +246,23 @@ def test_fork_without_branches() -> None:
 
 
 def test_fork_with_an_empty_branch() -> None:
-    assert "fork branch 1 is empty" in only_error(fork("f", [simple("a")], []), join("j", "a"))
+    assert "fork branch 1 is empty" in only_warning(fork("f", [simple("a")], []), join("j", "a"))
 
 
-def test_fork_as_last_task() -> None:
-    assert only_error(fork("fork1", [simple("a")])) == "task 'fork1' (FORK_JOIN): no JOIN follows it"
+NO_JOIN = "task 'fork1' (FORK_JOIN): no JOIN follows it; the fork fails when it runs"
+
+
+def test_fork_as_last_task_is_accepted_with_a_warning() -> None:
+    # conductor-python's kitchensink ends with a fork; Conductor registers it.
+    assert only_warning(fork("fork1", [simple("a")])) == NO_JOIN
 
 
 def test_fork_join_must_be_immediately_followed_by_join() -> None:
-    error = only_error(fork("fork1", [simple("a")]), simple("between"), join("j", "a"))
-    assert error == "task 'fork1' (FORK_JOIN): no JOIN follows it"
+    assert only_warning(fork("fork1", [simple("a")]), simple("between"), join("j", "a")) == NO_JOIN
 
 
 def test_join_in_another_list_does_not_count() -> None:
-    errors = errors_of(switch("s", {"x": [fork("fork1", [simple("a")])]}), join("j", "a"))
-    assert errors == ["task 'fork1' (FORK_JOIN): no JOIN follows it"]
+    assert warnings_of(switch("s", {"x": [fork("fork1", [simple("a")])]}), join("j", "a")) == [NO_JOIN]
 
 
 def test_nested_forks_each_with_their_join() -> None:
@@ -247,8 +272,8 @@ def test_nested_forks_each_with_their_join() -> None:
 
 
 def test_join_on_unknown_reference() -> None:
-    error = only_error(fork("f", [simple("a")]), join("j", "a", "ghost"))
-    assert error == "task 'j' (JOIN): joinOn names unknown task 'ghost'"
+    warning = only_warning(fork("f", [simple("a")]), join("j", "a", "ghost"))
+    assert warning == "task 'j' (JOIN): joinOn names unknown task 'ghost'; the join waits for it"
 
 
 def test_join_on_may_name_a_task_nested_anywhere() -> None:
@@ -282,12 +307,37 @@ def test_dynamic_fork_newer_form_needs_no_tasks_param(target: str) -> None:
 
 
 def test_dynamic_fork_without_tasks_param() -> None:
-    assert "dynamicForkTasksParam is missing" in only_error(dyn_fork("df"), join("j"))
+    errors = errors_of(dyn_fork("df"), join("j"))
+    assert len(errors) == 2
+    assert "dynamicForkTasksParam is missing" in errors[0]
+    assert errors[1] == "task 'df' (FORK_JOIN_DYNAMIC): dynamicForkTasksInputParamName is missing"
+
+
+def test_dynamic_fork_classic_form_needs_the_input_param_name_as_in_conductor() -> None:
+    error = only_error(dyn_fork("df", dynamicForkTasksParam="t"), join("j"))
+    assert error == "task 'df' (FORK_JOIN_DYNAMIC): dynamicForkTasksInputParamName is missing"
+
+
+def test_dynamic_fork_legacy_param_alone_is_accepted() -> None:
+    assert review(dyn_fork("df", dynamicForkJoinTasksParam="legacy"), join("j")) == Findings([], [])
+
+
+def test_dynamic_fork_legacy_and_classic_params_together_are_refused() -> None:
+    task = dyn_fork("df", dynamicForkJoinTasksParam="legacy", dynamicForkTasksParam="t")
+    assert "can be used, not both" in only_error(task, join("j"))
+
+
+def test_dynamic_fork_inputs_alone_are_accepted_with_a_warning() -> None:
+    # Conductor accepts forkTaskInputs on its own; the fork then fails when it runs.
+    warning = only_warning(dyn_fork("df", inputParameters={"forkTaskInputs": []}), join("j"))
+    assert "forkTaskInputs without forkTaskName or forkTaskWorkflow" in warning
 
 
 def test_dynamic_fork_without_join() -> None:
     task = dyn_fork("df", dynamicForkTasksParam="t", dynamicForkTasksInputParamName="i")
-    assert only_error(task, simple("a")) == "task 'df' (FORK_JOIN_DYNAMIC): no JOIN follows it"
+    assert only_warning(task, simple("a")) == (
+        "task 'df' (FORK_JOIN_DYNAMIC): no JOIN follows it; the fork fails when it runs"
+    )
 
 
 # --- SWITCH / DECISION ---------------------------------------------------------------
@@ -298,21 +348,28 @@ def test_switch_valid_with_each_evaluator() -> None:
         assert errors_of(switch("s", {"a": [simple("x")]}, evaluatorType=evaluator)) == []
 
 
-def test_switch_with_only_a_default_case_is_accepted() -> None:
-    assert errors_of(switch("s", {}, defaultCase=[simple("x")])) == []
+def test_switch_with_only_a_default_case_is_refused_as_in_conductor() -> None:
+    # WorkflowTaskTypeConstraint: "decisionCases should have atleast one task".
+    error = only_error(switch("s", {}, defaultCase=[simple("x")]))
+    assert error == "task 's' (SWITCH): decisionCases is empty; a SWITCH needs at least one case"
+
+
+CASES = {"a": [simple("x")]}
 
 
 def test_switch_without_evaluator_type() -> None:
-    assert only_error(switch("s", {}, evaluatorType=None)) == "task 's' (SWITCH): evaluatorType is missing"
+    assert only_error(switch("s", CASES, evaluatorType=None)) == "task 's' (SWITCH): evaluatorType is missing"
 
 
 def test_switch_without_expression() -> None:
-    assert only_error(switch("s", {}, expression="")) == "task 's' (SWITCH): expression is missing"
+    assert only_error(switch("s", CASES, expression=None)) == "task 's' (SWITCH): expression is missing"
+    assert only_warning(switch("s", CASES, expression="")) == "task 's' (SWITCH): expression is empty"
 
 
-def test_switch_with_unknown_evaluator() -> None:
-    error = only_error(switch("s", {}, evaluatorType="python"))
-    assert error.startswith("task 's' (SWITCH): evaluatorType 'python' is not one of")
+def test_switch_with_unknown_evaluator_is_accepted_with_a_warning() -> None:
+    # Conductor looks the evaluator up when the task runs, and fails the task then.
+    warning = only_warning(switch("s", CASES, evaluatorType="python"))
+    assert warning.startswith("task 's' (SWITCH): evaluatorType 'python' is not one of")
 
 
 def decision(ref: str, **extra: Any) -> dict[str, Any]:
@@ -354,7 +411,10 @@ def test_do_while_over_items_may_leave_the_condition_empty() -> None:
 
 
 def test_do_while_blank_condition_without_items() -> None:
-    assert "loopCondition is missing" in only_error(do_while("loop", simple("a"), loopCondition=" "))
+    # Conductor only refuses a missing condition; an empty one runs the body once.
+    assert only_error(do_while("loop", simple("a"), loopCondition=None)).endswith("loopCondition is missing")
+    warning = only_warning(do_while("loop", simple("a"), loopCondition=" "))
+    assert warning == "task 'loop' (DO_WHILE): loopCondition is empty; the body runs once"
 
 
 def test_do_while_with_empty_loop_over() -> None:
@@ -408,18 +468,23 @@ def test_inline_definition_without_name_borrows_the_param_name() -> None:
 
 
 def test_inline_definition_is_validated_recursively() -> None:
-    inline = {"name": "child", "tasks": [fork("child_fork", [simple("a")])]}
-    error = only_error(sub("parent", {"name": "child", "workflowDefinition": inline}))
-    assert error == (
-        "task 'parent' (SUB_WORKFLOW): inline workflowDefinition: task 'child_fork' (FORK_JOIN): no JOIN follows it"
-    )
+    inline = {"name": "child", "tasks": [fork("child_fork", [simple("a")]), terminate("t")]}
+    findings = review(sub("parent", {"name": "child", "workflowDefinition": inline}))
+    assert findings.warnings == [
+        "task 'parent' (SUB_WORKFLOW): inline workflowDefinition: task 'child_fork' (FORK_JOIN): "
+        "no JOIN follows it; the fork fails when it runs"
+    ]
+    assert findings.errors == [
+        "task 'parent' (SUB_WORKFLOW): inline workflowDefinition: task 't' (TERMINATE): "
+        "inputParameters.terminationStatus is missing; use one of COMPLETED, FAILED, TERMINATED"
+    ]
 
 
 def test_inline_definitions_nest() -> None:
     grandchild = {"name": "gc", "tasks": [{"name": "h", "taskReferenceName": "h", "type": "NOPE"}]}
     child = {"name": "c", "tasks": [sub("inner", {"name": "gc", "workflowDefinition": grandchild})]}
-    error = only_error(sub("outer", {"name": "c", "workflowDefinition": child}))
-    assert error.startswith(
+    warning = only_warning(sub("outer", {"name": "c", "workflowDefinition": child}))
+    assert warning.startswith(
         "task 'outer' (SUB_WORKFLOW): inline workflowDefinition: "
         "task 'inner' (SUB_WORKFLOW): inline workflowDefinition: task 'h' (NOPE): unknown type"
     )
@@ -440,7 +505,8 @@ def test_inline_definition_given_as_a_model() -> None:
     assert param is not None
     param.workflow_definition = wf(fork("f", [simple("a")]), name="child")
     assert validate_workflow_def(definition) == [
-        "task 's' (SUB_WORKFLOW): inline workflowDefinition: task 'f' (FORK_JOIN): no JOIN follows it"
+        "task 's' (SUB_WORKFLOW): inline workflowDefinition: task 'f' (FORK_JOIN): "
+        "no JOIN follows it; the fork fails when it runs"
     ]
 
 
@@ -456,18 +522,21 @@ def test_inline_valid() -> None:
     assert errors_of(inline("v", evaluatorType="value-param", expression="a", a=1)) == []
 
 
+# Conductor checks nothing about INLINE at registration: these are warnings.
+
+
 def test_inline_without_expression() -> None:
-    error = only_error(inline("i", evaluatorType="javascript"))
-    assert error == "task 'i' (INLINE): inputParameters.expression is missing"
+    warning = only_warning(inline("i", evaluatorType="javascript"))
+    assert warning == "task 'i' (INLINE): inputParameters.expression is missing; the task fails when it runs"
 
 
 def test_inline_without_evaluator_type() -> None:
-    error = only_error(inline("i", expression="1"))
-    assert error == "task 'i' (INLINE): inputParameters.evaluatorType is missing"
+    warning = only_warning(inline("i", expression="1"))
+    assert warning == "task 'i' (INLINE): inputParameters.evaluatorType is missing"
 
 
 def test_inline_with_unknown_evaluator_type() -> None:
-    assert "'python' is not one of" in only_error(inline("i", evaluatorType="python", expression="1"))
+    assert "'python' is not one of" in only_warning(inline("i", evaluatorType="python", expression="1"))
 
 
 def test_inline_evaluator_type_from_an_expression_is_accepted() -> None:
@@ -484,7 +553,9 @@ def test_lambda() -> None:
     legacy = {"name": "m", "taskReferenceName": "m", "type": "LAMBDA", "scriptExpression": "return 1;"}
     assert errors_of(ok, legacy) == []
     missing = {"name": "l", "taskReferenceName": "l", "type": "LAMBDA", "inputParameters": {"a": 1}}
-    assert only_error(missing) == "task 'l' (LAMBDA): inputParameters.scriptExpression is missing"
+    assert only_warning(missing) == (
+        "task 'l' (LAMBDA): inputParameters.scriptExpression is missing; the task fails when it runs"
+    )
 
 
 def jq_task(ref: str, **extra: Any) -> dict[str, Any]:
@@ -546,14 +617,18 @@ def test_terminate_cannot_be_optional() -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    errors = errors_of(
+    findings = review(
         fork("f", [simple("a")]),
-        switch("s", {}, evaluatorType=None),
+        switch("s", CASES, evaluatorType=None),
         terminate("t"),
         {"name": "h", "taskReferenceName": "h", "type": "HTTP"},
     )
-    assert len(errors) == 4
-    assert [e.split("'")[1] for e in errors] == ["f", "s", "t", "h"]
+    assert [e.split("'")[1] for e in findings.errors] == ["s", "t", "h"]
+    assert [w.split("'")[1] for w in findings.warnings] == ["f"]
+    assert validate_workflow_def(wf(fork("f", [simple("a")]), terminate("t"))) == [
+        *errors_of(terminate("t")),
+        *warnings_of(fork("f", [simple("a")])),
+    ], "validate_workflow_def lists errors, then warnings"
 
 
 def test_scripts_are_not_executed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,8 @@ on `event_workflow_integration_test.json`): `sink: conductor` publishes to
 and taskToDomain and `event_produced`; the message id is the task id. The task COMPLETES
 once published, or stays IN_PROGRESS with asyncComplete. Podium's choices: the task
 completes in the step that schedules it (Conductor shows it SCHEDULED until its system
-task worker ran), and a sink of another provider (sqs, kafka, ...) fails the task.
+task worker ran), a broker sink (sqs, kafka, ...) goes to the broker outbox, and a sink of any
+other provider fails the task.
 """
 
 from __future__ import annotations
@@ -104,8 +105,12 @@ def test_event_names(sink: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("sink", "reason"),
     [
-        ("sqs:my-queue", "sink type 'sqs' is not supported; Podium publishes to conductor sinks (sink: sqs:my-queue)"),
-        ("kafka:topic", "sink type 'kafka' is not supported; Podium publishes to conductor sinks (sink: kafka:topic)"),
+        (
+            "pubsub:topic",
+            "sink type 'pubsub' is not supported; Podium publishes to conductor sinks and amqp, amqp_exchange, "
+            "amqp_queue, jsm, kafka, nats, nats_stream, sqs (sink: pubsub:topic)",
+        ),
+        ("sqs:", "sink 'sqs:' names no queue"),
         ("conductorx", "Invalid / Unsupported sink specified: conductorx"),
         ("", "EVENT task needs a sink, got ''"),
         (None, "EVENT task needs a sink, got None"),
@@ -118,14 +123,38 @@ def test_unsupported_sinks(sink: Any, reason: str) -> None:
 
 
 def test_an_unsupported_sink_fails_the_task_and_the_workflow_publishing_nothing() -> None:
-    run = Run(conductor_definition("workflows/sqs-test-workflow.json"))
+    run = Run(workflow(event_task("ev", sink="pubsub:topic")))
 
     [task] = run.state.tasks
     assert task["taskType"] == "EVENT"
     assert task["status"] == "FAILED"
-    assert task["reasonForIncompletion"].startswith("sink type 'sqs' is not supported")
+    assert task["reasonForIncompletion"].startswith("sink type 'pubsub' is not supported")
     assert published(run) == []
     assert run.status == "FAILED"
+
+
+@pytest.mark.parametrize("sink", ["amqp_queue:orders", "amqp_exchange:ex?routingKey=r", "nats:a.b", "sqs:q", "kafka:t"])
+def test_a_broker_sink_goes_to_the_outbox_and_waits_for_a_gateway_to_publish(sink: str) -> None:
+    run = Run(workflow(event_task("ev", sink=sink)))
+
+    [task] = run.state.tasks
+    [message] = published(run)
+    assert message.external
+    assert message.event == sink
+    assert message.message_id == task["taskId"]
+    assert message.payload["event_produced"] == sink
+    # Completed (or failed) by the gateway that publishes it, not in this step.
+    assert task["status"] == "IN_PROGRESS"
+    assert task["outputData"] == message.payload
+    assert run.status == "RUNNING"
+
+
+def test_the_sqs_corpus_workflow_publishes_to_its_queue() -> None:
+    run = Run(conductor_definition("workflows/sqs-test-workflow.json"))
+
+    [message] = published(run)
+    assert message.external
+    assert message.event.startswith("sqs:")
 
 
 def test_the_sink_is_resolved_at_run_time() -> None:
