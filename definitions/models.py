@@ -27,32 +27,6 @@ class ConductorModel(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
-class TaskType(StrEnum):
-    SIMPLE = "SIMPLE"
-    DYNAMIC = "DYNAMIC"
-    FORK_JOIN = "FORK_JOIN"
-    FORK_JOIN_DYNAMIC = "FORK_JOIN_DYNAMIC"
-    DECISION = "DECISION"
-    SWITCH = "SWITCH"
-    JOIN = "JOIN"
-    DO_WHILE = "DO_WHILE"
-    SUB_WORKFLOW = "SUB_WORKFLOW"
-    START_WORKFLOW = "START_WORKFLOW"
-    EVENT = "EVENT"
-    WAIT = "WAIT"
-    HUMAN = "HUMAN"
-    USER_DEFINED = "USER_DEFINED"
-    HTTP = "HTTP"
-    LAMBDA = "LAMBDA"
-    INLINE = "INLINE"
-    EXCLUSIVE_JOIN = "EXCLUSIVE_JOIN"
-    TERMINATE = "TERMINATE"
-    KAFKA_PUBLISH = "KAFKA_PUBLISH"
-    JSON_JQ_TRANSFORM = "JSON_JQ_TRANSFORM"
-    SET_VARIABLE = "SET_VARIABLE"
-    NOOP = "NOOP"
-
-
 class TaskStatus(StrEnum):
     SCHEDULED = "SCHEDULED"
     IN_PROGRESS = "IN_PROGRESS"
@@ -219,12 +193,6 @@ class TaskResult(ConductorModel):
     callback_after_seconds: int = 0
     worker_id: str | None = None
     logs: list[Any] = Field(default_factory=list)
-
-
-class TaskExecLog(ConductorModel):
-    log: str
-    task_id: str | None = None
-    created_time: int | None = None
 
 
 class Task(ConductorModel):
