@@ -34,6 +34,7 @@ from gateway.brokers.base import (
     close_quietly,
     parse_options,
     redelivery_delay,
+    required_name,
 )
 
 CONNECT_TIMEOUT = 10
@@ -60,9 +61,8 @@ class AmqpSettings:
 
     @staticmethod
     def of(address: Address) -> AmqpSettings:
-        name, options = parse_options(address.name)
-        if not name:
-            raise BrokerError(f"'{address.event}' names no queue or exchange")
+        raw_name, options = parse_options(address.name)
+        name = required_name(address, raw_name, "queue or exchange")
         try:
             delivery_mode = int(options.get("deliverymode", "2"))
             arguments = {"x-max-priority": int(options["maxpriority"])} if "maxpriority" in options else {}

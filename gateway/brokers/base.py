@@ -52,6 +52,15 @@ class Address:
         return PROVIDER_OF_KIND[self.kind]
 
 
+def required_name(address: Address, name: str, what: str) -> str:
+    """`name` (a part of `address`) without surrounding blanks; a BrokerError naming `what`
+    is missing when nothing is left."""
+    stripped = name.strip()
+    if not stripped:
+        raise BrokerError(f"'{address.event}' names no {what}")
+    return stripped
+
+
 def parse_address(event: str) -> Address | None:
     """The broker queue an event name names, or None for Podium's own event bus."""
     kind = broker_kind(event)

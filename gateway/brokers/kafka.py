@@ -12,16 +12,13 @@ import asyncio
 
 from aiokafka import AIOKafkaProducer
 
-from gateway.brokers.base import Address, BrokerError, Handle, Provider, close_quietly
+from gateway.brokers.base import Address, BrokerError, Handle, Provider, close_quietly, required_name
 
 REQUEST_TIMEOUT_MS = 10_000
 
 
 def topic_of(address: Address) -> str:
-    topic = address.name.strip()
-    if not topic:
-        raise BrokerError(f"'{address.event}' names no topic")
-    return topic
+    return required_name(address, address.name, "topic")
 
 
 class KafkaProvider(Provider):

@@ -32,7 +32,16 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import ConsumerConfig, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from gateway.brokers.base import Address, BrokerError, BrokerMessage, Handle, Provider, close_quietly, redelivery_delay
+from gateway.brokers.base import (
+    Address,
+    BrokerError,
+    BrokerMessage,
+    Handle,
+    Provider,
+    close_quietly,
+    redelivery_delay,
+    required_name,
+)
 
 log = logging.getLogger("podium.brokers.nats")
 CONNECT_TIMEOUT = 5
@@ -43,9 +52,7 @@ DEFAULT_QUEUE_GROUP = "podium"
 
 def split_subject(address: Address) -> tuple[str, str | None]:
     subject, _, group = address.name.partition(":")
-    if not subject.strip():
-        raise BrokerError(f"'{address.event}' names no subject")
-    return subject.strip(), group.strip() or None
+    return required_name(address, subject, "subject"), group.strip() or None
 
 
 def stream_name(subject: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
-from gateway.brokers.base import Address, BrokerError, BrokerMessage, Handle, Provider, redelivery_delay
+from gateway.brokers.base import Address, BrokerMessage, Handle, Provider, redelivery_delay, required_name
 
 # Seconds a received message stays invisible to other consumers while its handler runs.
 VISIBILITY_TIMEOUT = 30
@@ -27,10 +27,7 @@ DEFAULT_REGION = "us-east-1"
 
 
 def queue_name(address: Address) -> str:
-    name = address.name.strip()
-    if not name:
-        raise BrokerError(f"'{address.event}' names no queue")
-    return name
+    return required_name(address, address.name, "queue")
 
 
 class SqsProvider(Provider):

@@ -38,6 +38,21 @@ def _alive(pid: int) -> bool:
     return status.exists() and "zombie" not in status.read_text()
 
 
+def _start_up(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`podium up ARGS` as a user runs it, and its banner up to "Press Ctrl-C"."""
+    up = subprocess.Popen(
+        [sys.executable, "-m", "cluster.cli", "up", *args],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    banner = []
+    assert up.stdout is not None
+    for line in up.stdout:
+        banner.append(line)
+        if line.startswith("Press Ctrl-C"):
+            break
+    return up, "".join(banner)
+
+
 def test_podium_up_serves_and_ctrl_c_stops_everything_it_started(tmp_path: Path) -> None:
     home = tmp_path / "home"
     port = free_port()
@@ -45,18 +60,8 @@ def test_podium_up_serves_and_ctrl_c_stops_everything_it_started(tmp_path: Path)
     env = {**os.environ, "PODIUM_HOME": str(home), "PODIUM_PORT": str(port), "PYTHONPATH": str(REPO_ROOT)}
     env.pop("RAY_ADDRESS", None)
     env.pop("REDIS_URL", None)
-    up = subprocess.Popen(
-        [sys.executable, "-m", "cluster.cli", "up", "--no-dashboard", "--workers", "examples.workers"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    up, text = _start_up(["--no-dashboard", "--workers", "examples.workers"], env)
     try:
-        banner = []
-        assert up.stdout is not None
-        for line in up.stdout:
-            banner.append(line)
-            if line.startswith("Press Ctrl-C"):
-                break
-        text = "".join(banner)
         assert f"API:            http://127.0.0.1:{port}/api" in text, text
         health = requests.get(f"http://127.0.0.1:{port}/health", timeout=10).json()
         assert health["healthy"] is True
@@ -88,18 +93,8 @@ def test_podium_up_prints_how_to_sign_in_to_the_ray_dashboard(tmp_path: Path) ->
     # Ray's own default for a cluster `ray.init()` makes: token authentication, token in ~/.ray.
     for name in ("RAY_ADDRESS", "REDIS_URL", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         env.pop(name, None)
-    up = subprocess.Popen(
-        [sys.executable, "-m", "cluster.cli", "up"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    up, text = _start_up([], env)
     try:
-        banner = []
-        assert up.stdout is not None
-        for line in up.stdout:
-            banner.append(line)
-            if line.startswith("Press Ctrl-C"):
-                break
-        text = "".join(banner)
         found = re.search(r"Ray dashboard:\s+(\S+)\n\s+it asks for a token: `([^`]+)` prints it \(from (.+)\)\n", text)
         assert found, text
         url, command, source = found.groups()
