@@ -20,24 +20,37 @@ import redis
 from bench.driver import open_loop_starts, register, start, start_many, sustain, wait_until_done
 from bench.moves import PAUSE_TARGET_MS, scenario_partition_move
 from bench.one_at_a_time import scenario_one_at_a_time
-from bench.poller import Pollers
+from bench.poller import Pollers, SdkWorkers
 from bench.search import scenario_search
 from bench.workflows import TASKS_PER_WORKFLOW, reference_workflows
 from cluster.config import Settings
 from cluster.runtime import Runtime
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Executions each peer keeps in flight (docs/performance.md gives the same numbers).
+PEER_IN_FLIGHT = {"celery": 200, "prefect": 20}
 
 
 def _sustained(runtime: Runtime, name: str, runs: int, seconds: float, label: str) -> dict[str, Any]:
-    """Median completions/s of `name` with 200 executions kept in flight."""
-    rates = []
+    """Median completions/s of `name` with 200 executions kept in flight. A run in which
+    any execution ended other than COMPLETED is reported as failed, not as throughput."""
+    rates: list[float] = []
+    failed_runs: list[str] = []
     for _ in range(runs):
         result = asyncio.run(sustain(runtime.api_url, runtime.redis_url, name, 200, 2.0, seconds))
-        rates.append(result.per_second)
-        print(f"  {label}: {result.per_second:.1f} workflows/s {result.sample_statuses}", flush=True)
-    median = statistics.median(rates)
-    return {"workflowsPerSecond": median, "taskTransitionsPerSecond": median * TASKS_PER_WORKFLOW, "runs": rates}
+        print(f"  {label}: {result.per_second:.1f} workflows/s {result.sample_statuses}"
+              f" ({result.unsuccessful} not COMPLETED)", flush=True)
+        if result.unsuccessful:
+            failed_runs.append(f"{result.unsuccessful} execution(s) did not end COMPLETED")
+        else:
+            rates.append(result.per_second)
+    median = statistics.median(rates) if rates else 0.0
+    return {
+        "workflowsPerSecond": median,
+        "taskTransitionsPerSecond": median * TASKS_PER_WORKFLOW,
+        "runs": rates,
+        "failedRuns": failed_runs,
+    }
 
 
 def scenario_python_workers(runtime: Runtime, runs: int, seconds: float) -> dict[str, Any]:
@@ -51,7 +64,12 @@ def scenario_external_workers(runtime: Runtime, runs: int, seconds: float) -> di
     child, parent = reference_workflows(task_type)
     asyncio.run(register(runtime.api_url, [child, parent], [{"name": task_type, "retryCount": 0}]))
     with Pollers(runtime.api_url, task_type):
-        return _sustained(runtime, parent["name"], runs, seconds, "1b external workers")
+        lean = _sustained(runtime, parent["name"], runs, seconds, "1b external workers")
+    with SdkWorkers(runtime.api_url, "bench_ext_sdk") as sdk_task_type:
+        child, parent = reference_workflows(sdk_task_type)
+        asyncio.run(register(runtime.api_url, [child, parent], [{"name": sdk_task_type, "retryCount": 0}]))
+        lean["sdkTaskHandler"] = _sustained(runtime, parent["name"], runs, seconds, "1b conductor-python TaskHandler")
+    return lean
 
 
 def scenario_start_latency(runtime: Runtime, runs: int, seconds: float, hold: float) -> dict[str, Any]:
@@ -157,7 +175,7 @@ def scenario_idle_memory(runtime: Runtime, parked: int) -> dict[str, Any]:
 def scenario_peers(runs: int, seconds: float) -> dict[str, Any]:
     """Celery and Prefect run in their own processes: Podium is stopped by then."""
     figures: dict[str, Any] = {}
-    for peer, in_flight in (("celery", 200), ("prefect", 10)):
+    for peer, in_flight in PEER_IN_FLIGHT.items():
         command = [sys.executable, "-m", f"bench.peers.{peer}_bench", str(seconds), str(in_flight)]
         rates: list[float] = []
         failures: list[str] = []
@@ -189,6 +207,11 @@ def scenario_peers(runs: int, seconds: float) -> dict[str, Any]:
     return figures
 
 
+def _failed_runs(figure: dict[str, Any]) -> str:
+    failed = figure.get("failedRuns") or []
+    return f"; {len(failed)} run(s) failed: {failed[0]}" if failed else ""
+
+
 def markdown(results: dict[str, Any]) -> str:
     rows = [("Scenario", "Figure (median)", "Target", "Met")]
 
@@ -198,12 +221,18 @@ def markdown(results: dict[str, Any]) -> str:
     a = results.get("1a_python_workers")
     if a:
         add("1a reference workflow, Python actor workers",
-            f"{a['workflowsPerSecond']:.0f} workflows/s ({a['taskTransitionsPerSecond']:.0f} task transitions/s)",
+            f"{a['workflowsPerSecond']:.0f} workflows/s ({a['taskTransitionsPerSecond']:.0f} task transitions/s)"
+            f"{_failed_runs(a)}",
             ">= 450 workflows/s", a["workflowsPerSecond"] >= 450)
     b = results.get("1b_external_workers")
     if b:
-        add("1b reference workflow, external HTTP workers", f"{b['workflowsPerSecond']:.0f} workflows/s",
+        add("1b reference workflow, external HTTP workers (lean poller)",
+            f"{b['workflowsPerSecond']:.0f} workflows/s{_failed_runs(b)}",
             ">= 200 workflows/s", b["workflowsPerSecond"] >= 200)
+        sdk = b.get("sdkTaskHandler")
+        if sdk:
+            add("1b same, conductor-python TaskHandler workers",
+                f"{sdk['workflowsPerSecond']:.0f} workflows/s{_failed_runs(sdk)}", "", None)
     single = results.get("1c_one_at_a_time")
     if single:
         for kind, label, target_ms in (
@@ -234,11 +263,11 @@ def markdown(results: dict[str, Any]) -> str:
     chain = results.get("3_long_chain")
     if chain:
         # Issue 11's targets: a chain at 2,000 transitions/s, a DO_WHILE at 1,000 iterations/s.
-        for name, label, target in (("bench_chain", "3 chain of 1,000 SIMPLE tasks", 2000),
+        for name, label, target_rate in (("bench_chain", "3 chain of 1,000 SIMPLE tasks", 2000),
                                     ("bench_loop", "3 DO_WHILE of 1,000", 1000)):
             figure = chain[name]
             add(label, f"{figure['seconds']:.2f} s, {figure['transitionsPerSecond']:.0f} transitions/s",
-                f">= {target:,} transitions/s", figure["transitionsPerSecond"] >= target)
+                f">= {target_rate:,} transitions/s", figure["transitionsPerSecond"] >= target_rate)
     memory = results.get("4_idle_memory")
     if memory:
         add(f"4 parked workflows ({memory['workflows']:,}), Redis",
@@ -286,8 +315,11 @@ def markdown(results: dict[str, Any]) -> str:
                 add(f"5 {peer}, same shape", f"no run finished{failed}", "Podium ahead", None)
                 continue
             ratio = a["workflowsPerSecond"] / figure["workflowsPerSecond"]
-            add(f"5 {peer}, same shape",
-                f"{figure['workflowsPerSecond']:.1f} workflows/s; Podium 1a is {ratio:.1f}x{failed}",
+            against_b = ""
+            if b and b["workflowsPerSecond"]:
+                against_b = f", 1b is {b['workflowsPerSecond'] / figure['workflowsPerSecond']:.1f}x"
+            add(f"5 {peer}, same shape ({figure.get('inFlight', '?')} in flight)",
+                f"{figure['workflowsPerSecond']:.1f} workflows/s; Podium 1a is {ratio:.1f}x{against_b}{failed}",
                 "Podium ahead", ratio > 1)
     machine = results["machine"]
     mode = "quick mode (one short run each)" if results["quick"] else "median of 3 runs"
@@ -377,6 +409,11 @@ def main() -> None:
     single_failures = [f for kind in single.values() if not kind.get("ok", True) for f in kind["failures"]]
     if (not args.only or args.only == "1c") and single_failures:
         failed.append("scenario 1c failed: " + "; ".join(single_failures))
+    for key, label in (("1a_python_workers", "1a"), ("1b_external_workers", "1b")):
+        figure = results.get(key) or {}
+        runs_failed = [*figure.get("failedRuns", []), *(figure.get("sdkTaskHandler") or {}).get("failedRuns", [])]
+        if (not args.only or args.only == label) and runs_failed:
+            failed.append(f"scenario {label}: " + "; ".join(runs_failed))
     moves = results.get("7_partition_move")
     if (not args.only or args.only == "7") and moves and not moves["ok"]:
         failed.append("scenario 7 failed: " + "; ".join(moves["failures"]))

@@ -20,6 +20,9 @@ class Throughput:
     seconds: float
     # Statuses of a sample of the started executions, checked after the run.
     sample_statuses: dict[str, int]
+    # Executions of the run (started in it) that ended FAILED, TIMED_OUT or TERMINATED, or
+    # were still running after the drain: a run with any is a failed run, not throughput.
+    unsuccessful: int = 0
 
     @property
     def per_second(self) -> float:
@@ -65,6 +68,7 @@ async def sustain(
                     await asyncio.sleep(0.005)
 
         begin = time.monotonic()
+        begin_ms = int(time.time() * 1000)
         await feed(begin + warmup)
         started_at_window, running_at_window = started, int(await redis.scard(running_key))
         window_start = time.monotonic()
@@ -76,8 +80,21 @@ async def sustain(
     deadline = time.monotonic() + 60
     while await redis.scard(running_key) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
+    still_running = int(await redis.scard(running_key))
     await redis.aclose()
-    return Throughput(completed, window, await sample_statuses(api, started_ids[:: max(1, len(started_ids) // 50)]))
+    sample = await sample_statuses(api, started_ids[:: max(1, len(started_ids) // 50)])
+    ended_badly = await count_ended_badly(api, name, begin_ms)
+    return Throughput(completed, window, sample, ended_badly + still_running)
+
+
+async def count_ended_badly(api: str, name: str, since_ms: int) -> int:
+    """Executions of `name` started since `since_ms` that ended other than COMPLETED."""
+    query = f"workflowType = '{name}' AND status IN (FAILED,TIMED_OUT,TERMINATED) AND startTime > {since_ms - 1}"
+    async with aiohttp.ClientSession() as http, http.get(
+        f"{api}/workflow/search", params={"query": query, "size": "1"}
+    ) as response:
+        response.raise_for_status()
+        return int((await response.json())["totalHits"])
 
 
 async def sample_statuses(api: str, workflow_ids: list[str]) -> dict[str, int]:

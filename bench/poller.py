@@ -82,3 +82,42 @@ class WorkerProcesses:
 class Pollers(WorkerProcesses):
     def __init__(self, api: str, task_type: str, processes: int = 2, loops: int = 4) -> None:
         super().__init__(_run, (api, task_type, loops), processes)
+
+
+# conductor-python's TaskHandler, beside the lean poller in scenario 1b: its defaults
+# except the thread count, which the SDK documents as the knob for throughput.
+SDK_PROCESSES = 2
+SDK_THREADS = 10
+
+
+class SdkWorkers:
+    """conductor-python's own TaskHandler serving `task_type` (SDK_PROCESSES worker
+    processes of SDK_THREADS threads each), started on enter and stopped on exit."""
+
+    def __init__(self, api: str, task_type: str) -> None:
+        self.api = api
+        self.task_type = task_type
+        self.handler: Any = None
+
+    def __enter__(self) -> str:
+        # Imported here: importing the task handler sets the process-wide multiprocessing start method.
+        from conductor.client.automator.task_handler import TaskHandler
+        from conductor.client.configuration.configuration import Configuration
+        from conductor.client.worker.worker import Worker
+
+        from bench.one_at_a_time import bench_sdk
+
+        workers = [
+            Worker(task_definition_name=self.task_type, execute_function=bench_sdk, thread_count=SDK_THREADS,
+                   worker_id=f"bench-sdk-{n}")
+            for n in range(SDK_PROCESSES)
+        ]
+        self.handler = TaskHandler(workers=workers, configuration=Configuration(server_api_url=self.api),
+                                   scan_for_annotated_workers=False)
+        self.handler.start_processes()
+        return self.task_type
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.handler.stop_processes()
+        self.handler.join_processes()
+        self.handler.logger_process.join(timeout=5)

@@ -1,4 +1,5 @@
-"""The reference workflow's shape in Celery: chain, group + chord, a branch, a nested chain.
+"""The reference workflow's shape in Celery: chain, group + chord, a branch, a nested chain
+(the sub-workflow, scheduled as its own chain through `Task.replace`).
 
 Broker and result backend are Redis. The last task of each workflow increments a
 counter in Redis, which the driver reads to count completions.
@@ -41,10 +42,17 @@ def set_variable(previous: dict[str, Any]) -> dict[str, Any]:
     return {**previous, "last": OUTPUT["value"]}
 
 
+@app.task(bind=True)
+def child(self: Any, previous: dict[str, Any]) -> Any:
+    # The sub-workflow: Celery has no child workflows, so the task replaces itself with a
+    # nested chain of its own (one step, then a merge into the parent's data); the
+    # parent's chain resumes with the nested chain's result, as it would after a child.
+    raise self.replace(chain(step.si(None, 1), merge_child.s(previous)))
+
+
 @app.task
-def child(previous: dict[str, Any]) -> dict[str, Any]:
-    # The sub-workflow: a nested one-step chain, run inline as Celery has no child workflows.
-    return {**previous, "child": step(None)}
+def merge_child(child_output: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    return {**previous, "child": child_output}
 
 
 @app.task
