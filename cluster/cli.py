@@ -1,6 +1,7 @@
 """The `podium` command: run a node, and talk to a running one.
 
-podium up [--workers mypkg.tasks] [--port 8080]
+podium up [--workers mypkg.tasks] [--port 8080] [--detach]
+podium down
 podium status
 podium scale --shards 4 | --per-node 2
 podium register defs.json
@@ -23,7 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from cluster.config import Settings, use_given_ray_token
+from cluster.config import Settings, use_given_ray_token, without_password
 
 TERMINAL = {"COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"}
 
@@ -69,26 +70,59 @@ def cmd_up(args: argparse.Namespace) -> int:
         sys.path.insert(0, os.getcwd())
     settings = with_overrides(Settings.from_env(), port=args.port, shards=args.shards, host=args.host)
     configure_logging(settings.log_level)
+    if args.detach and not settings.ray_address:
+        raise ValueError(
+            "--detach leaves Podium running in a Ray cluster that outlives this command: set RAY_ADDRESS "
+            "to a cluster started with `ray start --head` (a local cluster stops with `podium up`)"
+        )
     runtime = runtime_for(settings, args.workers, dashboard=not args.no_dashboard)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     runtime.start()
-    print(f"Podium is up.\n  UI:             {runtime.api_url.removesuffix('/api')}/", flush=True)
+    state = "was already running; joined it" if runtime.adopted else "is up"
+    print(f"Podium {state}.\n  UI:             {runtime.api_url.removesuffix('/api')}/", flush=True)
     print(f"  API:            {runtime.api_url}", flush=True)
     if runtime.dashboard_url:
         print(f"  Ray dashboard:  {runtime.dashboard_url}", flush=True)
         hint = runtime.dashboard_access.sign_in_hint() if runtime.dashboard_access else None
         if hint:
             print(f"                  {hint}", flush=True)
-    print(f"  Redis:          {runtime.redis_url}", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
+    print(f"  Redis:          {without_password(runtime.redis_url)}", flush=True)
+    if args.detach:
+        print("Detached: Podium keeps running in the Ray cluster; `podium down` stops it.", flush=True)
+        runtime.leave_running()
+        return 0
+    # A driver that joined a cluster (RAY_ADDRESS) may be stopped by its pod being moved:
+    # Podium's actors are detached and stay up; `podium down` stops them.
+    leave_running = bool(settings.ray_address) or runtime.adopted
+    print("Press Ctrl-C to " + ("disconnect (Podium keeps running)." if leave_running else "stop."), flush=True)
     try:
         stop.wait()
     finally:
-        print("Stopping Podium...", flush=True)
-        runtime.stop()
+        if leave_running:
+            print("Disconnecting; Podium keeps running (`podium down` stops it).", flush=True)
+            runtime.leave_running()
+        else:
+            print("Stopping Podium...", flush=True)
+            runtime.stop()
     return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    use_given_ray_token()
+    import ray
+
+    from cluster.runtime import stop_running
+
+    settings = Settings.from_env()
+    ray.init(address=settings.ray_address or "auto", namespace=settings.namespace, log_to_driver=False)
+    try:
+        stopped = stop_running(settings)
+    finally:
+        ray.shutdown()
+    print("Podium stopped." if stopped else f"No Podium is running in namespace {settings.namespace}.")
+    return 0 if stopped else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -185,7 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", help="HTTP interface (default $PODIUM_HOST or 127.0.0.1)")
     up.add_argument("--shards", type=int, help="number of workflow shard actors")
     up.add_argument("--no-dashboard", action="store_true", help="do not start the Ray dashboard")
+    up.add_argument(
+        "--detach",
+        action="store_true",
+        help="start (or join) Podium in the cluster at RAY_ADDRESS, then exit, leaving it running",
+    )
     up.set_defaults(handler=cmd_up)
+
+    down = commands.add_parser("down", help="stop the Podium running in the Ray cluster at RAY_ADDRESS")
+    down.set_defaults(handler=cmd_down)
 
     status = commands.add_parser("status", help="health, and each shard's node and partitions")
     status.add_argument("--json", action="store_true", help="print the full JSON")

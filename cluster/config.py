@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -272,3 +273,14 @@ def use_given_ray_token(environ: dict[str, str] | Any = None) -> None:
     env = os.environ if environ is None else environ
     if env.get("RAY_AUTH_TOKEN") or env.get("RAY_AUTH_TOKEN_PATH"):
         env.setdefault("RAY_AUTH_MODE", "token")
+
+
+def without_password(url: str) -> str:
+    """`url` fit for a log or a banner: a password in it is replaced by `***`."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.password:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))

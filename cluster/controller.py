@@ -1,7 +1,7 @@
 """Keeps the shard actors and gateways the cluster wants, on the nodes it has.
 
-Runs in the `podium up` driver, which owns the actors it creates (they are not
-detached: stopping `podium up` stops them). Once a second it:
+Runs in the supervisor actor (cluster/supervisor.py); every actor it creates is
+detached, so Podium outlives the `podium up` that started it. Once a second it:
 
 - reads how many shards are wanted: `podium:cluster` field `shards` (set at start and
   by `podium scale --shards N`), or `shardsPerNode` times the live nodes (set by
@@ -159,7 +159,11 @@ class Controller:
             # Pinned: a shard lives and dies with its node (Ray restarts it there after a crash).
             placement["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
         return WorkflowShard.options(  # type: ignore[attr-defined]
-            name=shard_actor_name(index), namespace=settings.namespace, get_if_exists=True, **placement
+            name=shard_actor_name(index),
+            namespace=settings.namespace,
+            get_if_exists=True,
+            lifetime="detached",
+            **placement,
         ).remote(
             index,
             self.redis_url,
@@ -206,7 +210,11 @@ class Controller:
             elif self.settings.gateway_resource:
                 continue  # gateways are pinned to the nodes offering the resource: one only
             self.gateways[node] = Gateway.options(  # type: ignore[attr-defined]
-                name=gateway_name(node, first), namespace=self.settings.namespace, get_if_exists=True, **placement
+                name=gateway_name(node, first),
+                namespace=self.settings.namespace,
+                get_if_exists=True,
+                lifetime="detached",
+                **placement,
             ).remote(self.settings, self.redis_url, first)
 
     def actors(self) -> list[Any]:

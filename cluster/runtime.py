@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -13,8 +14,8 @@ import ray
 
 from actors.pool import WorkerPool, pool_actor_name
 from actors.workers import WorkerSpec, load_worker_modules
+from cluster import supervisor as supervision
 from cluster.config import DEFAULT_PARTITIONS, Settings
-from cluster.controller import Controller
 from cluster.dashboard import DashboardAccess, dashboard_access
 from cluster.redis_server import EmbeddedRedis
 from cluster.store import Keys
@@ -36,7 +37,10 @@ class Runtime:
     embedded_redis: EmbeddedRedis | None = None
     started_ray: bool = False
     pools: list[Any] = field(default_factory=list)
-    controller: Controller | None = None
+    supervisor: Any = None
+    # A Podium already running in this Ray cluster and namespace, which this one joined
+    # instead of starting a second: stopping this Runtime leaves it running.
+    adopted: bool = False
     redis_restarts: int = 0
     _stopping: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
@@ -44,28 +48,47 @@ class Runtime:
     @property
     def shards(self) -> list[Any]:
         """The shard actors, by index."""
-        if self.controller is None:
+        if self.supervisor is None:
             return []
-        return [self.controller.shards[i].handle for i in sorted(self.controller.shards)]
+        return list(ray.get(self.supervisor.shards.remote()))
 
     @property
     def gateway(self) -> Any:
-        """The gateway on this driver's node (the one `api_url` names)."""
-        if self.controller is None or self.controller.first_node is None:
+        """The gateway on the supervisor's node (the one `api_url` names)."""
+        if self.supervisor is None:
             return None
-        return self.controller.gateways.get(self.controller.first_node)
+        return ray.get(self.supervisor.gateway.remote())
 
     def start(self) -> Runtime:
         try:
-            self._start_redis()
             self._start_ray()
+            running = supervision.find(self.settings.namespace)
             workers = load_worker_modules(self.worker_modules) if self.worker_modules else {}
-            self._register_pools(workers)
-            self._start_controller()
+            if running is not None:
+                self._adopt(running, workers)
+            else:
+                self._start_redis()
+                self._register_pools(workers)
+                self._start_supervisor()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _adopt(self, running: Any, workers: dict[str, WorkerSpec]) -> None:
+        """Join the Podium already running here: its Redis, its shards and gateways; only
+        the pools for this `podium up`'s `--workers` are added."""
+        self.supervisor, self.adopted = running, True
+        self.redis_url = ray.get(running.redis.remote())
+        self.api_url = ray.get(running.api_url.remote())
+        log.info("adopted the Podium running in namespace %s (%s)", self.settings.namespace, self.api_url)
+        if workers:
+            client = sync_client(self.redis_url, self.settings.redis_cluster or is_cluster(self.redis_url))
+            try:
+                client.hset(Keys.pools, mapping={t: spec.pool_size for t, spec in workers.items()})
+            finally:
+                client.close()
+            self._start_pools(workers)
 
     def _start_redis(self) -> None:
         if self.settings.redis_url:
@@ -149,6 +172,9 @@ class Runtime:
                 client.hset(Keys.pools, mapping={t: spec.pool_size for t, spec in workers.items()})
         finally:
             client.close()
+        self._start_pools(workers)
+
+    def _start_pools(self, workers: dict[str, WorkerSpec]) -> None:
         for task_type, spec in workers.items():
             for index in range(spec.pool_size):
                 self.pools.append(
@@ -158,6 +184,7 @@ class Runtime:
                         num_cpus=spec.num_cpus,
                         max_concurrency=spec.max_concurrency,
                         get_if_exists=True,
+                        lifetime="detached",
                     ).remote(spec.module, task_type, index)
                 )
         if self.pools:
@@ -177,23 +204,28 @@ class Runtime:
             )
         self.settings = replace(self.settings, partitions=stored)
 
-    def _start_controller(self) -> None:
-        """Shards and gateways, kept in line with the nodes by the controller (cluster/controller.py)."""
-        self.controller = Controller(self.settings, self.redis_url)
-        self.controller.start()
-        address = ray.get(self.gateway.address.remote())
-        self.api_url = f"{address}/api"
+    def _start_supervisor(self) -> None:
+        """Shards and gateways, kept in line with the nodes by the supervisor (cluster/supervisor.py)."""
+        self.supervisor, self.adopted = supervision.start_or_adopt(self.settings, self.redis_url)
+        self.api_url = ray.get(self.supervisor.api_url.remote())
+
+    def leave_running(self) -> None:
+        """Disconnect, leaving Podium's detached actors up (`podium up --detach`, or a
+        driver that joined a cluster with RAY_ADDRESS being stopped)."""
+        self.adopted = True
+        self.stop()
 
     def stop(self) -> None:
+        """Stop what this Runtime started: everything, unless it adopted a running Podium."""
         self._stopping.set()
-        controller, self.controller = self.controller, None
-        if controller is not None:
-            controller.stop()
-        for actor in [*(controller.actors() if controller else []), *self.pools]:
-            try:
-                ray.kill(actor, no_restart=True)
-            except Exception as error:
-                log.debug("kill %s: %s", actor, error)
+        supervisor, self.supervisor = self.supervisor, None
+        if supervisor is not None and not self.adopted:
+            supervision.stop(supervisor)
+            for actor in self.pools:
+                try:
+                    ray.kill(actor, no_restart=True)
+                except Exception as error:
+                    log.debug("kill %s: %s", actor, error)
         self.pools = []
         if self.started_ray and ray.is_initialized():
             ray.shutdown()
@@ -203,6 +235,27 @@ class Runtime:
         if self.embedded_redis is not None:
             self.embedded_redis.stop()
             self.embedded_redis = None
+
+
+def stop_running(settings: Settings) -> bool:
+    """Stop the Podium running in `settings.namespace` of the connected Ray cluster:
+    shards, gateways, the supervisor and every worker pool. False if none runs."""
+    running = supervision.find(settings.namespace)
+    if running is None:
+        return False
+    redis_url = ray.get(running.redis.remote())
+    supervision.stop(running)
+    client = sync_client(redis_url, settings.redis_cluster or is_cluster(redis_url))
+    try:
+        pools = {name.decode(): int(size) for name, size in client.hgetall(Keys.pools).items()}
+    finally:
+        client.close()
+    for task_type, size in pools.items():
+        for index in range(size):
+            with contextlib.suppress(ValueError):  # not running
+                pool = ray.get_actor(pool_actor_name(task_type, index), namespace=settings.namespace)
+                ray.kill(pool, no_restart=True)
+    return True
 
 
 def runtime_for(settings: Settings, worker_modules: list[str] | None = None, dashboard: bool = True) -> Runtime:

@@ -7,6 +7,7 @@ versions load, round-trip and never crash a request.
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 from typing import Any
 
@@ -92,6 +93,14 @@ class TaskDef(ConductorModel):
     backoff_jitter_ms: int | None = None
     create_time: int | None = None
     update_time: int | None = None
+
+
+@functools.cache
+def adhoc_task_def(name: str) -> TaskDef:
+    """The TaskDef Conductor gives a worker task whose type has none registered
+    (MetadataMapperService: `new TaskDef(name)`): 3 retries 60 s apart, a one-hour
+    response timeout, TIME_OUT_WF. Shared and cached: callers must not change it."""
+    return TaskDef(name=name)
 
 
 class SubWorkflowParams(ConductorModel):

@@ -25,6 +25,7 @@ from definitions.models import (
     TERMINAL_WORKFLOW_STATUSES,
     TaskDef,
     WorkflowTask,
+    adhoc_task_def,
 )
 
 RUNNING = "RUNNING"
@@ -115,7 +116,12 @@ class Step:
     def task_def_for(self, workflow_task: WorkflowTask) -> TaskDef | None:
         if workflow_task.task_definition is not None:
             return workflow_task.task_definition
-        return self.env.task_def(workflow_task.name)
+        registered = self.env.task_def(workflow_task.name)
+        if registered is None and operator_for(workflow_task.type).runs_on_worker:
+            # As in Conductor: a worker task with no TaskDef gets the default one, so a
+            # failure is retried and an abandoned poll times out.
+            return adhoc_task_def(workflow_task.name)
+        return registered
 
     def find_task(self, reference_name: str, iteration: int = 0) -> Json | None:
         by_ref = self.state.by_ref

@@ -213,3 +213,11 @@ def test_a_ray_token_in_the_environment_turns_token_auth_on_unless_a_mode_is_giv
     none: dict[str, str] = {}
     use_given_ray_token(none)
     assert "RAY_AUTH_MODE" not in none
+
+
+def test_a_redis_password_never_reaches_the_banner() -> None:
+    from cluster.config import without_password
+
+    assert without_password("redis://:s3cret@podium-redis:6379/0") == "redis://:***@podium-redis:6379/0"
+    assert without_password("rediss://default:s3cret@cache.example:6380/1") == "rediss://default:***@cache.example:6380/1"
+    assert without_password("redis://127.0.0.1:6399/0") == "redis://127.0.0.1:6399/0"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.workflow import commands as cmd
+from definitions.models import WorkflowDef
 from tests.conductor_corpus import read
 from tests.unit.machine_harness import Run
 
@@ -56,3 +57,31 @@ def workflow(*tasks: Json, **extra: Any) -> Json:
 def task_def(name: str, **fields: Any) -> Json:
     """A TaskDef as registered through the metadata API (Conductor's defaults for the rest)."""
     return {"name": name, **fields}
+
+
+def worker_task_names(definition: Json | WorkflowDef) -> list[str]:
+    """The names of the SIMPLE tasks anywhere in `definition` (branches and loops included)."""
+    if isinstance(definition, WorkflowDef):
+        definition = definition.model_dump(by_alias=True, exclude_none=True)
+    names: list[str] = []
+
+    def visit(tasks: list[Json]) -> None:
+        for task in tasks:
+            if task.get("type", "SIMPLE") == "SIMPLE":
+                names.append(task["name"])
+            for case in (task.get("decisionCases") or {}).values():
+                visit(case)
+            visit(task.get("defaultCase") or [])
+            for branch in task.get("forkTasks") or []:
+                visit(branch)
+            visit(task.get("loopOver") or [])
+
+    visit(definition["tasks"])
+    return sorted(set(names))
+
+
+def without_retries(definition: Json | WorkflowDef) -> list[Json]:
+    """TaskDefs with no retries for every SIMPLE task of `definition`, as Conductor's specs
+    register before a test about a failure (without one, a SIMPLE task gets Conductor's
+    ad-hoc TaskDef: three retries, 60 s apart)."""
+    return [task_def(name, retryCount=0) for name in worker_task_names(definition)]

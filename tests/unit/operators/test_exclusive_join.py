@@ -17,7 +17,7 @@ from actors.workflow import events as ev
 from definitions.models import WorkflowDef
 from definitions.validation import validate_workflow_def
 from tests.unit.machine_harness import Run
-from tests.unit.operators.support import conductor_definition, rows, simple, types, workflow
+from tests.unit.operators.support import conductor_definition, rows, simple, types, without_retries, workflow
 
 EXCLUSIVE_JOIN_WF = "workflows/exclusive_join_integration_test.json"
 
@@ -182,7 +182,7 @@ def test_a_failed_permissive_branch_fails_the_join_and_the_workflow() -> None:
         exclusive_join(join_on=["a1", "b1"]),
         simple("after"),
     )
-    run = Run(definition, {"which": "a"})
+    run = Run(definition, {"which": "a"}, task_defs=without_retries(definition))
     run.fail("a1", "a1 broke")
 
     assert rows(run) == [
@@ -206,7 +206,7 @@ def test_a_failed_permissive_task_with_another_join_on_task_running_completes_th
         "forkTasks": [[simple("p", permissive=True)], [simple("q")], [exclusive_join(join_on=["p", "q"])]],
     }
     definition = workflow(fork, {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["p", "q"]})
-    run = Run(definition)
+    run = Run(definition, task_defs=without_retries(definition))
     run.send(ev.TaskUpdate(run.task("p")["taskId"], "FAILED", {"partial": True}, "p broke"))
 
     assert run.task("ej")["status"] == "COMPLETED"
@@ -219,7 +219,7 @@ def test_a_failed_non_permissive_branch_fails_the_workflow_before_the_join() -> 
     """As in Conductor's decider: an ordinary task that fails (retries spent) fails the
     workflow at once, so the join is never scheduled."""
     definition = workflow(switch("sw", {"a": [simple("a1")]}), exclusive_join(join_on=["a1"]))
-    run = Run(definition, {"which": "a"})
+    run = Run(definition, {"which": "a"}, task_defs=without_retries(definition))
     run.fail("a1")
     assert run.status == "FAILED"
     assert "ej" not in run.state.by_ref
@@ -229,7 +229,7 @@ def test_an_optional_failed_branch_completes_the_join() -> None:
     """An optional task that failed ends COMPLETED_WITH_ERRORS, a successful status for
     ExclusiveJoin: the join COMPLETES (not COMPLETED_WITH_ERRORS) with its output."""
     definition = workflow(switch("sw", {"a": [simple("a1", optional=True)]}), exclusive_join(join_on=["a1"]))
-    run = Run(definition, {"which": "a"})
+    run = Run(definition, {"which": "a"}, task_defs=without_retries(definition))
     run.send(ev.TaskUpdate(run.task("a1")["taskId"], "FAILED", {"partial": 1}, "soft"))
 
     assert rows(run)[1:] == [("a1", "a1", "COMPLETED_WITH_ERRORS"), ("ej", "EXCLUSIVE_JOIN", "COMPLETED")]
@@ -244,7 +244,7 @@ def test_a_failed_permissive_default_task_fails_the_join() -> None:
         switch("sw", {"a": [simple("a1")]}),
         exclusive_join(join_on=["a1"], defaults=["first"]),
     )
-    run = Run(definition, {"which": "none"})
+    run = Run(definition, {"which": "none"}, task_defs=without_retries(definition))
     run.fail("first", "first broke")
     assert run.task("ej")["status"] == "FAILED"
     assert run.task("ej")["reasonForIncompletion"] == "first broke"
@@ -256,7 +256,7 @@ def test_an_optional_failed_join_lets_the_workflow_go_on() -> None:
     COMPLETED_WITH_ERRORS."""
     join = {**exclusive_join(join_on=["a1"]), "optional": True}
     definition = workflow(switch("sw", {"a": [simple("a1", permissive=True)]}), join, simple("after"))
-    run = Run(definition, {"which": "a"})
+    run = Run(definition, {"which": "a"}, task_defs=without_retries(definition))
     run.fail("a1")
     assert rows(run)[2:] == [("ej", "EXCLUSIVE_JOIN", "COMPLETED_WITH_ERRORS"), ("after", "after", "SCHEDULED")]
 
@@ -362,7 +362,7 @@ def test_retrying_the_workflow_joins_the_retried_branch_once() -> None:
         exclusive_join(join_on=["a1"]),
         simple("after"),
     )
-    run = Run(definition, {"which": "a"})
+    run = Run(definition, {"which": "a"}, task_defs=without_retries(definition))
     run.fail("a1")
     assert run.status == "FAILED"
 

@@ -29,6 +29,7 @@ from tests.unit.operators.support import (
     simple,
     task_def,
     types,
+    without_retries,
     workflow,
 )
 
@@ -36,6 +37,7 @@ LINEAR = "workflows/simple_workflow_1_integration_test.json"
 FORK_WF = "workflows/fork_join_with_no_task_retry_integration_test.json"
 PERMISSIVE_FORK_WF = "workflows/fork_join_with_no_permissive_task_retry_integration_test.json"
 DO_WHILE_WF = "workflows/do_while_integration_test.json"
+DO_WHILE = conductor_definition(DO_WHILE_WF)
 WITH_SUB_WF = "workflows/workflow_with_sub_workflow_1_integration_test.json"
 FORK_SUB_WF = "workflows/fork_join_sub_workflow.json"
 INPUT = {"param1": "p1 value", "param2": "p2 value"}
@@ -91,7 +93,8 @@ def failed_linear(**start: Any) -> Run:
 def failed_fork() -> Run:
     """ForkJoinSpec "Test retrying a failed fork join workflow", up to the failure: t1 COMPLETED,
     t2 FAILED, so the JOIN and t3 (scheduled after t1) are CANCELED and the workflow FAILED."""
-    run = Run(conductor_definition(FORK_WF))
+    definition = conductor_definition(FORK_WF)
+    run = Run(definition, task_defs=without_retries(definition))
     run.complete("t1")
     run.fail("t2", "Failed....")
     assert run.status == "FAILED"
@@ -184,7 +187,7 @@ def test_a_failed_non_restartable_workflow_can_still_be_restarted() -> None:
     """SimpleWorkflowSpec "Test non restartable simple workflow": the FAILED run is restarted."""
     definition = conductor_definition(LINEAR)
     definition["restartable"] = False
-    run = Run(definition, INPUT)
+    run = Run(definition, INPUT, task_defs=without_retries(definition))
     run.fail("t1", "failure...0")
 
     run.send(ev.Restart())
@@ -478,7 +481,7 @@ def test_retry_inside_a_do_while_reopens_the_loop_and_it_carries_on() -> None:
     """DoWhileSpec "Test retrying a failed do while workflow": the CANCELED DO_WHILE is back
     IN_PROGRESS, the failed integration_task_0 gets a new attempt in the same iteration, and the
     iteration then runs to the end."""
-    run = Run(conductor_definition(DO_WHILE_WF), {"loop": 1})
+    run = Run(DO_WHILE, {"loop": 1}, task_defs=without_retries(DO_WHILE))
     run.fail("integration_task_0__1", "induced..failure")
     assert run.status == "FAILED"
     assert types(run) == [("DO_WHILE", "CANCELED"), ("integration_task_0", "FAILED")]
@@ -533,7 +536,7 @@ def test_a_task_in_a_do_while_is_retried_automatically_within_its_iteration() ->
 
 
 def test_retry_in_a_later_iteration_retries_that_iteration_and_the_loop_finishes() -> None:
-    run = Run(conductor_definition(DO_WHILE_WF), {"loop": 2})
+    run = Run(DO_WHILE, {"loop": 2}, task_defs=without_retries(DO_WHILE))
     for ref in ("integration_task_0__1", "integration_task_1__1", "integration_task_2__1"):
         run.complete(ref)
     run.fail("integration_task_0__2")
@@ -697,7 +700,7 @@ def test_rerun_from_a_task_in_a_fork_branch_still_completes_the_workflow() -> No
 def test_rerun_from_a_task_in_a_do_while_reopens_the_loop() -> None:
     """finalizeRerun: a DO_WHILE (or JOIN) left terminal and unsuccessful by the failure goes back
     to IN_PROGRESS; the rerun task's iteration then runs on and the loop completes."""
-    run = Run(conductor_definition(DO_WHILE_WF), {"loop": 1})
+    run = Run(DO_WHILE, {"loop": 1}, task_defs=without_retries(DO_WHILE))
     run.fail("integration_task_0__1", "broken")
     assert run.task("loopTask")["status"] == "CANCELED"
 
@@ -717,7 +720,7 @@ def test_rerun_from_a_fork_branch_inside_a_do_while_waits_for_the_whole_iteratio
     """Rerun from integration_task_1__1 (a fork branch in the loop body): the later tasks of the
     iteration are scheduled again, the JOIN waits for both branches, the DO_WHILE is IN_PROGRESS
     until the iteration really ends."""
-    run = Run(conductor_definition(DO_WHILE_WF), {"loop": 1})
+    run = Run(DO_WHILE, {"loop": 1}, task_defs=without_retries(DO_WHILE))
     run.complete("integration_task_0__1")
     run.fail("integration_task_1__1", "broken")
     assert run.status == "FAILED"
@@ -1065,7 +1068,8 @@ def test_a_reopened_child_in_a_do_while_reopens_the_loop() -> None:
 
 def test_an_optional_childs_reopening_leaves_the_parent_alone() -> None:
     """updateAndPushParents: "Sub workflow task ... is optional, skip updating parents"."""
-    run = Run(workflow(sub_workflow("st", optional=True), simple("after"), simple("last")))
+    definition = workflow(sub_workflow("st", optional=True), simple("after"), simple("last"))
+    run = Run(definition, task_defs=without_retries(definition))
     child_finished(run, "st", "FAILED")
     run.complete("after")
     run.fail("last")

@@ -29,6 +29,7 @@ from tests.unit.operators.support import (
     simple,
     task_def,
     types,
+    without_retries,
     workflow,
 )
 
@@ -929,7 +930,7 @@ def test_a_permissive_task_that_succeeds_on_retry_does_not_fail_the_workflow() -
 
 def test_a_permissive_and_optional_task_behaves_as_optional() -> None:
     """DeciderService.decide: the permissive rule only applies when the task is not optional."""
-    run = Run(conductor_definition(PERMISSIVE_OPTIONAL_WF), INPUT)
+    run = Run(definition := conductor_definition(PERMISSIVE_OPTIONAL_WF), INPUT, task_defs=without_retries(definition))
 
     run.fail("t1", "ignored")
 
@@ -984,7 +985,7 @@ def test_permissive_fork_branches_fail_the_workflow_only_when_the_join_is_reache
 def failing_run(failure_workflow: str, workflow_input: dict[str, Any] | None = None, **start: Any) -> Run:
     definition = conductor_definition(LINEAR)
     definition["failureWorkflow"] = failure_workflow
-    return Run(definition, {**INPUT, **(workflow_input or {})}, **start)
+    return Run(definition, {**INPUT, **(workflow_input or {})}, task_defs=without_retries(definition), **start)
 
 
 def test_a_failed_workflow_starts_its_failure_workflow_and_names_it_in_its_output() -> None:
@@ -1063,7 +1064,7 @@ def test_the_failure_workflow_name_can_come_from_the_workflow_input(name_form: s
 
 
 def test_no_failure_workflow_is_started_when_its_name_input_is_missing() -> None:
-    run = Run(conductor_definition(LINEAR), INPUT)
+    run = Run(definition := conductor_definition(LINEAR), INPUT, task_defs=without_retries(definition))
 
     produced = run.fail("t1")
 

@@ -18,7 +18,16 @@ import pytest
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
 from tests.unit.machine_harness import Run
-from tests.unit.operators.support import conductor_definition, dispatched, of_type, rows, simple, types, workflow
+from tests.unit.operators.support import (
+    conductor_definition,
+    dispatched,
+    of_type,
+    rows,
+    simple,
+    types,
+    without_retries,
+    workflow,
+)
 
 LINEAR = "workflows/simple_workflow_1_integration_test.json"
 INPUT = {"param1": "p1 value", "param2": "p2 value"}
@@ -368,13 +377,39 @@ def test_a_terminal_error_is_never_retried() -> None:
     )
 
 
-def test_a_task_without_a_task_def_is_not_retried() -> None:
+def test_a_simple_task_without_a_task_def_gets_conductors_adhoc_one() -> None:
+    """MetadataMapperService: a SIMPLE task with no TaskDef gets `new TaskDef(name)`: three
+    retries, 60 s apart, then the workflow fails."""
     run = Run(workflow(simple("a")))
+
+    for attempt in range(3):
+        [dispatch] = of_type(run.fail("a"), cmd.DispatchTask)
+        assert run.status == "RUNNING"
+        assert (dispatch.task["retryCount"], dispatch.task["status"]) == (attempt + 1, "SCHEDULED")
+        assert dispatch.delay_ms == 60_000
+        run.advance(60_000)
+    run.fail("a")
+
+    assert run.status == "FAILED"
+    assert len(run.state.tasks) == 4
+
+
+def test_a_registered_task_def_without_retries_fails_at_once() -> None:
+    run = Run(workflow(simple("a")), task_defs=[task_def("a", retryCount=0)])
 
     run.fail("a")
 
     assert run.status == "FAILED"
     assert len(run.state.tasks) == 1
+
+
+def test_a_system_task_gets_no_adhoc_task_def() -> None:
+    """Only worker tasks get the ad-hoc TaskDef: a failing INLINE task is not retried."""
+    run = Run(workflow({"name": "boom", "taskReferenceName": "boom", "type": "INLINE",
+                        "inputParameters": {"evaluatorType": "javascript", "expression": "(function(){throw 'x'})()"}}))
+
+    assert run.status == "FAILED"
+    assert [t["status"] for t in run.state.tasks] == ["FAILED"]
 
 
 def test_the_workflow_tasks_retry_count_wins_over_the_task_defs() -> None:
@@ -415,7 +450,8 @@ def test_a_timed_out_task_is_retried_then_times_the_workflow_out() -> None:
 
 
 def test_an_optional_task_that_fails_completes_with_errors_and_the_workflow_goes_on() -> None:
-    run = Run(workflow(simple("opt", optional=True), simple("next")))
+    definition = workflow(simple("opt", optional=True), simple("next"))
+    run = Run(definition, task_defs=without_retries(definition))
 
     produced = run.fail("opt", "not important")
 
