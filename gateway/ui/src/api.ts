@@ -21,13 +21,37 @@ export class ApiError extends Error {
   }
 }
 
+// With authentication on (docs/auth.md) every call carries a token, kept for this browser
+// tab only (sessionStorage) and sent in a header, never in a URL. A 401 asks for a login.
+const TOKEN_KEY = "podium.token";
+export const UNAUTHORIZED_EVENT = "podium:unauthorized";
+
+export const session = {
+  token: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  keep: (token: string): void => sessionStorage.setItem(TOKEN_KEY, token),
+  forget: (): void => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+/** Trade an application key for a token (POST /api/token) and keep it. */
+export async function signIn(keyId: string, keySecret: string): Promise<void> {
+  const { token } = await call<{ token: string }>("POST", "/api/token", { keyId, keySecret });
+  session.keep(token);
+}
+
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = body === undefined ? {} : { "Content-Type": "application/json" };
+  const token = session.token();
+  if (token) headers["X-Authorization"] = token;
   const response = await fetch(path, {
     method,
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
+  if (response.status === 401 && path !== "/api/token") {
+    session.forget(); // missing, expired or revoked: ask again
+    window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
+  }
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     let validationErrors = [];

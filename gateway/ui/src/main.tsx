@@ -3,6 +3,7 @@ import { createRoot } from "react-dom/client";
 import { BrowserRouter, NavLink, Route, Routes } from "react-router-dom";
 import { api } from "./api";
 import { useLoad } from "./components/Common";
+import { Login, SignOut, useSignInNeeded } from "./components/Login";
 import { EventHandlers } from "./pages/EventHandlers";
 import { Execution } from "./pages/Execution";
 import { Executions } from "./pages/Executions";
@@ -40,7 +41,22 @@ function Nav() {
           Ray dashboard (off)
         </span>
       )}
+      <SignOut />
     </nav>
+  );
+}
+
+// Asks for a credential whenever the API answers 401, then loads the page again with it.
+function SignInWhenAsked() {
+  const [needed, done] = useSignInNeeded();
+  if (!needed) return null;
+  return (
+    <Login
+      onSignedIn={() => {
+        done();
+        window.location.reload();
+      }}
+    />
   );
 }
 
@@ -51,6 +67,7 @@ function NotFound() {
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <BrowserRouter>
+      <SignInWhenAsked />
       <Nav />
       <main>
         <Routes>
