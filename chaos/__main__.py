@@ -6,23 +6,29 @@ gateway on a fixed port) with short leases (3 s), the reference workflow
 Starts arrive open-loop at a steady rate (each with an idempotency key, retried until
 acknowledged, as a careful client does). Every few seconds a fault injector picks the
 next kind from a shuffled cycle: SIGKILL of a shard, of a pool actor, of the gateway or
-of the embedded redis-server, or SIGSTOP of a shard for 1.5 leases. Once the load
-stops, the run waits for every workflow to end, reads each back and judges
-(chaos/verdict.py). The verdict goes to chaos/results/latest[-quick].json.
+of the embedded redis-server, or SIGSTOP of a shard for 1.5 leases; in the full form,
+which runs on a Ray cluster of two `ray start` nodes (tests/integration/multinode.py), also
+SIGKILL of the worker node's raylet (the node dies with its shards, pools and gateway; a
+fresh node joins in its place). Once the load stops, the run waits for every workflow to
+end, reads each back and judges (chaos/verdict.py). The verdict goes to
+chaos/results/latest[-quick].json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
+import secrets
 import signal
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +46,43 @@ from cluster.config import Settings
 from cluster.redis_server import free_port
 from cluster.runtime import Runtime
 from cluster.store.keys import Keys, partition_of
+from tests.integration.multinode import MultiNodeRay, NodeHandle, wait_until
 
 RESULTS = Path(__file__).parent / "results"
 LEASE_MS = 3000
 FAULT_KINDS = ("shard-kill", "pool-kill", "gateway-kill", "redis-kill", "shard-stop")
+NODE_FAULT = "raylet-kill"
 KINDS = {"python": "chaos_py", "external": "chaos_ext"}
 START_FOR_SECONDS = 60.0
 
 
+class Nodes:
+    """The worker node of a multi-node run, and a fresh one to take its place once killed."""
+
+    def __init__(self, cluster: MultiNodeRay) -> None:
+        self.cluster = cluster
+        self.joined = 0
+        self.worker = self.join()
+
+    def wait_dead(self, node: NodeHandle, timeout: float = 60.0) -> None:
+        def dead() -> bool:
+            alive = any(n["NodeID"] == node.node_id and n.get("Alive") for n in ray.nodes())
+            return not alive and not self.cluster.node_pids(node)
+
+        wait_until(dead, timeout, interval=0.2, what=f"node {node.name} dead and its processes gone")
+
+    def join(self) -> NodeHandle:
+        self.joined += 1
+        self.worker = self.cluster.add_node(f"w{self.joined}", num_cpus=1)
+        return self.worker
+
+
 class Run:
-    def __init__(self, runtime: Runtime, api: str, quick: bool) -> None:
+    def __init__(self, runtime: Runtime, api: str, quick: bool, nodes: Nodes | None = None) -> None:
         self.runtime = runtime
         self.api = api
+        self.nodes = nodes
+        self.fault_kinds = FAULT_KINDS + ((NODE_FAULT,) if nodes else ())
         self.rate, self.seconds = (40.0, 45.0) if quick else (150.0, 10_000 / 150.0)
         self.fault_every = (4.0, 6.0)
         self.started: list[Started] = []
@@ -124,7 +155,7 @@ class Run:
         await asyncio.sleep(random.uniform(*self.fault_every))
         while self.loading:
             if not cycle:
-                cycle = random.sample(FAULT_KINDS, len(FAULT_KINDS))
+                cycle = random.sample(self.fault_kinds, len(self.fault_kinds))
             kind = cycle.pop()
             try:
                 fault = await self._inject(http, kind)
@@ -152,6 +183,21 @@ class Run:
             pid = await self._pid_of(pool)
             fault = Fault(kind, time.time(), f"pool actor pid {pid}")
             os.kill(pid, signal.SIGKILL)
+        elif kind == NODE_FAULT:
+            assert self.nodes is not None
+            worker = self.nodes.worker
+            on_it = [s for s in await self._shards(http) if s.get("node") == worker.node_id]
+            owned = frozenset(p for s in on_it for p in s["partitions"]) or None
+            fault = Fault(kind, time.time(), f"raylet of node {worker.name} ({len(on_it)} shards)", owned)
+            await asyncio.to_thread(self.nodes.cluster.kill_raylet, worker)
+            # A node dies over seconds, not at once: its worker processes run on until they
+            # notice the raylet is gone, and Ray declares the node dead after its missed
+            # health checks. The fault lasts until both have happened.
+            await asyncio.to_thread(self.nodes.wait_dead, worker)
+            fault.ended_at = time.time()
+            # The cluster gets a node back, as a Kubernetes ReplicaSet would start another pod.
+            await asyncio.to_thread(self.nodes.join)
+            return fault
         elif kind == "gateway-kill":
             pid = await self._pid_of(self.runtime.gateway)
             fault = Fault(kind, time.time(), f"gateway pid {pid}")
@@ -244,26 +290,50 @@ def _inboxes_of_stuck(runtime: Runtime, final: dict[str, dict[str, Any] | None])
 def main() -> int:
     parser = argparse.ArgumentParser(prog="chaos")
     parser.add_argument("--quick", action="store_true", help="the short form run by make test")
+    parser.add_argument(
+        "--nodes",
+        choices=("one", "two"),
+        help="one local Ray node, or two `ray start` nodes whose worker node's raylet is killed too "
+        "(default: two for the full form, one for the quick form)",
+    )
     args = parser.parse_args()
     stem = "latest-quick" if args.quick else "latest"
-    with tempfile.TemporaryDirectory(prefix="podium-chaos-") as home:
+    multinode = (args.nodes or ("one" if args.quick else "two")) == "two"
+    if multinode and os.environ.get("RAY_AUTH_MODE") != "token":
+        # The `ray start` cluster runs with token authentication, and Ray reads the mode
+        # once, when it is imported: start again with the token in the environment.
+        os.environ.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)})
+        os.execv(sys.executable, [sys.executable, "-m", "chaos", *sys.argv[1:]])
+    with tempfile.TemporaryDirectory(prefix="podium-chaos-") as home, contextlib.ExitStack() as cleanup:
         counts_dir = Path(home) / "counts"
         counts_dir.mkdir()
         settings = Settings(home=Path(home), port=free_port(), namespace="podium-chaos", shards=2, lease_ms=LEASE_MS)
-        ray.init(
-            include_dashboard=False,
-            log_to_driver=False,
-            namespace=settings.namespace,
-            runtime_env={"env_vars": {"PYTHONPATH": str(Path.cwd()), counts.COUNTS_DIR_VARIABLE: str(counts_dir)}},
-        )
+        runtime_env = {"env_vars": {"PYTHONPATH": str(Path.cwd()), counts.COUNTS_DIR_VARIABLE: str(counts_dir)}}
+        nodes: Nodes | None = None
+        ns = settings.namespace
+        if multinode:
+            cluster = MultiNodeRay(Path(home) / "ray", head_num_cpus=1)
+            cluster.token = os.environ["RAY_AUTH_TOKEN"]
+            cleanup.enter_context(cluster)
+            # One shard per node, so that the worker node's death takes a shard with it.
+            settings = replace(settings, shards_per_node=1)
+            os.environ.update(cluster.driver_env())
+            ray.init(address=cluster.address, log_to_driver=False, namespace=ns, runtime_env=runtime_env)
+        else:
+            ray.init(include_dashboard=False, log_to_driver=False, namespace=ns, runtime_env=runtime_env)
+        cleanup.callback(ray.shutdown)
         runtime = Runtime(settings, worker_modules=["chaos.workers"], dashboard=False).start()
+        if multinode:
+            # Joins once Podium is up, so the first gateway has its port before this node's.
+            nodes = Nodes(cluster)
         try:
             api = runtime.api_url
             workflows = [*reference_workflows(KINDS["python"]), *reference_workflows(KINDS["external"])]
             task_defs = [{"name": KINDS["external"], "retryCount": 3, "responseTimeoutSeconds": 10}]
             asyncio.run(register(api, workflows, task_defs))
-            run = Run(runtime, api, args.quick)
-            print(f"chaos: {run.rate:.0f} starts/s for {run.seconds:.0f} s, a fault every 4-6 s", flush=True)
+            run = Run(runtime, api, args.quick, nodes)
+            where = "two Ray nodes" if nodes else "one Ray node"
+            print(f"chaos: {run.rate:.0f} starts/s for {run.seconds:.0f} s on {where}, a fault every 4-6 s", flush=True)
             began = time.time()
             with Pollers(api, KINDS["external"], str(counts_dir)):
                 final = asyncio.run(_run(run, drain_seconds=90.0 if args.quick else 180.0))
@@ -276,6 +346,7 @@ def main() -> int:
             runtime.stop()
     result = {
         "quick": args.quick,
+        "rayNodes": 2 if multinode else 1,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(began)),
         "seconds": round(time.time() - began, 1),
         "rate": run.rate,
