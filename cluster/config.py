@@ -33,6 +33,9 @@ ENV_VARS: dict[str, str] = {
     "host": "PODIUM_HOST",
     "port": "PODIUM_PORT",
     "shards": "PODIUM_SHARDS",
+    "idle_seconds": "PODIUM_IDLE_SECONDS",
+    "script_timeout_ms": "PODIUM_SCRIPT_TIMEOUT_MS",
+    "script_max_memory_mb": "PODIUM_SCRIPT_MAX_MEMORY_MB",
     "partitions": "PODIUM_PARTITIONS",
     "max_payload_bytes": "PODIUM_MAX_PAYLOAD_BYTES",
     "redis_port": "PODIUM_REDIS_PORT",
@@ -128,6 +131,18 @@ class Settings:
     the time before the partitions of a shard that stopped answering (a lost node, a paused
     process) are taken over by the others. Renewed every quarter of it (at most every second)."""
 
+    idle_seconds: float = 30.0
+    """How long an execution with nothing to do stays in a shard's memory before it is
+    passivated (``PODIUM_IDLE_SECONDS``, fractions allowed). Executions whose only active
+    tasks are WAIT, HUMAN or SUB_WORKFLOW leave memory at once regardless."""
+
+    script_timeout_ms: int = 2000
+    """Time limit of one JavaScript evaluation (``PODIUM_SCRIPT_TIMEOUT_MS``): SWITCH or
+    DECISION with javascript, INLINE, LAMBDA, a DO_WHILE ``loopCondition``."""
+
+    script_max_memory_mb: int = 64
+    """V8 heap limit of one JavaScript evaluation (``PODIUM_SCRIPT_MAX_MEMORY_MB``)."""
+
     shards_per_node: int | None = None
     """Shards on each live Ray node (``PODIUM_SHARDS_PER_NODE``). When set, it replaces
     ``shards``: a node that joins gets this many new shards, and the shards of a node that
@@ -179,8 +194,10 @@ class Settings:
         # (tests, embedding) cannot carry values the cluster would choke on later.
         for name in ("port", "redis_port", "dashboard_port"):
             _check_range(name, getattr(self, name), 0, 65535)
-        for name in ("shards", "max_payload_bytes", "event_redelivery_ms"):
+        for name in ("shards", "max_payload_bytes", "event_redelivery_ms", "script_timeout_ms", "script_max_memory_mb"):
             _check_range(name, getattr(self, name), 1, None)
+        if not self.idle_seconds >= 0:
+            raise ValueError(f"{ENV_VARS['idle_seconds']} must be a number of seconds >= 0, got {self.idle_seconds!r}")
         _check_range("partitions", self.partitions, 0, None)
         _check_range("lease_ms", self.lease_ms, 1000, None)
         if self.shards_per_node is not None:
@@ -221,6 +238,8 @@ class Settings:
             # accept the class too so the check survives that import being removed.
             if f.type in ("int", int, "int | None"):
                 values[f.name] = _parse_int(f.name, raw)
+            elif f.type in ("float", float):
+                values[f.name] = _parse_float(f.name, raw)
             elif f.type in ("bool", bool):
                 values[f.name] = _parse_bool(f.name, raw)
             elif f.type in ("Path", Path):
@@ -238,6 +257,13 @@ class Settings:
     def embedded_redis(self) -> bool:
         """Whether this node must start its own Redis (no ``REDIS_URL`` given)."""
         return self.redis_url is None
+
+
+def _parse_float(field: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_VARS[field]} must be a number, got {raw!r}") from None
 
 
 def _parse_int(field: str, raw: str) -> int:

@@ -37,6 +37,7 @@ from cluster.config import Settings
 from cluster.leases import WantedShards
 from cluster.store import Keys
 from cluster.store.layout import sync_client
+from definitions.evaluators import ScriptLimits
 from gateway.actor import GATEWAY_NAME, Gateway
 
 log = logging.getLogger("podium.controller")
@@ -172,6 +173,8 @@ class Controller:
             settings.log_level,
             settings.lease_ms,
             settings.redis_cluster,
+            settings.idle_seconds,
+            ScriptLimits(settings.script_timeout_ms, settings.script_max_memory_mb),
         )
 
     def _shrink(self, wanted: int) -> None:

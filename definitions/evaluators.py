@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import jq
@@ -41,6 +41,8 @@ __all__ = [
     "DEFAULT_SCRIPT_MAX_MEMORY_MB",
     "DEFAULT_SCRIPT_TIMEOUT_MS",
     "EvaluationError",
+    "ScriptLimits",
+    "configure_scripts",
     "evaluate",
     "evaluate_jq",
     "js_syntax_error",
@@ -48,8 +50,27 @@ __all__ = [
 
 DEFAULT_SCRIPT_TIMEOUT_MS = 2000
 DEFAULT_SCRIPT_MAX_MEMORY_MB = 64
-TIMEOUT_ENV = "PODIUM_SCRIPT_TIMEOUT_MS"
-MAX_MEMORY_ENV = "PODIUM_SCRIPT_MAX_MEMORY_MB"
+
+
+@dataclass
+class ScriptLimits:
+    """The limits of one JavaScript evaluation in this process: Settings'
+    script_timeout_ms and script_max_memory_mb (PODIUM_SCRIPT_*), set by the shard that
+    hosts the state machine (`configure_scripts`)."""
+
+    timeout_ms: int = DEFAULT_SCRIPT_TIMEOUT_MS
+    max_memory_mb: int = DEFAULT_SCRIPT_MAX_MEMORY_MB
+
+
+_limits = ScriptLimits()
+
+
+def configure_scripts(timeout_ms: int, max_memory_mb: int) -> None:
+    """Set this process's script limits (positive integers)."""
+    for name, value in (("script timeout", timeout_ms), ("script memory limit", max_memory_mb)):
+        if not isinstance(value, int) or value <= 0:
+            raise ValueError(f"the {name} must be a positive integer, got {value!r}")
+    _limits.timeout_ms, _limits.max_memory_mb = timeout_ms, max_memory_mb
 
 _JS_EVALUATORS = frozenset({"javascript", "graaljs"})
 
@@ -76,8 +97,8 @@ def evaluate(
     ``value-param``: ``expression`` names an input (a dotted path such as ``a.b`` or
     ``items.0`` reaches into nested values); a missing input is ``None``, as in Conductor.
     ``javascript`` / ``graaljs``: ``$`` is ``inputs``. ``timeout_ms`` and
-    ``max_memory_mb`` default to ``PODIUM_SCRIPT_TIMEOUT_MS`` /
-    ``PODIUM_SCRIPT_MAX_MEMORY_MB`` (2000 ms, 64 MB).
+    ``max_memory_mb`` default to this process's `ScriptLimits` (2000 ms, 64 MB unless
+    `configure_scripts` set others).
     """
     if evaluator_type == "value-param":
         return _value_param(expression, inputs)
@@ -275,26 +296,9 @@ def _js_reason(exc: Exception) -> str:
     return _JS_LOCATION_PREFIX.sub("", lines[0], count=1) or lines[0]
 
 
-def _positive_int_setting(explicit: int | None, env: str, default: int) -> int:
-    if explicit is not None:
-        value = explicit
-    else:
-        raw = os.environ.get(env, "").strip()
-        # An empty variable counts as unset, as everywhere else in Podium's settings.
-        if not raw:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"{env} must be a positive integer, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{env} must be a positive integer, got {value!r}")
-    return value
-
-
 def _timeout_ms(explicit: int | None) -> int:
-    return _positive_int_setting(explicit, TIMEOUT_ENV, DEFAULT_SCRIPT_TIMEOUT_MS)
+    return _limits.timeout_ms if explicit is None else explicit
 
 
 def _max_memory_mb(explicit: int | None) -> int:
-    return _positive_int_setting(explicit, MAX_MEMORY_ENV, DEFAULT_SCRIPT_MAX_MEMORY_MB)
+    return _limits.max_memory_mb if explicit is None else explicit

@@ -29,7 +29,6 @@ Modules:
 
 from actors.shard.actor import POOL_REDISPATCH_SECONDS, WorkflowShard
 from actors.shard.background import (
-    IDLE_SECONDS,
     POLL_DATA_INTERVAL,
     POOL_FEED_BATCH,
     SWEEP_INTERVAL,
@@ -66,7 +65,6 @@ __all__ = [
     "DEFAULT_LEASE_MS",
     "DISPATCH_TIMER",
     "HTTP_CONNECTIONS",
-    "IDLE_SECONDS",
     "IGNORED",
     "LONG_WAITS",
     "MOVED",

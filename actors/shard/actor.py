@@ -16,13 +16,14 @@ from actors import messages
 from actors.faults import is_process_loss
 from actors.metrics import RayMetrics
 from actors.pool import pool_actor_name
-from actors.shard.base import DEFAULT_LEASE_MS
+from actors.shard.base import DEFAULT_IDLE_SECONDS, DEFAULT_LEASE_MS
 from actors.shard.core import ShardCore
 from actors.shard.dispatch import failed_results
 from actors.stream import Endpoint, JsonCodec, PickleCodec, StreamClient, StreamServer
 from actors.tracing import tracer_from_environment
 from actors.workflow import events as ev
 from cluster.store import Store
+from definitions.evaluators import ScriptLimits, configure_scripts
 
 log = logging.getLogger("podium.shard")
 
@@ -43,9 +44,13 @@ class WorkflowShard:
         log_level: str = "INFO",
         lease_ms: int = DEFAULT_LEASE_MS,
         redis_cluster: bool = False,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        script_limits: ScriptLimits | None = None,
     ) -> None:
         self.namespace = namespace
         logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        limits = script_limits or ScriptLimits()
+        configure_scripts(limits.timeout_ms, limits.max_memory_mb)
         self.core = ShardCore(
             index,
             Store(redis_url, partitions, cluster=redis_cluster),
@@ -54,6 +59,7 @@ class WorkflowShard:
             RayMetrics(index),
             tracer_from_environment(),
             lease_ms=lease_ms,
+            idle_seconds=idle_seconds,
         )
         self._pools: dict[str, list[StreamClient]] = {}
         self._streams: dict[Endpoint, StreamClient] = {}

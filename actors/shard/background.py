@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 
 from actors.shard.base import ShardBase
@@ -20,8 +19,6 @@ from cluster.store import Keys, outbox
 
 log = logging.getLogger("podium.shard")
 
-# How long an execution with nothing to do stays in memory (PODIUM_IDLE_SECONDS).
-IDLE_SECONDS = float(os.environ.get("PODIUM_IDLE_SECONDS", "30"))
 TIMER_INTERVAL = 0.1
 # Limited Python pool tasks taken per type and timer tick.
 POOL_FEED_BATCH = 100
@@ -88,7 +85,7 @@ class BackgroundLoops(ShardBase):
                 await self._redeliver_inbox()
                 for task_type in self.concurrency_limited - self.pool_types.keys():
                     await self.store.reconcile_in_flight(task_type)
-                self.passivate_idle(time.monotonic() - IDLE_SECONDS)
+                self.passivate_idle(time.monotonic() - self.idle_seconds)
                 self.timer_watch.forget_all()
                 self.metrics.active_executions(len(self.executions))
             except Exception:

@@ -41,6 +41,8 @@ class Peers(Protocol):
 
 
 DEFAULT_LEASE_MS = 10_000
+# How long an execution with nothing to do stays in memory (Settings.idle_seconds).
+DEFAULT_IDLE_SECONDS = 30.0
 
 
 class ShardBase:
@@ -55,8 +57,10 @@ class ShardBase:
         metrics: Metrics | None = None,
         tracer: ExecutionTracer | None = None,
         lease_ms: int = DEFAULT_LEASE_MS,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
     ) -> None:
         self.index = index
+        self.idle_seconds = idle_seconds
         self.name = shard_actor_name(index)
         self.metrics: Metrics = metrics or NoMetrics()
         self.tracer = tracer

@@ -46,6 +46,9 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "PODIUM_HOST": "0.0.0.0",
         "PODIUM_PORT": "9000",
         "PODIUM_SHARDS": "8",
+        "PODIUM_IDLE_SECONDS": "2.5",
+        "PODIUM_SCRIPT_TIMEOUT_MS": "500",
+        "PODIUM_SCRIPT_MAX_MEMORY_MB": "32",
         "PODIUM_PARTITIONS": "64",
         "PODIUM_MAX_PAYLOAD_BYTES": "2048",
         "PODIUM_REDIS_PORT": "6390",
@@ -77,6 +80,9 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         host="0.0.0.0",
         port=9000,
         shards=8,
+        idle_seconds=2.5,
+        script_timeout_ms=500,
+        script_max_memory_mb=32,
         partitions=64,
         max_payload_bytes=2048,
         redis_port=6390,
@@ -221,3 +227,19 @@ def test_a_redis_password_never_reaches_the_banner() -> None:
     assert without_password("redis://:s3cret@podium-redis:6379/0") == "redis://:***@podium-redis:6379/0"
     assert without_password("rediss://default:s3cret@cache.example:6380/1") == "rediss://default:***@cache.example:6380/1"
     assert without_password("redis://127.0.0.1:6399/0") == "redis://127.0.0.1:6399/0"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "complaint"),
+    [
+        ("PODIUM_IDLE_SECONDS", "soon", "PODIUM_IDLE_SECONDS must be a number, got 'soon'"),
+        ("PODIUM_IDLE_SECONDS", "-1", "PODIUM_IDLE_SECONDS must be a number of seconds >= 0"),
+        ("PODIUM_SCRIPT_TIMEOUT_MS", "0", "PODIUM_SCRIPT_TIMEOUT_MS"),
+        ("PODIUM_SCRIPT_MAX_MEMORY_MB", "lots", "PODIUM_SCRIPT_MAX_MEMORY_MB"),
+    ],
+)
+def test_shard_settings_are_checked_when_podium_starts(variable: str, value: str, complaint: str) -> None:
+    """Read where `podium up` runs and handed to every shard: a bad value stops the start,
+    naming the variable, instead of failing the first step that needs it."""
+    with pytest.raises(ValueError, match=complaint):
+        Settings.from_env({variable: value})

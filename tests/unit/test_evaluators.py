@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from definitions import evaluators
-from definitions.evaluators import EvaluationError, evaluate, evaluate_jq, js_syntax_error
+from definitions.evaluators import (
+    DEFAULT_SCRIPT_MAX_MEMORY_MB,
+    DEFAULT_SCRIPT_TIMEOUT_MS,
+    EvaluationError,
+    configure_scripts,
+    evaluate,
+    evaluate_jq,
+    js_syntax_error,
+)
 
 # --- value-param ---------------------------------------------------------------------
 
@@ -148,23 +157,25 @@ def test_infinite_loop_hits_the_timeout() -> None:
     assert evaluate("javascript", "1 + 1", {}) == 2
 
 
-def test_timeout_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PODIUM_SCRIPT_TIMEOUT_MS", "80")
+@pytest.fixture
+def script_limits() -> Iterator[None]:
+    """Restores this process's script limits after a test that sets them."""
+    yield
+    configure_scripts(DEFAULT_SCRIPT_TIMEOUT_MS, DEFAULT_SCRIPT_MAX_MEMORY_MB)
+
+
+def test_the_configured_timeout_applies(script_limits: None) -> None:
+    configure_scripts(timeout_ms=80, max_memory_mb=DEFAULT_SCRIPT_MAX_MEMORY_MB)
     with pytest.raises(EvaluationError, match="timed out after 80 ms"):
         evaluate("javascript", "for (;;) {}", {})
 
 
-def test_empty_environment_variable_means_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PODIUM_SCRIPT_TIMEOUT_MS", "")
-    monkeypatch.setenv("PODIUM_SCRIPT_MAX_MEMORY_MB", "")
-    assert evaluate("javascript", "2 * 21", {}) == 42
-
-
-@pytest.mark.parametrize("value", ["abc", "0", "-5"])
-def test_invalid_limits_in_the_environment_are_rejected(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
-    monkeypatch.setenv("PODIUM_SCRIPT_TIMEOUT_MS", value)
-    with pytest.raises(ValueError, match="PODIUM_SCRIPT_TIMEOUT_MS"):
-        evaluate("javascript", "1", {})
+@pytest.mark.parametrize("value", [0, -5])
+def test_invalid_limits_are_refused(script_limits: None, value: int) -> None:
+    with pytest.raises(ValueError, match="script timeout must be a positive integer"):
+        configure_scripts(timeout_ms=value, max_memory_mb=64)
+    with pytest.raises(ValueError, match="script memory limit must be a positive integer"):
+        configure_scripts(timeout_ms=100, max_memory_mb=value)
 
 
 def test_memory_limit() -> None:
@@ -174,11 +185,11 @@ def test_memory_limit() -> None:
     assert evaluate("javascript", "'still alive'", {}) == "still alive"
 
 
-def test_memory_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PODIUM_SCRIPT_MAX_MEMORY_MB", "16")
+def test_the_configured_memory_limit_applies(script_limits: None) -> None:
+    configure_scripts(timeout_ms=10_000, max_memory_mb=16)
     script = "var keep = []; while (true) { keep.push(new Array(100000).fill(1.5)); }"
     with pytest.raises(EvaluationError, match="16 MB"):
-        evaluate("javascript", script, {}, timeout_ms=10_000)
+        evaluate("javascript", script, {})
 
 
 def test_non_json_inputs() -> None:
