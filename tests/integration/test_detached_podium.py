@@ -144,3 +144,17 @@ def test_podium_outlives_its_driver_and_podium_down_stops_it(cluster: MultiNodeR
         again = podium(env, "down")
         assert again.returncode == 1
         assert f"No Podium is running in namespace {NAMESPACE}" in again.stdout
+
+
+def test_joining_without_the_clusters_token_says_what_to_set(cluster: MultiNodeRay, tmp_path: Path) -> None:
+    """The cluster runs with token authentication (as KubeRay's authOptions and a plain
+    `ray start` on a machine with a token do); a `podium up` given its address but not its
+    token is refused by Ray, and says which variable to set."""
+    env = podium_env(cluster, "redis://127.0.0.1:1/0", free_port(), tmp_path / "podium")
+    env.pop("RAY_AUTH_TOKEN")
+    env.pop("RAY_AUTH_TOKEN_PATH", None)
+    refused = podium(env, "up", "--detach", "--no-dashboard")
+    assert refused.returncode == 1
+    message = refused.stderr.strip().splitlines()[-1]
+    assert message.startswith("podium: could not join the Ray cluster at ")
+    assert "RAY_AUTH_TOKEN" in message
