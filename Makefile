@@ -69,8 +69,10 @@ chaos: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# The pure state machine and the DSL are held to mypy --strict as well.
 typecheck: $(STAMP)
-	$(BIN)/mypy definitions actors cluster gateway chaos
+	$(BIN)/mypy definitions actors cluster gateway chaos bench
+	$(BIN)/mypy --strict definitions actors/workflow
 
 BENCH_STAMP := $(VENV)/.bench-installed
 

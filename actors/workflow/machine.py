@@ -326,7 +326,8 @@ class Step:
 
     def start_delay_ms(self, task: Json) -> int:
         """What is left of a task's start delay, retry delay or callback."""
-        return max(task.get("_visibleAt", 0) - self.now, 0)
+        visible_at: int = task.get("_visibleAt", 0)
+        return max(visible_at - self.now, 0)
 
     # Durable timers a task owns are listed on it (`_timers`, kind -> due), so ending the
     # task removes them instead of leaving them to fire later for nothing.

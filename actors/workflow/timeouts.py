@@ -129,7 +129,7 @@ def total_budget_spent(step: Step, task: dict[str, Any], task_def: TaskDef | Non
     """Whether totalTimeoutSeconds leaves no room for another attempt."""
     if task_def is None or not task_def.total_timeout_seconds:
         return False
-    first = task.get("firstScheduledTime") or task["scheduledTime"]
+    first: int = task.get("firstScheduledTime") or task["scheduledTime"]
     return step.now - first >= task_def.total_timeout_seconds * 1000
 
 
@@ -142,7 +142,8 @@ def workflow_timeout_due(step: Step) -> int | None:
         return None
     workflow = step.state.workflow
     # As in Conductor, a retried workflow gets its full time again.
-    return (workflow.get("lastRetriedTime") or workflow["createTime"]) + seconds * 1000
+    began: int = workflow.get("lastRetriedTime") or workflow["createTime"]
+    return began + seconds * 1000
 
 
 def arm_workflow_timeout(step: Step) -> None:
