@@ -40,5 +40,3 @@ class BrokerOutboxStore(StoreBase):
         pipe.xdel(Keys.broker_outbox, entry_id)
         await pipe.execute()
 
-    async def broker_outbox_length(self) -> int:
-        return int(await self.redis.xlen(Keys.broker_outbox))

@@ -29,9 +29,6 @@ class MetadataStore(StoreBase):
             pipe.sadd(Keys.workflow_names, name)
         await pipe.execute()
 
-    async def workflow_def_exists(self, name: str, version: int) -> bool:
-        return bool(await self.redis.hexists(Keys.workflow_def(name), str(version)))
-
     async def get_workflow_def(self, name: str, version: int | None = None) -> Json | None:
         key = Keys.workflow_def(name)
         if version is not None:

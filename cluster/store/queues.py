@@ -273,7 +273,3 @@ class QueueStore(StoreBase):
         found = await self.redis.hgetall(Keys.pools)
         return {k.decode(): int(v) for k, v in found.items()}
 
-    async def clear_pools(self, task_types: Iterable[str]) -> None:
-        names = list(task_types)
-        if names:
-            await self.redis.hdel(Keys.pools, *names)
