@@ -39,7 +39,6 @@ from actors.shard.core import DISPATCH_TIMER, ShardCore
 from actors.shard.dispatch import HTTP_CONNECTIONS, failed_results
 from actors.shard.execution import (
     ACTIVE_WORKER_MS,
-    LONG_WAITS,
     Envelope,
     Execution,
     ShardEnvironment,
@@ -66,7 +65,6 @@ __all__ = [
     "DISPATCH_TIMER",
     "HTTP_CONNECTIONS",
     "IGNORED",
-    "LONG_WAITS",
     "MOVED",
     "NOT_FOUND",
     "OK",

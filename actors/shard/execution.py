@@ -14,6 +14,7 @@ from typing import Any
 
 from actors import messages
 from actors.workflow import events as ev
+from actors.workflow.operator import operator_for
 from actors.workflow.state import WorkflowState
 from cluster.store import Indexed
 from definitions.models import TERMINAL_TASK_STATUSES, TaskDef
@@ -22,16 +23,14 @@ from definitions.models import TERMINAL_TASK_STATUSES, TaskDef
 ACTIVE_WORKER_MS = 10_000
 
 
-# Task types that wait for a person, a timer or a child: an execution blocked only on
-# them may wait for days, so it leaves memory at once instead of after IDLE_SECONDS.
-LONG_WAITS = frozenset({"WAIT", "HUMAN", "SUB_WORKFLOW"})
-
-
 def parked(state: WorkflowState) -> bool:
+    """Blocked only on tasks that wait for a person, a timer or a child (their operators
+    park the execution): it may wait for days, so it leaves memory at once instead of
+    after the idle time."""
     waiting = False
     for task in reversed(state.tasks):  # newest first: a running task is usually near the end
         if task["status"] not in TERMINAL_TASK_STATUSES:
-            if task["taskType"] not in LONG_WAITS:
+            if not operator_for(task["taskType"]).parks_execution:
                 return False
             waiting = True
     return waiting

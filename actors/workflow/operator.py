@@ -14,6 +14,18 @@ class Operator:
     task_type: ClassVar[str]
     # A worker runs tasks of this type; their taskType is the WorkflowTask's name.
     runs_on_worker: ClassVar[bool] = False
+    # Waits for a person, a timer or a child workflow: an execution blocked only on such
+    # tasks may wait for days, so its shard lets it leave memory at once.
+    parks_execution: ClassVar[bool] = False
+    # Completed by a signal (TaskResource's signal endpoints) rather than by a worker.
+    accepts_signal: ClassVar[bool] = False
+    # Runs a child workflow, whose tasks the signal and execute endpoints look into.
+    has_child_workflow: ClassVar[bool] = False
+
+    def blocks_until_signalled(self, task: dict[str, Any]) -> bool:
+        """Whether this unfinished task holds its workflow until someone signals it (the
+        point a sync execute or signal returns at)."""
+        return False
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         """The task was just scheduled: begin it (an inline operator finishes it here)."""

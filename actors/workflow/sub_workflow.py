@@ -51,6 +51,8 @@ def _start_command(step: Step, task: dict[str, Any], workflow_task: WorkflowTask
 @register
 class SubWorkflowOperator(Operator):
     task_type = "SUB_WORKFLOW"
+    parks_execution = True
+    has_child_workflow = True
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         child_id = step.env.new_id()

@@ -53,6 +53,12 @@ def _given(value: Any) -> bool:
 @register
 class WaitOperator(Operator):
     task_type = "WAIT"
+    parks_execution = True
+    accepts_signal = True
+
+    def blocks_until_signalled(self, task: dict[str, Any]) -> bool:
+        # A WAIT with a duration or an until ends by itself (it has a waitTimeout).
+        return not task.get("waitTimeout")
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
@@ -88,6 +94,11 @@ class WaitOperator(Operator):
 @register
 class HumanOperator(Operator):
     task_type = "HUMAN"
+    parks_execution = True
+    accepts_signal = True
+
+    def blocks_until_signalled(self, task: dict[str, Any]) -> bool:
+        return True
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         step.start_task(task)

@@ -14,6 +14,7 @@ from aiohttp import web
 from actors.shard import NOT_FOUND, TASK_NOT_FOUND
 from actors.workflow import events as ev
 from actors.workflow.graph import base_reference
+from actors.workflow.operator import operator_for
 from cluster.store import Keys
 from definitions.models import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES, TaskResult, TaskStatus
 from gateway.context import GatewayContext, context_of
@@ -158,7 +159,6 @@ async def read_task_output(request: web.Request) -> dict[str, Any]:
 # Registered before `/{workflowId}/{taskRefName}/{status}`, which would otherwise take
 # `/{workflowId}/{status}/signal` as a status named "signal".
 
-SIGNALLED_TYPES = frozenset({"WAIT", "HUMAN"})
 RETURN_STRATEGIES = ("TARGET_WORKFLOW", "BLOCKING_WORKFLOW", "BLOCKING_TASK", "BLOCKING_TASK_INPUT")
 SIGNAL_CHECK_SECONDS = 0.05
 MAX_SIGNAL_WAIT_MS = 300_000
@@ -172,14 +172,14 @@ def _running_children(workflow: dict[str, Any]) -> list[str]:
     return [
         task["subWorkflowId"]
         for task in workflow.get("tasks", [])
-        if task["taskType"] == "SUB_WORKFLOW" and _active(task) and task.get("subWorkflowId")
+        if operator_for(task["taskType"]).has_child_workflow and _active(task) and task.get("subWorkflowId")
     ]
 
 
 async def find_signalled_task(context: GatewayContext, workflow: dict[str, Any]) -> dict[str, Any] | None:
     """The first unfinished WAIT or HUMAN task, else one in a running sub-workflow, depth first."""
     for task in workflow["tasks"]:
-        if task["taskType"] in SIGNALLED_TYPES and _active(task):
+        if operator_for(task["taskType"]).accepts_signal and _active(task):
             return task
     for child_id in _running_children(workflow):
         child = await context.store.get_workflow(child_id, include_tasks=True)
@@ -190,10 +190,7 @@ async def find_signalled_task(context: GatewayContext, workflow: dict[str, Any])
 
 
 def _blocks(task: dict[str, Any]) -> bool:
-    # A WAIT with a duration or an until ends by itself (it has a waitTimeout): not a blocking point.
-    if not _active(task):
-        return False
-    return task["taskType"] == "HUMAN" or (task["taskType"] == "WAIT" and not task.get("waitTimeout"))
+    return _active(task) and operator_for(task["taskType"]).blocks_until_signalled(task)
 
 
 async def find_blocking(
@@ -209,7 +206,7 @@ async def find_blocking(
         if _blocks(task) or (task["referenceTaskName"] in task_refs and not _active(task)):
             blocking.append(task)
             holder = holder or workflow
-        if task["taskType"] == "SUB_WORKFLOW" and _active(task) and task.get("subWorkflowId"):
+        if operator_for(task["taskType"]).has_child_workflow and _active(task) and task.get("subWorkflowId"):
             child = await context.store.get_workflow(task["subWorkflowId"], include_tasks=True)
             if child is not None:
                 in_child, child_holder = await find_blocking(context, child, task_refs)
