@@ -7,6 +7,7 @@ podium scale --shards 4 | --per-node 2
 podium register defs.json
 podium start NAME --input '{"x": 1}' [--wait]
 podium get WORKFLOW_ID
+podium keys create NAME --role user | list | revoke ID
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.config import Settings, use_given_ray_token, without_password
+from cluster.keys_cli import add_parser as add_keys_parser
 
 TERMINAL = {"COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"}
 
@@ -40,9 +42,29 @@ class ApiFailure(Exception):
     pass
 
 
-def _call(method: str, url: str, body: Any = None) -> Any:
+_tokens: dict[str, str] = {}
+
+
+def _token_for(url: str) -> str | None:
+    """With PODIUM_KEY_ID and PODIUM_KEY_SECRET set, a token for the API `url` is on
+    (traded once per run at POST /api/token)."""
+    key_id, key_secret = os.environ.get("PODIUM_KEY_ID"), os.environ.get("PODIUM_KEY_SECRET")
+    if not key_id or not key_secret:
+        return None
+    base = url.split("/api/", 1)[0] + "/api"
+    if base not in _tokens:
+        answer = _call("POST", base + "/token", {"keyId": key_id, "keySecret": key_secret}, authenticate=False)
+        _tokens[base] = str(answer["token"])
+    return _tokens[base]
+
+
+def _call(method: str, url: str, body: Any = None, authenticate: bool = True) -> Any:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    token = _token_for(url) if authenticate else None
+    if token:
+        headers["X-Authorization"] = token
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             raw = response.read()
@@ -251,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--wait", action="store_true", help="wait for the workflow to end and print its output")
     start.add_argument("--timeout", type=float, default=300.0, help="seconds to wait with --wait")
     start.set_defaults(handler=cmd_start)
+
+    add_keys_parser(commands, _api_url, _call)
 
     get = commands.add_parser("get", help="print a workflow execution")
     get.add_argument("workflow_id")

@@ -55,9 +55,19 @@ ENV_VARS: dict[str, str] = {
     "sqs_access_key_id": "PODIUM_SQS_ACCESS_KEY_ID",
     "sqs_secret_access_key": "PODIUM_SQS_SECRET_ACCESS_KEY",
     "kafka_bootstrap_servers": "PODIUM_KAFKA_BOOTSTRAP_SERVERS",
+    "auth": "PODIUM_AUTH",
+    "admin_key_id": "PODIUM_ADMIN_KEY_ID",
+    "admin_key_secret": "PODIUM_ADMIN_KEY_SECRET",
+    "token_secret": "PODIUM_TOKEN_SECRET",
+    "token_ttl_seconds": "PODIUM_TOKEN_TTL_SECONDS",
+    "oidc_issuer": "PODIUM_OIDC_ISSUER",
+    "oidc_audience": "PODIUM_OIDC_AUDIENCE",
+    "oidc_jwks_url": "PODIUM_OIDC_JWKS_URL",
+    "oidc_role_claim": "PODIUM_OIDC_ROLE_CLAIM",
 }
 
 APPENDFSYNC_POLICIES = ("everysec", "always")
+AUTH_MODES = ("off", "on")
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -189,6 +199,36 @@ class Settings:
     """Kafka brokers for `kafka:` sinks (``PODIUM_KAFKA_BOOTSTRAP_SERVERS``, e.g.
     ``localhost:9092``, comma-separated). Podium publishes to Kafka; it does not consume."""
 
+    auth: str = "off"
+    """Whether the API asks for credentials (``PODIUM_AUTH``, ``off`` or ``on``); see docs/auth.md."""
+
+    admin_key_id: str | None = None
+    """Id of an admin application key stored (hashed) at every gateway start
+    (``PODIUM_ADMIN_KEY_ID``), with ``admin_key_secret``: the first key of a new cluster."""
+
+    admin_key_secret: str | None = field(default=None, repr=False)
+    """Secret of ``admin_key_id`` (``PODIUM_ADMIN_KEY_SECRET``)."""
+
+    token_secret: str | None = field(default=None, repr=False)
+    """Key that signs the tokens ``POST /api/token`` hands out (``PODIUM_TOKEN_SECRET``).
+    Unset: one is generated and kept in Redis, so every gateway accepts every token."""
+
+    token_ttl_seconds: int = 3600
+    """How long a token from ``POST /api/token`` is accepted (``PODIUM_TOKEN_TTL_SECONDS``)."""
+
+    oidc_issuer: str | None = None
+    """Issuer (``iss``) of OIDC bearer tokens from an external identity provider
+    (``PODIUM_OIDC_ISSUER``); with ``oidc_audience`` and ``oidc_jwks_url`` it turns them on."""
+
+    oidc_audience: str | None = None
+    """Audience (``aud``) OIDC tokens must name (``PODIUM_OIDC_AUDIENCE``)."""
+
+    oidc_jwks_url: str | None = None
+    """Where the identity provider publishes its signing keys (``PODIUM_OIDC_JWKS_URL``)."""
+
+    oidc_role_claim: str = "roles"
+    """Claim of an OIDC token that lists its Podium roles (``PODIUM_OIDC_ROLE_CLAIM``)."""
+
     def __post_init__(self) -> None:
         # Validate here rather than only in from_env so a Settings built in code
         # (tests, embedding) cannot carry values the cluster would choke on later.
@@ -211,6 +251,17 @@ class Settings:
         if level not in logging.getLevelNamesMapping():
             known = ", ".join(sorted(logging.getLevelNamesMapping()))
             raise ValueError(f"{ENV_VARS['log_level']}={self.log_level!r} is not a log level ({known})")
+        auth = self.auth.strip().lower()
+        if auth not in AUTH_MODES:
+            raise ValueError(f"{ENV_VARS['auth']}={self.auth!r}: use one of {', '.join(AUTH_MODES)}")
+        object.__setattr__(self, "auth", auth)
+        _check_range("token_ttl_seconds", self.token_ttl_seconds, 1, None)
+        if (self.admin_key_id is None) != (self.admin_key_secret is None):
+            raise ValueError(f"set {ENV_VARS['admin_key_id']} and {ENV_VARS['admin_key_secret']} together")
+        oidc = {name: getattr(self, name) for name in ("oidc_issuer", "oidc_audience", "oidc_jwks_url")}
+        if any(oidc.values()) and not all(oidc.values()):
+            missing = ", ".join(ENV_VARS[name] for name, value in oidc.items() if not value)
+            raise ValueError(f"OIDC needs {missing} as well")
         if self.redis_url is not None and not self.redis_url.startswith(_REDIS_SCHEMES):
             raise ValueError(
                 f"{ENV_VARS['redis_url']}={self.redis_url!r} must start with one of "
@@ -252,6 +303,14 @@ class Settings:
     def redis_dir(self) -> Path:
         """Where the embedded Redis keeps its append-only file and log."""
         return self.home / "redis"
+
+    @property
+    def auth_on(self) -> bool:
+        return self.auth == "on"
+
+    @property
+    def oidc_configured(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_audience and self.oidc_jwks_url)
 
     @property
     def embedded_redis(self) -> bool:

@@ -19,6 +19,7 @@ from cluster.config import DEFAULT_PARTITIONS, Settings
 from cluster.dashboard import DashboardAccess, dashboard_access
 from cluster.redis_server import EmbeddedRedis
 from cluster.store import Keys
+from cluster.store.auth import NO_ADMIN_KEY, has_admin_key
 from cluster.store.layout import is_cluster, sync_client, tag_old_keys
 
 log = logging.getLogger("podium")
@@ -157,6 +158,7 @@ class Runtime:
         client = sync_client(self.redis_url, self.settings.redis_cluster)
         try:
             self._check_partitions(client)
+            self._check_auth(client)
             if not self.settings.redis_cluster:
                 tag_old_keys(client)
             # What `podium up` is asked for wins over what the last run was scaled to.
@@ -189,6 +191,13 @@ class Runtime:
                 )
         if self.pools:
             ray.get([pool.ping.remote() for pool in self.pools])
+
+    def _check_auth(self, client: Any) -> None:
+        """With PODIUM_AUTH=on, an admin key must be given or stored: refuse at once rather
+        than start gateways that would refuse to serve."""
+        settings = self.settings
+        if settings.auth_on and not settings.admin_key_id and not has_admin_key(client):
+            raise ValueError(NO_ADMIN_KEY)
 
     def _check_partitions(self, client: Any) -> None:
         """The partition count is fixed when a Redis first holds Podium's data: with any

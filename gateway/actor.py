@@ -15,6 +15,7 @@ from actors.metrics import BrokerMetrics
 from cluster.config import Settings
 from cluster.store import Store
 from gateway.app import build_app
+from gateway.auth.authenticator import Authenticator
 from gateway.brokers import Brokers
 from gateway.brokers.consumers import BrokerConsumers
 from gateway.brokers.publisher import BrokerPublisher
@@ -60,7 +61,11 @@ class Gateway:
 
     async def _serve(self) -> str:
         settings = self.context.settings
-        self.runner = web.AppRunner(build_app(self.context), access_log=None)
+        authenticator = None
+        if settings.auth_on:
+            authenticator = Authenticator(settings, self.context.store)
+            await authenticator.start()
+        self.runner = web.AppRunner(build_app(self.context, authenticator), access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, settings.host, settings.port, reuse_address=True)
         try:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import admin, cluster, events, lifecycle, metadata, scheduler, search, tasks, workflows
+from gateway.api import admin, auth, cluster, events, lifecycle, metadata, scheduler, search, tasks, workflows
 from gateway.api.dashboard import routes as dashboard_routes
+from gateway.auth.authenticator import Authenticator
+from gateway.auth.middleware import AUTHENTICATOR_KEY, auth_middleware
 from gateway.context import CONTEXT_KEY, GatewayContext, context_of
 from gateway.errors import error_middleware
 from gateway.http import json_response
@@ -35,10 +37,17 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
-def build_app(context: GatewayContext) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=context.settings.max_payload_bytes)
+def build_app(context: GatewayContext, authenticator: Authenticator | None = None) -> web.Application:
+    """The API; with an `authenticator` (PODIUM_AUTH=on) every route outside the public ones
+    asks for a credential (gateway/auth/)."""
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware], client_max_size=context.settings.max_payload_bytes
+    )
     app[CONTEXT_KEY] = context
+    if authenticator is not None:
+        app[AUTHENTICATOR_KEY] = authenticator
     app.add_routes(health_routes)
+    app.add_routes(auth.routes)
     app.add_routes(metadata.routes)
     # aiohttp tries routes under the longest literal prefix first: `bulk/pause`,
     # `decide/{workflowId}` and `running/{name}` are never taken for a `{workflowId}`.

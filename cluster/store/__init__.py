@@ -14,6 +14,7 @@
 - `schedules.py`: workflow schedules, their durable timers and the records of their fires.
 - `brokers.py`: the outbox of EVENT task messages bound for a broker.
 - `indexes.py`: the search-index writes (searching them is cluster/search.py).
+- `auth.py`: application keys (hashed), the token signing key, failed-attempt counters.
 - `checkpoint.py`: `Checkpoint`, the writes of one shard turn in one fenced script.
 
 Partition leases and the shard registry are `cluster/leases.py`.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cluster.store.auth import AppKey, AuthStore
 from cluster.store.brokers import BROKER_GROUP, BrokerOutboxStore
 from cluster.store.checkpoint import FENCED_APPLY, Checkpoint, Fenced
 from cluster.store.encoding import Json, definition_digest, dumps, execution_json, ready_score
@@ -41,6 +43,7 @@ __all__ = [
     "PREFIX",
     "WORKFLOW_INDEX_STATUSES",
     "WORKFLOW_SUMMARY_FIELDS",
+    "AppKey",
     "Checkpoint",
     "EventMessage",
     "Fenced",
@@ -59,7 +62,7 @@ __all__ = [
 ]
 
 
-class Store(MetadataStore, ExecutionStore, QueueStore, EventBusStore, BrokerOutboxStore, ScheduleStore):
+class Store(MetadataStore, ExecutionStore, QueueStore, EventBusStore, BrokerOutboxStore, ScheduleStore, AuthStore):
     def __init__(self, redis_url: str, partitions: int, max_connections: int = 64, cluster: bool = False) -> None:
         super().__init__(redis_url, partitions, max_connections, cluster)
         self._register_queue_scripts()

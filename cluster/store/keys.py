@@ -52,6 +52,9 @@ Layout (all keys start with `podium:`):
 | `{ix}:task:type:<type>` | zset taskId by updateTime (of its last status change) | tasks of one task type, for search |
 | `{ix}:task:status:<status>` | zset taskId by updateTime | tasks in one status |
 | `{ix}:tmp:<token>` | zset | a search's scratch set, deleted in the transaction that makes it |
+| `auth:keys` | hash key id -> JSON `{id, name, role, hash, createTime}` | application keys (secrets salted, hashed) |
+| `auth:tokensecret` | string | the key that signs API tokens, when `PODIUM_TOKEN_SECRET` is unset |
+| `auth:fail:addr:<address>`, `auth:fail:key:<id>` | counter, expires | failed `POST /api/token` attempts |
 
 The `{ix}:` entries change only when an execution's status (or start time, correlation id,
 version) or a task's status changes, with the checkpoint that made
@@ -91,6 +94,12 @@ class Keys:
     events = f"{PREFIX}events"
     broker_outbox = f"{PREFIX}brokers:outbox"
     event_handlers = f"{PREFIX}meta:eventhandlers"
+    auth_keys = f"{PREFIX}auth:keys"
+    auth_token_secret = f"{PREFIX}auth:tokensecret"
+
+    @staticmethod
+    def auth_failures(kind: str, who: str) -> str:
+        return f"{PREFIX}auth:fail:{kind}:{who}"
 
     @staticmethod
     def _in_partition(partition: int, rest: str) -> str:

@@ -68,6 +68,15 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "PODIUM_SQS_ACCESS_KEY_ID": "key",
         "PODIUM_SQS_SECRET_ACCESS_KEY": "secret",
         "PODIUM_KAFKA_BOOTSTRAP_SERVERS": "kafka1:9092,kafka2:9092",
+        "PODIUM_AUTH": "ON",
+        "PODIUM_ADMIN_KEY_ID": "admin",
+        "PODIUM_ADMIN_KEY_SECRET": "s3cret",
+        "PODIUM_TOKEN_SECRET": "signing",
+        "PODIUM_TOKEN_TTL_SECONDS": "600",
+        "PODIUM_OIDC_ISSUER": "https://idp.example",
+        "PODIUM_OIDC_AUDIENCE": "podium",
+        "PODIUM_OIDC_JWKS_URL": "https://idp.example/jwks",
+        "PODIUM_OIDC_ROLE_CLAIM": "groups",
     }
     assert set(env) == set(ENV_VARS.values())
     for key, value in env.items():
@@ -102,6 +111,15 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         sqs_access_key_id="key",
         sqs_secret_access_key="secret",
         kafka_bootstrap_servers="kafka1:9092,kafka2:9092",
+        auth="on",
+        admin_key_id="admin",
+        admin_key_secret="s3cret",
+        token_secret="signing",
+        token_ttl_seconds=600,
+        oidc_issuer="https://idp.example",
+        oidc_audience="podium",
+        oidc_jwks_url="https://idp.example/jwks",
+        oidc_role_claim="groups",
     )
     assert not s.embedded_redis
 
@@ -243,3 +261,21 @@ def test_shard_settings_are_checked_when_podium_starts(variable: str, value: str
     naming the variable, instead of failing the first step that needs it."""
     with pytest.raises(ValueError, match=complaint):
         Settings.from_env({variable: value})
+
+
+@pytest.mark.parametrize(
+    ("environ", "complaint"),
+    [
+        ({"PODIUM_AUTH": "maybe"}, "PODIUM_AUTH='maybe': use one of off, on"),
+        ({"PODIUM_ADMIN_KEY_ID": "admin"}, "set PODIUM_ADMIN_KEY_ID and PODIUM_ADMIN_KEY_SECRET together"),
+        ({"PODIUM_OIDC_ISSUER": "https://idp"}, "OIDC needs PODIUM_OIDC_AUDIENCE, PODIUM_OIDC_JWKS_URL as well"),
+    ],
+)
+def test_auth_settings_are_checked_by_name(environ: dict[str, str], complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        Settings.from_env(environ)
+
+
+def test_secrets_stay_out_of_the_settings_repr() -> None:
+    settings = Settings(admin_key_id="admin", admin_key_secret="s3cret-value", token_secret="signing-value")
+    assert "s3cret-value" not in repr(settings) and "signing-value" not in repr(settings)
