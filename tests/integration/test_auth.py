@@ -3,37 +3,38 @@ shards and Redis, with an admin key from its settings; conductor-python's own to
 
 from __future__ import annotations
 
+import http.server
+import json
 import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
-import ray
 import redis
 import requests
 from conductor.client.configuration.configuration import Configuration
 from conductor.client.configuration.settings.authentication_settings import AuthenticationSettings
 from conductor.client.http.models import StartWorkflowRequest, TaskResult
 from conductor.client.orkes_clients import OrkesClients
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cluster.config import Settings
 from cluster.runtime import Runtime
 from cluster.store import Keys, Store
-from gateway.actor import Gateway
 from gateway.auth import tokens
 from gateway.auth.authenticator import MAX_FAILURES, Authenticator
 from gateway.auth.errors import AuthError
+from tests.integration.auth_gateway import ADMIN_ID, ADMIN_SECRET, SIGNING_KEY, auth_gateway
 from tests.integration.client import eventually
 from tests.integration.conftest import REPO_ROOT
 
-ADMIN_ID, ADMIN_SECRET = "admin-tests", "admin-secret-for-tests-0123456789"
-SIGNING_KEY = "signing-key-for-the-auth-tests-0123456789abcdef"
 TASK_TYPE = "auth_echo"
 WORKFLOW: dict[str, Any] = {
     "name": "auth_flow",
@@ -44,17 +45,8 @@ WORKFLOW: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def api(podium: Runtime) -> Iterator[str]:
-    settings = replace(
-        podium.settings, auth="on", admin_key_id=ADMIN_ID, admin_key_secret=ADMIN_SECRET,
-        token_secret=SIGNING_KEY, port=0,
-    )
-    gateway = Gateway.options(  # type: ignore[attr-defined]
-        name="podium-gateway-auth-tests", namespace=settings.namespace
-    ).remote(
-        settings, podium.redis_url, False
-    )
-    yield ray.get(gateway.address.remote()) + "/api"
-    ray.kill(gateway, no_restart=True)
+    with auth_gateway(podium, "podium-gateway-auth-tests") as url:
+        yield url
 
 
 def token_for(api: str, key_id: str, secret: str) -> str:
@@ -238,3 +230,58 @@ def test_podium_up_with_auth_on_and_no_admin_key_stops_with_the_reason(tmp_path:
     )
     assert finished.returncode == 1
     assert "PODIUM_AUTH=on needs an admin key: set PODIUM_ADMIN_KEY_ID and PODIUM_ADMIN_KEY_SECRET" in finished.stderr
+
+
+class JwksServer:
+    """The identity provider's JWKS, served from this process to the gateway's."""
+
+    def __init__(self, jwks: dict[str, Any]) -> None:
+        body = json.dumps(jwks).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> JwksServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_identity_providers_token_is_accepted_with_its_roles(podium: Runtime) -> None:
+    issuer, audience = "https://idp.example/realms/podium", "podium-api"
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())), "kid": "k1", "use": "sig"}
+
+    def token(**claims: Any) -> str:
+        now = int(time.time())
+        body = {"iss": issuer, "aud": audience, "sub": "ada", "iat": now, "exp": now + 300, **claims}
+        return jwt.encode(body, key, algorithm="RS256", headers={"kid": "k1"})
+
+    with JwksServer({"keys": [public]}) as jwks, auth_gateway(
+        podium, "podium-gateway-oidc-tests",
+        oidc_issuer=issuer, oidc_audience=audience, oidc_jwks_url=jwks.url,
+    ) as api:
+        bearer = {"Authorization": f"Bearer {token(roles=['user'])}"}
+        assert requests.get(f"{api}/metadata/workflow", headers=bearer, timeout=30).status_code == 200
+        refused = requests.post(f"{api}/metadata/taskdefs", json=[], headers=bearer, timeout=30)
+        assert refused.status_code == 403 and "role user may not POST" in refused.json()["message"]
+        wrong = requests.get(
+            f"{api}/metadata/workflow", headers=as_(token(aud="another-api", roles=["user"])), timeout=30
+        )
+        assert wrong.status_code == 401 and "audience" in wrong.json()["message"]
+        none = requests.get(f"{api}/metadata/workflow", headers=as_(token(roles=["viewer"])), timeout=30)
+        assert none.status_code == 401 and "none of Podium's roles" in none.json()["message"]
