@@ -26,7 +26,7 @@ from actors.shard.partitions import PartitionOwner
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
 from actors.workflow.machine import handle, start_workflow
-from actors.workflow.operator import operator_for
+from actors.workflow.operators.base import operator_for
 from actors.workflow.state import public_task
 from cluster.store import Checkpoint, Fenced, Keys, QueueLimits
 from definitions.models import TERMINAL_TASK_STATUSES, TaskDef

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
-from actors.workflow import fork_join, timeouts
-from actors.workflow.operator import operator_for
+from actors.workflow import timeouts
+from actors.workflow.operators import fork_join
+from actors.workflow.operators.base import operator_for
 from definitions.models import SUCCESSFUL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES
 
 if TYPE_CHECKING:

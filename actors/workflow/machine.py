@@ -16,7 +16,7 @@ from actors.workflow import commands as cmd
 from actors.workflow import events as ev
 from actors.workflow import timeouts
 from actors.workflow.graph import Position, base_reference, iteration_of, with_iteration
-from actors.workflow.operator import operator_for
+from actors.workflow.operators.base import operator_for
 from actors.workflow.state import Json, WorkflowState, public_task
 from definitions.expressions import resolve
 from definitions.models import (
@@ -107,7 +107,7 @@ class Step:
         if position is None:
             raise KeyError(f"task '{task['referenceTaskName']}' is not in the workflow definition")
         if position.task.type == "DYNAMIC":
-            from actors.workflow.dynamic import resolved_workflow_task
+            from actors.workflow.operators.dynamic import resolved_workflow_task
 
             # Named after the task it resolved to, so that task's TaskDef applies.
             return resolved_workflow_task(position.task, task)
@@ -477,7 +477,7 @@ class Step:
         elif container.type == "DO_WHILE":
             loop_task = self.find_task(container.task_reference_name)
             if loop_task is not None:
-                from actors.workflow.do_while import finish_iteration
+                from actors.workflow.operators.do_while import finish_iteration
 
                 finish_iteration(self, loop_task, container)
         else:
@@ -489,8 +489,8 @@ class Step:
         self._joins_dirty = True
 
     def _evaluate_joins(self) -> None:
-        from actors.workflow.exclusive_join import evaluate_exclusive_join
-        from actors.workflow.join import evaluate_join
+        from actors.workflow.operators.exclusive_join import evaluate_exclusive_join
+        from actors.workflow.operators.join import evaluate_join
 
         for task in list(self.state.joins):
             if task["taskType"] == "JOIN" and task["status"] == "IN_PROGRESS":
@@ -735,7 +735,7 @@ def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) ->
             task = state.by_id.get(event.task_id)
             if terminal or task is None or task["status"] in TERMINAL_TASK_STATUSES:
                 return []
-            from actors.workflow.sub_workflow import child_finished
+            from actors.workflow.operators.sub_workflow import child_finished
 
             child_finished(step, task, event)
         case ev.TimerFired():
@@ -816,30 +816,11 @@ def _apply_update(step: Step, task: Json, update: ev.TaskUpdate) -> None:
     step.finish(task, update.status, reason=update.reason_for_incompletion)
 
 
-# Importing the operator modules registers them.
-from actors.workflow import (  # noqa: E402
-    do_while,  # noqa: F401
-    dynamic_fork,  # noqa: F401
-    exclusive_join,  # noqa: F401
-    fork_join,  # noqa: F401
-    http,  # noqa: F401
-    inline,  # noqa: F401
-    join,  # noqa: F401
-    jq_transform,  # noqa: F401
-    lambda_task,  # noqa: F401
-    lifecycle,
-    noop,  # noqa: F401
-    set_variable,  # noqa: F401
-    simple,  # noqa: F401
-    sub_workflow,  # noqa: F401
-    switch,  # noqa: F401
-    terminate,  # noqa: F401
-    wait,  # noqa: F401
-)
-
-# Aliased: their module names are also names used in this module.
-from actors.workflow import dynamic as dynamic_operator  # noqa: E402, F401
-from actors.workflow import event as event_operator  # noqa: E402
-from actors.workflow import start_workflow as start_workflow_operator  # noqa: E402, F401
+# Importing the operators package registers every operator; the three named here are
+# also called directly (their module names are also names used in this module).
+from actors.workflow import lifecycle  # noqa: E402
+from actors.workflow.operators import dynamic as dynamic_operator  # noqa: E402, F401
+from actors.workflow.operators import event as event_operator  # noqa: E402
+from actors.workflow.operators import start_workflow as start_workflow_operator  # noqa: E402, F401
 
 __all__ = ["Environment", "Step", "base_reference", "handle", "start_workflow"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from actors.workflow import commands as cmd
-from actors.workflow.operator import operator_for
+from actors.workflow.operators.base import operator_for
 from definitions.models import TaskDef
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 A queue is named as Conductor's event queue providers name it, in an EVENT task's `sink`
 and an event handler's `event`: `<kind>:<name>`, the kind picking the provider
-(actors/workflow/event.py, BROKER_SINKS) and the name, with the provider's own options,
+(actors/workflow/operators/event.py, BROKER_SINKS) and the name, with the provider's own options,
 picking the queue, exchange, subject or topic.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from actors.workflow.event import broker_kind
+from actors.workflow.operators.event import broker_kind
 
 # Kind (the sink's prefix) -> provider; several kinds share one provider.
 PROVIDER_OF_KIND = {

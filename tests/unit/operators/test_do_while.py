@@ -638,7 +638,7 @@ def test_the_condition_sees_a_body_tasks_output_from_the_last_iteration_that_ran
 
 
 def test_the_condition_gets_only_the_loop_output_keys_it_names(monkeypatch: Any) -> None:
-    from actors.workflow import do_while
+    from actors.workflow.operators import do_while
 
     seen: list[dict[str, Any]] = []
     real = do_while.evaluate
@@ -664,7 +664,7 @@ def test_the_condition_gets_only_the_loop_output_keys_it_names(monkeypatch: Any)
 
 
 def test_which_loop_output_keys_a_condition_reads() -> None:
-    from actors.workflow.do_while import _loop_keys_read as keys
+    from actors.workflow.operators.do_while import _loop_keys_read as keys
 
     assert keys("$.l.iteration < 5", "l") == {"iteration"}
     assert keys("if ($.l['iteration'] < $.n) { true; } else { false; }", "l") == {"iteration"}

@@ -20,7 +20,7 @@ import pytest
 
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
-from actors.workflow.event import EVENT_PRODUCED, SinkError, event_name
+from actors.workflow.operators.event import EVENT_PRODUCED, SinkError, event_name
 from tests.unit.machine_harness import Run
 from tests.unit.operators.support import conductor_definition, dispatched, of_type, rows, simple, workflow
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from actors.workflow import events as ev
-from actors.workflow.event import merged_variables
+from actors.workflow.operators.event import merged_variables
 from tests.unit.machine_harness import Run
 from tests.unit.operators.support import simple, workflow
 

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from actors.workflow.operator import Operator, register
+from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowTask
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from actors.workflow import commands as cmd
-from actors.workflow.operator import Operator, register
+from actors.workflow.operators.base import Operator, register
 from definitions.models import StartWorkflowRequest, WorkflowTask
 from definitions.validation import review_workflow_def
 

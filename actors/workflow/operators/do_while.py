@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from actors.workflow.operator import Operator, register
+from actors.workflow.operators.base import Operator, register
 from definitions.evaluators import EvaluationError, evaluate
 from definitions.models import TERMINAL_TASK_STATUSES, WorkflowTask
 

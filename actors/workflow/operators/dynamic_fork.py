@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from actors.workflow.fork_join import FORK_TASK_TYPE, join_after, schedule_join
 from actors.workflow.graph import iteration_of, with_iteration
-from actors.workflow.operator import Operator, operator_for, register
+from actors.workflow.operators.base import Operator, operator_for, register
+from actors.workflow.operators.fork_join import FORK_TASK_TYPE, join_after, schedule_join
 from definitions.models import WorkflowTask
 
 if TYPE_CHECKING:

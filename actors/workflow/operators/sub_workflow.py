@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
-from actors.workflow.operator import Operator, register
+from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowDef, WorkflowTask
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from actors.workflow.operator import Operator, register
+from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowTask
 
 if TYPE_CHECKING:

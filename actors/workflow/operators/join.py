@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from actors.workflow.graph import iteration_of, with_iteration
-from actors.workflow.operator import Operator, register
+from actors.workflow.operators.base import Operator, register
 from definitions.models import SUCCESSFUL_TASK_STATUSES, WorkflowTask
 
 if TYPE_CHECKING:
