@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import Field
 
+from actors.workflow.operators.base import operator_for
 from definitions.models import (
     TERMINAL_TASK_STATUSES,
     TERMINAL_WORKFLOW_STATUSES,
@@ -33,23 +34,6 @@ from definitions.models import (
 
 Json = dict[str, Any]
 
-# WorkflowTestService.operators: task types that never wait for a worker's result.
-OPERATORS = frozenset(
-    {
-        "JOIN",
-        "DO_WHILE",
-        "SET_VARIABLE",
-        "FORK",
-        "INLINE",
-        "TERMINATE",
-        "DECISION",
-        "DYNAMIC",
-        "FORK_JOIN",
-        "FORK_JOIN_DYNAMIC",
-        "SWITCH",
-        "SUB_WORKFLOW",
-    }
-)
 # A mocked run that makes no progress for this long is answered as it stands: Conductor
 # drives its test loop synchronously, Podium's engine moves on its own (a child's end
 # reaches its parent a little later), so the loop looks again until then.
@@ -86,7 +70,9 @@ def plan(workflow: Json, request: WorkflowTestRequest, children_started: set[str
     step = Step()
     active = [t for t in workflow.get("tasks", []) if t["status"] not in TERMINAL_TASK_STATUSES]
     step.missing = [
-        t["referenceTaskName"] for t in active if t["taskType"] not in OPERATORS and t["referenceTaskName"] not in mocks
+        t["referenceTaskName"]
+        for t in active
+        if operator_for(t["taskType"]).mocked_in_test_runs and t["referenceTaskName"] not in mocks
     ]
     if step.missing:
         return step
@@ -94,11 +80,12 @@ def plan(workflow: Json, request: WorkflowTestRequest, children_started: set[str
         reference = task["referenceTaskName"]
         child_id = task.get("subWorkflowId")
         child_request = request.sub_workflow_test_request.get(reference)
-        if task["taskType"] == "SUB_WORKFLOW" and child_id and child_request and child_id not in children_started:
+        has_child = operator_for(task["taskType"]).has_child_workflow
+        if has_child and child_id and child_request and child_id not in children_started:
             children_started.add(child_id)
             step.children.append((child_id, child_request))
         queued = mocks.get(reference)
-        if not queued or task["taskType"] in OPERATORS:
+        if not queued or not operator_for(task["taskType"]).mocked_in_test_runs:
             mocks.pop(reference, None)
             continue
         mock = queued.pop(0)

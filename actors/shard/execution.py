@@ -14,7 +14,7 @@ from typing import Any
 
 from actors import messages
 from actors.workflow import events as ev
-from actors.workflow.operators import operator_for
+from actors.workflow.operators.base import operator_for
 from actors.workflow.state import WorkflowState
 from cluster.store import Indexed
 from definitions.models import TERMINAL_TASK_STATUSES, TaskDef

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from actors.workflow.operators.base import operator_for
 from definitions.models import WorkflowDef, WorkflowTask
 
 ITERATION_SEPARATOR = "__"
@@ -46,7 +47,7 @@ class DefinitionGraph:
     def enclosing_loop(self, reference_name: str) -> WorkflowTask | None:
         position = self.positions.get(base_reference(reference_name))
         while position is not None and position.container is not None:
-            if position.container.type == "DO_WHILE":
+            if operator_for(position.container.type).is_loop:
                 return position.container
             position = self.positions.get(position.container.task_reference_name)
         return None

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
 from actors.workflow import timeouts
-from actors.workflow.operators import fork_join
 from actors.workflow.operators.base import operator_for
 from definitions.models import SUCCESSFUL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES
 
@@ -23,17 +22,11 @@ if TYPE_CHECKING:
 
 Json = dict[str, Any]
 RETRIED_FAILURES = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"})
-# Containers a failure cancelled: a retry reopens them rather than starting them afresh.
-REOPENED_CONTAINERS = frozenset({"JOIN", "DO_WHILE"})
 
 
 def _cut_container(task: Json) -> bool:
-    """A JOIN or DO_WHILE the failure ended: running again reopens it in place."""
-    return task["status"] in ("CANCELED", "FAILED") and task["taskType"] in REOPENED_CONTAINERS
-
-
-# Tasks whose success only means "move to the next sibling".
-CONTAINER_TYPES = frozenset({"SWITCH", "DECISION", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "DO_WHILE"})
+    """A container the failure ended (a JOIN, a DO_WHILE): running again reopens it in place."""
+    return task["status"] in ("CANCELED", "FAILED") and operator_for(task["taskType"]).reopened_by_retry
 
 
 def apply(step: Step, event: ev.Event) -> None:
@@ -130,7 +123,7 @@ def retry(step: Step, event: ev.Retry) -> None:
     for task in state.tasks:
         status = task["status"]
         reference = task["referenceTaskName"]
-        if status in RETRIED_FAILURES and task["taskType"] != "JOIN":
+        if status in RETRIED_FAILURES and operator_for(task["taskType"]).retried_by_workflow_retry:
             retriable[reference] = task
         elif _cut_container(task):
             containers.append(task)
@@ -148,7 +141,7 @@ def retry(step: Step, event: ev.Retry) -> None:
     step.mark_joins_dirty()
     for task in sorted(retriable.values(), key=lambda t: t["seq"]):
         child_id = task.get("subWorkflowId")
-        if event.resume_subworkflow_tasks and task["taskType"] == "SUB_WORKFLOW" and child_id:
+        if event.resume_subworkflow_tasks and operator_for(task["taskType"]).has_child_workflow and child_id:
             # Retry the child where it failed instead of starting a new one.
             _reopen_task(step, task)
             step.commands.append(cmd.RetryChild(child_id, workflow["workflowId"], task["taskId"]))
@@ -223,20 +216,15 @@ def _resume_cut_paths(step: Step, rerun_task: Json) -> None:
         if position is None:
             continue
         iteration = task["iteration"]
-        if position.task.type == "FORK_JOIN" and task["status"] in SUCCESSFUL_TASK_STATUSES:
-            for branch in position.task.fork_tasks:
-                if branch and step.find_task(branch[0].task_reference_name, iteration) is None:
-                    step.schedule(branch[0], iteration)
-            join = position.next_sibling
-            if join is not None and join.type == "JOIN" and step.find_task(join.task_reference_name, iteration) is None:
-                fork_join.schedule_join(step, task, join, fork_join.join_on_of(position.task, join))
+        operator = operator_for(position.task.type)
+        if operator.restore_after_rerun(step, task, position, iteration):
             continue
         following = position.next_sibling
         if (
             following is not None
             and task["executed"]
             and task["status"] in SUCCESSFUL_TASK_STATUSES
-            and position.task.type not in CONTAINER_TYPES
+            and not operator.holds_branches
             and step.find_task(following.task_reference_name, iteration) is None
         ):
             step.advance(task)

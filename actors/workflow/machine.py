@@ -7,17 +7,16 @@ returned commands. Every operator lives in its own module beside this one.
 
 from __future__ import annotations
 
-import zlib
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from actors.workflow import commands as cmd
+from actors.workflow import ending, retries, timeouts
 from actors.workflow import events as ev
-from actors.workflow import timeouts
 from actors.workflow.graph import Position, base_reference, iteration_of, with_iteration
 from actors.workflow.operators.base import operator_for
-from actors.workflow.state import Json, WorkflowState, public_task
+from actors.workflow.state import Json, WorkflowState
 from definitions.expressions import resolve
 from definitions.models import (
     SUCCESSFUL_TASK_STATUSES,
@@ -30,17 +29,9 @@ from definitions.models import (
 
 RUNNING = "RUNNING"
 PAUSED = "PAUSED"
-RETRYABLE_STATUSES = frozenset({"FAILED", "TIMED_OUT"})
-CONTAINER_SWITCHES = frozenset({"SWITCH", "DECISION"})
-# Conductor never retries these, whatever a TaskDef of the same name says.
-NEVER_RETRIED_TYPES = frozenset(
-    {"SWITCH", "DECISION", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "EXCLUSIVE_JOIN", "DO_WHILE"}
-)
 # `${CPEWF_TASK_ID}` in a task's inputParameters is that task's own id, as in Conductor.
 CURRENT_TASK_ID = "CPEWF_TASK_ID"
 # The workflow status a task's last unsuccessful status leads to (Conductor's DeciderService.retry).
-WORKFLOW_STATUS_AFTER = {"CANCELED": "TERMINATED", "TIMED_OUT": "TIMED_OUT"}
-FAILED_TASK_STATUSES = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR"})
 # In a taskToDomain list: queue the task without a domain.
 NO_DOMAIN = "NO_DOMAIN"
 
@@ -55,33 +46,6 @@ class Environment(Protocol):
     def active_domain(self, task_type: str, domains: list[str]) -> str | None:
         """The first of `domains` in which a worker of `task_type` polled recently."""
         ...
-
-
-def retry_delay_seconds(task_def: TaskDef | None, retry_count: int) -> int:
-    """Delay before attempt `retry_count` (1 = first retry), per the TaskDef's retryLogic,
-    capped by maxRetryDelaySeconds."""
-    if task_def is None or retry_count <= 0:
-        return 0
-    base = max(task_def.retry_delay_seconds, 0)
-    if task_def.retry_logic == "EXPONENTIAL_BACKOFF":
-        delay = base * (2 ** (retry_count - 1))
-    elif task_def.retry_logic == "LINEAR_BACKOFF":
-        delay = base * max(task_def.backoff_scale_factor, 1) * retry_count
-    else:
-        delay = base
-    if task_def.max_retry_delay_seconds:
-        delay = min(delay, task_def.max_retry_delay_seconds)
-    return int(delay)
-
-
-def retry_delay_ms(task_def: TaskDef | None, retry_count: int, task_id: str = "") -> int:
-    """The retry delay plus up to backoffJitterMs. The jitter is drawn from the task id
-    rather than a random source, so the state machine stays deterministic while
-    simultaneous retries still spread out."""
-    delay = retry_delay_seconds(task_def, retry_count) * 1000
-    if task_def is not None and task_def.backoff_jitter_ms and delay:
-        delay += zlib.crc32(task_id.encode()) % (task_def.backoff_jitter_ms + 1)
-    return delay
 
 
 class Step:
@@ -106,12 +70,8 @@ class Step:
         position = self.state.graph.position(task["referenceTaskName"])
         if position is None:
             raise KeyError(f"task '{task['referenceTaskName']}' is not in the workflow definition")
-        if position.task.type == "DYNAMIC":
-            from actors.workflow.operators.dynamic import resolved_workflow_task
-
-            # Named after the task it resolved to, so that task's TaskDef applies.
-            return resolved_workflow_task(position.task, task)
-        return position.task
+        # A DYNAMIC task is named after the task it resolved to, so that task's TaskDef applies.
+        return operator_for(position.task.type).resolved(position.task, task)
 
     def task_def_for(self, workflow_task: WorkflowTask) -> TaskDef | None:
         if workflow_task.task_definition is not None:
@@ -253,7 +213,9 @@ class Step:
         if delay_ms > 0:
             task["_visibleAt"] = self.now + delay_ms
             # As Conductor shows it: whole seconds, without the jitter.
-            shown = retry_delay_seconds(task_def, task["retryCount"]) if retry_of is not None else delay_ms // 1000
+            shown = delay_ms // 1000
+            if retry_of is not None:
+                shown = retries.retry_delay_seconds(task_def, task["retryCount"])
             task["startDelayInSeconds"] = shown
             if retry_of is not None:
                 task["callbackAfterSeconds"] = shown
@@ -266,7 +228,7 @@ class Step:
         task["inputData"] = input_data
         state.add_task(task)
         operator.start(self, task, workflow_task)
-        if workflow_task.type == "DYNAMIC":
+        if operator.named_when_started:
             # Its name, and so its TaskDef, is known only once it started.
             task_def = self.task_def_for(self.workflow_task_of(task))
         if operator.runs_on_worker and task_def is not None and task["status"] == "SCHEDULED":
@@ -370,7 +332,7 @@ class Step:
         if (
             state.workflow["status"] == RUNNING
             and not self._pending
-            and self._main_path_done()
+            and ending.main_path_done(self)
             and not state.has_active_task()
         ):
             # The last task left running outside the main path (see complete_workflow) ended.
@@ -390,47 +352,7 @@ class Step:
         if status in SUCCESSFUL_TASK_STATUSES:
             operator_for(workflow_task.type).on_success(self, task, workflow_task)
         else:
-            self._on_failure(task, workflow_task)
-
-    def _on_failure(self, task: Json, workflow_task: WorkflowTask) -> None:
-        if task.pop("_timesOutWorkflow", False):
-            # timeoutPolicy TIME_OUT_WF: no retry, optional or not.
-            self.end_workflow("TIMED_OUT", task.get("reasonForIncompletion"), self.final_output(task), task)
-            return
-        task_def = self.task_def_for(workflow_task)
-        allowed = workflow_task.retry_count
-        if allowed is None:
-            allowed = task_def.retry_count if task_def is not None else 0
-        if (
-            task["status"] in RETRYABLE_STATUSES
-            and workflow_task.type not in NEVER_RETRIED_TYPES
-            and task["retryCount"] < allowed
-        ):
-            if timeouts.total_budget_spent(self, task, task_def):
-                assert task_def is not None
-                status = "TIMED_OUT" if task["status"] == "TIMED_OUT" else "FAILED"
-                elapsed = (self.now - (task.get("firstScheduledTime") or task["scheduledTime"])) // 1000
-                reason = (
-                    f"Task {task['taskId']}/{task['taskDefName']} exceeded total timeout of "
-                    f"{task_def.total_timeout_seconds} seconds (elapsed {elapsed} seconds across all attempts). "
-                    "No further retries will be attempted."
-                )
-                self.end_workflow(status, reason, self.final_output(task), task)
-                return
-            self.retry_task(task, workflow_task, retry_delay_ms(task_def, task["retryCount"] + 1, task["taskId"]))
-            return
-        if workflow_task.optional:
-            task["status"] = "COMPLETED_WITH_ERRORS"
-            self.advance(task)
-            return
-        if workflow_task.permissive:
-            # The workflow goes on; it fails when it would otherwise complete.
-            self.advance(task)
-            return
-        status = WORKFLOW_STATUS_AFTER.get(task["status"], "FAILED")
-        # Conductor's wording, which users' alerting may match on.
-        reason = f"Task {task['taskId']} failed with status: {status} and reason: '{task.get('reasonForIncompletion')}'"
-        self.end_workflow(status, reason, self.final_output(task), task)
+            retries.on_failure(self, task, workflow_task)
 
     def retry_task(self, task: Json, workflow_task: WorkflowTask, delay_ms: int) -> Json:
         """A new attempt of `task`, linked to it (retryCount, retriedTaskId), after `delay_ms`."""
@@ -466,101 +388,24 @@ class Step:
         if container is None:
             self.complete_workflow()
             return
-        graph = self.state.graph
-        container_position = graph.positions[container.task_reference_name]
-        container_iteration = iteration if graph.enclosing_loop(container.task_reference_name) else 0
-        if container.type in CONTAINER_SWITCHES:
-            switch_task = self.find_task(container.task_reference_name, container_iteration)
-            if switch_task is not None and switch_task.pop("_open", None):
-                self.state.touch(switch_task)
-            self.continue_after(container_position, container_iteration)
-        elif container.type == "DO_WHILE":
-            loop_task = self.find_task(container.task_reference_name)
-            if loop_task is not None:
-                from actors.workflow.operators.do_while import finish_iteration
-
-                finish_iteration(self, loop_task, container)
-        else:
-            # The end of a fork branch: the JOIN decides whether the fork is done.
-            self._joins_dirty = True
+        operator_for(container.type).branch_ended(self, container, iteration)
 
     def mark_joins_dirty(self) -> None:
         """Evaluate every open JOIN at the end of this step."""
         self._joins_dirty = True
 
     def _evaluate_joins(self) -> None:
-        from actors.workflow.operators.exclusive_join import evaluate_exclusive_join
-        from actors.workflow.operators.join import evaluate_join
-
         for task in list(self.state.joins):
-            if task["taskType"] == "JOIN" and task["status"] == "IN_PROGRESS":
-                evaluate_join(self, task)
-            elif task["taskType"] == "EXCLUSIVE_JOIN" and task["status"] == "IN_PROGRESS":
-                evaluate_exclusive_join(self, task)
+            if task["status"] == "IN_PROGRESS":
+                operator_for(task["taskType"]).evaluate(self, task)
 
-    # -- ending the workflow ------------------------------------------------------------
+    # -- ending the workflow (actors/workflow/ending.py) ----------------------------------
 
     def complete_workflow(self) -> None:
-        """The end of the definition is reached; complete once no task is still running.
-
-        As in Conductor, tasks a JOIN did not wait for (a branch left out of `joinOn`) keep
-        running and the workflow completes when the last of them ends.
-        """
-        if self.state.has_active_task():
-            return
-        failed_permissive = self._failed_permissive_tasks()
-        if failed_permissive:
-            reason = ". ".join(
-                f"Task {task['taskId']} failed with status: {task['status']} and reason: "
-                f"'{task.get('reasonForIncompletion')}'"
-                for task in failed_permissive
-            )
-            self.end_workflow("FAILED", reason, self.final_output(), failed_permissive[0])
-            return
-        self.end_workflow("COMPLETED", None, self.final_output())
-
-    def _failed_permissive_tasks(self) -> list[Json]:
-        """The last attempt of each permissive (and not optional) task, where it failed."""
-        latest: dict[str, Json] = {}
-        for task in self.state.tasks:
-            if task["status"] in SUCCESSFUL_TASK_STATUSES and task["status"] != "COMPLETED_WITH_ERRORS":
-                latest.pop(task["referenceTaskName"], None)
-                continue
-            if task["status"] in TERMINAL_TASK_STATUSES and not task["retried"]:
-                try:
-                    workflow_task = self.workflow_task_of(task)
-                except KeyError:
-                    continue
-                if workflow_task.permissive and not workflow_task.optional:
-                    latest[task["referenceTaskName"]] = task
-        return list(latest.values())
+        ending.complete_workflow(self)
 
     def final_output(self, last: Json | None = None) -> Json:
-        """Conductor's workflow output: a successful TERMINATE task's output, else the
-        resolved outputParameters, else the output of `last` (by default the last task)."""
-        tasks = self.state.tasks
-        for task in tasks:
-            if task["taskType"] == "TERMINATE" and task["status"] in SUCCESSFUL_TASK_STATUSES:
-                return dict(task["outputData"])
-        definition = self.state.definition
-        if definition.output_parameters:
-            return dict(self.resolve(definition.output_parameters))
-        if last is None and tasks:
-            last = tasks[-1]
-        return dict(last["outputData"]) if last else {}
-
-    def _main_path_done(self) -> bool:
-        """Whether the last top-level task of the definition is done and decided."""
-        definition_tasks = self.state.definition.tasks
-        if not definition_tasks:
-            return True
-        task = self.state.by_ref.get(definition_tasks[-1].task_reference_name)
-        return (
-            task is not None
-            and task["executed"]
-            and task["status"] in SUCCESSFUL_TASK_STATUSES
-            and not task.get("_open")
-        )
+        return ending.final_output(self, last)
 
     def end_workflow(
         self,
@@ -571,100 +416,10 @@ class Step:
         *,
         failure_workflow: bool | None = None,
     ) -> None:
-        """End the workflow. `failure_workflow` forces the definition's failureWorkflow on
-        or off; by default it starts when the workflow FAILED or TIMED_OUT."""
-        workflow = self.state.workflow
-        if workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
-            return
-        workflow["status"] = status
-        workflow["endTime"] = self.now
-        workflow["updateTime"] = self.now
-        if reason is not None:
-            workflow["reasonForIncompletion"] = reason
-        if output is None and status != "COMPLETED":
-            output = self.final_output()
-        if output is not None:
-            workflow["output"] = dict(output)
-        # Like Conductor: every task that ended FAILED, retried or not, by name, once.
-        failed = [task for task in self.state.tasks if task["status"] in FAILED_TASK_STATUSES]
-        for key, field in (("failedReferenceTaskNames", "referenceTaskName"), ("failedTaskNames", "taskDefName")):
-            names = workflow.setdefault(key, [])
-            names.extend(dict.fromkeys(task[field] for task in failed if task[field] not in names))
-        if failure_workflow if failure_workflow is not None else status in ("FAILED", "TIMED_OUT"):
-            self._start_failure_workflow(status, reason, failed_task)
-        self.state.touch_workflow()
-        self.cancel_active_tasks(reason or f"Workflow {status}")
-        self._pending.clear()
-        self.state.pending = []
-        parent_id = workflow.get("parentWorkflowId")
-        if parent_id:
-            self.commands.append(
-                cmd.NotifyParent(
-                    parent_workflow_id=parent_id,
-                    parent_task_id=workflow["parentWorkflowTaskId"],
-                    child_workflow_id=workflow["workflowId"],
-                    status=status,
-                    output=workflow.get("output", {}),
-                    reason_for_incompletion=workflow.get("reasonForIncompletion"),
-                )
-            )
-        self.commands.append(cmd.WorkflowEnded(status))
-
-    def _start_failure_workflow(self, status: str, reason: str | None, failed_task: Json | None) -> None:
-        """Start the definition's failureWorkflow: it gets the failed workflow's id, reason and
-        whole execution as input, and the failed workflow's output names it."""
-        name: Any = self.state.definition.failure_workflow
-        if name and name.startswith("${"):
-            name = self.resolve(name)
-        elif name and name.startswith("$"):
-            # Conductor's older form, "$workflow.input.failureWfName": a workflow input.
-            parts = name.split(".")
-            name = self.state.workflow["input"].get(parts[2]) if len(parts) > 2 else None
-        if not isinstance(name, str) or not name.strip():
-            return
-        workflow = self.state.workflow
-        failure_workflow_id = self.env.new_id()
-        failed_workflow = {**workflow, "tasks": [public_task(task) for task in self.state.tasks]}
-        failure_input: Json = {
-            **workflow["input"],
-            "workflowId": workflow["workflowId"],
-            "reason": reason,
-            "failureStatus": status,
-            "failedWorkflow": failed_workflow,
-        }
-        if failed_task is not None:
-            failure_input["failureTaskId"] = failed_task["taskId"]
-        workflow.setdefault("output", {})["conductor.failure_workflow"] = failure_workflow_id
-        self.commands.append(
-            cmd.StartWorkflow(
-                workflow_id=failure_workflow_id,
-                name=name,
-                input=failure_input,
-                correlation_id=workflow.get("correlationId"),
-                priority=workflow.get("priority", 0),
-                task_to_domain=workflow.get("taskToDomain") or {},
-            )
-        )
+        ending.end_workflow(self, status, reason, output, failed_task, failure_workflow=failure_workflow)
 
     def cancel_active_tasks(self, reason: str) -> None:
-        workflow = self.state.workflow
-        if workflow.get("reasonForIncompletion"):
-            child_reason = f"Parent workflow has been terminated with reason: {workflow['reasonForIncompletion']}"
-        else:
-            child_reason = f"Parent workflow has been terminated with status {workflow['status']}"
-        for task in self.state.active_tasks():
-            task["status"] = "CANCELED"
-            task["endTime"] = self.now
-            task["updateTime"] = self.now
-            task["executed"] = True
-            task.setdefault("reasonForIncompletion", reason)
-            self.state.touch(task)
-            self.clear_timers(task)
-            if operator_for(self.workflow_task_of(task).type).runs_on_worker:
-                self.commands.append(cmd.CancelTask(task))
-            child_id = task.get("subWorkflowId")
-            if child_id and task["taskType"] == "SUB_WORKFLOW":
-                self.commands.append(cmd.TerminateChild(child_id, child_reason))
+        ending.cancel_active_tasks(self, reason)
 
 
 # -- events ---------------------------------------------------------------------------------

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from actors.workflow.graph import DefinitionGraph, graph_of
+from actors.workflow.operators.base import operator_for
 from definitions.models import TERMINAL_TASK_STATUSES, WorkflowDef
 
 Json = dict[str, Any]
 
-JOIN_TYPES = frozenset({"JOIN", "EXCLUSIVE_JOIN"})
 
 
 class WorkflowState:
@@ -77,7 +77,7 @@ class WorkflowState:
             self.by_ref[base] = task
         if "_skipAhead" in task:
             self.skip_ahead = True
-        if task["taskType"] in JOIN_TYPES:
+        if operator_for(task["taskType"]).is_join:
             self.joins.append(task)
         if dirty:
             self.dirty_task_ids.add(task["taskId"])

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from actors.workflow.graph import ITERATION_SEPARATOR, base_reference
+from actors.workflow.operators.base import operator_for
 from actors.workflow.state import public_task
 
 Json = dict[str, Any]
@@ -82,7 +83,7 @@ def workflow_task_of(task: Json, index: dict[str, Json]) -> Json | None:
         found = index.get(definition_reference(task))
     if found is None:
         return None
-    if found.get("type") == "DYNAMIC":
+    if operator_for(str(found.get("type", ""))).named_when_started:
         # As Conductor's DynamicTaskMapper: the WorkflowTask takes the resolved task's name.
         resolved = task.get("taskDefName")
         if isinstance(resolved, str) and resolved and resolved != found.get("name"):

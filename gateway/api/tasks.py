@@ -14,7 +14,7 @@ from aiohttp import web
 from actors.shard import NOT_FOUND, TASK_NOT_FOUND
 from actors.workflow import events as ev
 from actors.workflow.graph import base_reference
-from actors.workflow.operators import operator_for
+from actors.workflow.operators.base import operator_for
 from cluster.store import Keys
 from definitions.models import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES, TaskResult, TaskStatus
 from gateway.context import GatewayContext, context_of

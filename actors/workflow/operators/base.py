@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from definitions.models import WorkflowTask
 
 if TYPE_CHECKING:
+    from actors.workflow.graph import Position
     from actors.workflow.machine import Step
 
 
 class Operator:
     task_type: ClassVar[str]
+    # Other taskType values its tasks carry (a FORK_JOIN's task is a "FORK").
+    also_named: ClassVar[tuple[str, ...]] = ()
     # A worker runs tasks of this type; their taskType is the WorkflowTask's name.
     runs_on_worker: ClassVar[bool] = False
     # Waits for a person, a timer or a child workflow: an execution blocked only on such
@@ -21,6 +24,46 @@ class Operator:
     accepts_signal: ClassVar[bool] = False
     # Runs a child workflow, whose tasks the signal and execute endpoints look into.
     has_child_workflow: ClassVar[bool] = False
+
+    # Conductor retries a failed task per its TaskDef, except these, whatever a TaskDef of
+    # the same name says (the switches, forks, joins and loops).
+    retryable: ClassVar[bool] = True
+    # Waits on other tasks: evaluated at the end of every step while IN_PROGRESS (`evaluate`).
+    is_join: ClassVar[bool] = False
+    # Holds branches or a loop body: its own success only means "go on to the next sibling"
+    # once they are done, so a rerun never advances past it by itself.
+    holds_branches: ClassVar[bool] = False
+    # Repeats its body (a DO_WHILE): what lies inside it runs once per iteration.
+    is_loop: ClassVar[bool] = False
+    # Cancelled or failed by a failure inside it: a workflow retry reopens it in place
+    # rather than scheduling it again.
+    reopened_by_retry: ClassVar[bool] = False
+    # Retried as a task by a workflow retry (a JOIN is not: its branches are, and it reopens).
+    retried_by_workflow_retry: ClassVar[bool] = True
+    # Its successful output is the workflow's output (TERMINATE).
+    output_is_the_workflows: ClassVar[bool] = False
+    # Learns which task it runs only when it starts (DYNAMIC): its TaskDef is known then.
+    named_when_started: ClassVar[bool] = False
+    # A test run (`POST /api/workflow/test`) takes this task's result from the request's
+    # mocks; the operators Conductor's WorkflowTestService runs itself say False.
+    mocked_in_test_runs: ClassVar[bool] = True
+
+    def resolved(self, workflow_task: WorkflowTask, task: dict[str, Any]) -> WorkflowTask:
+        """The WorkflowTask that describes `task` (a DYNAMIC task's names the task it became)."""
+        return workflow_task
+
+    def evaluate(self, step: Step, task: dict[str, Any]) -> None:
+        """A join: decide whether what it waits on is done."""
+
+    def branch_ended(self, step: Step, container: WorkflowTask, iteration: int) -> None:
+        """The last task of one of this container's branches (or loop body) is done. By
+        default (a fork) the joins decide whether the fork is done."""
+        step.mark_joins_dirty()
+
+    def restore_after_rerun(self, step: Step, task: dict[str, Any], position: Position, iteration: int) -> bool:
+        """After a rerun cut the tasks after another: schedule again whatever this succeeded
+        task had started that the cut removed. True if it did (nothing else to restore)."""
+        return False
 
     def blocks_until_signalled(self, task: dict[str, Any]) -> bool:
         """Whether this unfinished task holds its workflow until someone signals it (the
@@ -46,10 +89,24 @@ _operators: dict[str, Operator] = {}
 
 
 def register(operator_class: type[Operator]) -> type[Operator]:
-    _operators[operator_class.task_type] = operator_class()
+    operator = operator_class()
+    for name in (operator_class.task_type, *operator_class.also_named):
+        _operators[name] = operator
     return operator_class
 
 
+_all_registered = False
+
+
 def operator_for(task_type: str) -> Operator:
+    found = _operators.get(task_type)
+    if found is not None:
+        return found
+    global _all_registered
+    if not _all_registered:
+        _all_registered = True
+        import actors.workflow.operators.all  # noqa: F401 (registers every operator)
+
+        found = _operators.get(task_type)
     # Any type the engine does not run inline is work for a worker, as in Conductor.
-    return _operators.get(task_type) or _operators["SIMPLE"]
+    return found or _operators["SIMPLE"]

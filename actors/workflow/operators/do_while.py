@@ -196,6 +196,16 @@ def _loop_keys_read(condition: str, loop_ref: str) -> frozenset[str] | None:
 @register
 class DoWhileOperator(Operator):
     task_type = "DO_WHILE"
+    mocked_in_test_runs = False
+    retryable = False
+    holds_branches = True
+    is_loop = True
+    reopened_by_retry = True
+
+    def branch_ended(self, step: Step, container: WorkflowTask, iteration: int) -> None:
+        loop_task = step.find_task(container.task_reference_name)
+        if loop_task is not None:
+            finish_iteration(step, loop_task, container)
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         step.start_task(task)

@@ -50,7 +50,12 @@ def resolved_workflow_task(workflow_task: WorkflowTask, task: dict[str, Any]) ->
 @register
 class DynamicOperator(Operator):
     task_type = "DYNAMIC"
+    mocked_in_test_runs = False
     runs_on_worker = True
+    named_when_started = True
+
+    def resolved(self, workflow_task: WorkflowTask, task: dict[str, Any]) -> WorkflowTask:
+        return resolved_workflow_task(workflow_task, task)
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         param = workflow_task.dynamic_task_name_param or ""

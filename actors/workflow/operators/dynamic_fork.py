@@ -118,6 +118,9 @@ def _forked_tasks(
 @register
 class DynamicForkOperator(Operator):
     task_type = "FORK_JOIN_DYNAMIC"
+    mocked_in_test_runs = False
+    retryable = False
+    holds_branches = True
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         task["taskType"] = FORK_TASK_TYPE

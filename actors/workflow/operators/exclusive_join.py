@@ -138,6 +138,11 @@ def evaluate_exclusive_join(step: Step, join_task: Json) -> None:
 @register
 class ExclusiveJoinOperator(Operator):
     task_type = TASK_TYPE
+    retryable = False
+    is_join = True
+
+    def evaluate(self, step: Step, task: Json) -> None:
+        evaluate_exclusive_join(step, task)
 
     def start(self, step: Step, task: Json, workflow_task: WorkflowTask) -> None:
         task["taskType"] = task["taskDefName"] = TASK_TYPE

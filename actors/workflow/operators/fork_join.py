@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from actors.workflow.graph import iteration_of
 from actors.workflow.operators.base import Operator, register
-from definitions.models import WorkflowTask
+from definitions.models import SUCCESSFUL_TASK_STATUSES, WorkflowTask
 
 if TYPE_CHECKING:
+    from actors.workflow.graph import Position
     from actors.workflow.machine import Step
 
 # The type Conductor gives the task of a FORK_JOIN or a FORK_JOIN_DYNAMIC.
@@ -45,6 +46,23 @@ def schedule_join(step: Step, fork_task: dict[str, Any], join_task: WorkflowTask
 @register
 class ForkJoinOperator(Operator):
     task_type = "FORK_JOIN"
+    also_named = (FORK_TASK_TYPE,)
+    mocked_in_test_runs = False
+    retryable = False
+    holds_branches = True
+
+    def restore_after_rerun(self, step: Step, task: dict[str, Any], position: Position, iteration: int) -> bool:
+        """A fork that succeeded before the rerun point: its branches and its JOIN, where
+        the cut removed them, are scheduled again."""
+        if task["status"] not in SUCCESSFUL_TASK_STATUSES:
+            return False
+        for branch in position.task.fork_tasks:
+            if branch and step.find_task(branch[0].task_reference_name, iteration) is None:
+                step.schedule(branch[0], iteration)
+        join = position.next_sibling
+        if join is not None and join.type == "JOIN" and step.find_task(join.task_reference_name, iteration) is None:
+            schedule_join(step, task, join, join_on_of(position.task, join))
+        return True
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         task["taskType"] = FORK_TASK_TYPE

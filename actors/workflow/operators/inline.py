@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 @register
 class InlineOperator(Operator):
     task_type = "INLINE"
+    mocked_in_test_runs = False
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]

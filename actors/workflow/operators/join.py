@@ -47,6 +47,14 @@ def evaluate_join(step: Step, join_task: dict[str, Any]) -> None:
 @register
 class JoinOperator(Operator):
     task_type = "JOIN"
+    mocked_in_test_runs = False
+    retryable = False
+    is_join = True
+    reopened_by_retry = True
+    retried_by_workflow_retry = False
+
+    def evaluate(self, step: Step, task: dict[str, Any]) -> None:
+        evaluate_join(step, task)
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         step.start_task(task)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 @register
 class SetVariableOperator(Operator):
     task_type = "SET_VARIABLE"
+    mocked_in_test_runs = False
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         workflow = step.state.workflow

@@ -51,6 +51,7 @@ def _start_command(step: Step, task: dict[str, Any], workflow_task: WorkflowTask
 @register
 class SubWorkflowOperator(Operator):
     task_type = "SUB_WORKFLOW"
+    mocked_in_test_runs = False
     parks_execution = True
     has_child_workflow = True
 

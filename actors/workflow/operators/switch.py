@@ -43,6 +43,16 @@ def _start_case(step: Step, task: dict[str, Any], workflow_task: WorkflowTask, c
         step.schedule(chosen[0], iteration_of(task["referenceTaskName"]))
 
 
+def _case_ended(step: Step, container: WorkflowTask, iteration: int) -> None:
+    """The chosen case's last task is done: the switch is closed and the workflow moves on."""
+    graph = step.state.graph
+    container_iteration = iteration if graph.enclosing_loop(container.task_reference_name) else 0
+    switch_task = step.find_task(container.task_reference_name, container_iteration)
+    if switch_task is not None and switch_task.pop("_open", None):
+        step.state.touch(switch_task)
+    step.continue_after(graph.positions[container.task_reference_name], container_iteration)
+
+
 def _after_choice(step: Step, task: dict[str, Any]) -> None:
     # An open case moves the workflow on when its last task ends; nothing to do here.
     if not task.get("_open"):
@@ -52,6 +62,12 @@ def _after_choice(step: Step, task: dict[str, Any]) -> None:
 @register
 class SwitchOperator(Operator):
     task_type = "SWITCH"
+    mocked_in_test_runs = False
+    retryable = False
+    holds_branches = True
+
+    def branch_ended(self, step: Step, container: WorkflowTask, iteration: int) -> None:
+        _case_ended(step, container, iteration)
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
@@ -76,6 +92,12 @@ class SwitchOperator(Operator):
 @register
 class DecisionOperator(Operator):
     task_type = "DECISION"
+    mocked_in_test_runs = False
+    retryable = False
+    holds_branches = True
+
+    def branch_ended(self, step: Step, container: WorkflowTask, iteration: int) -> None:
+        _case_ended(step, container, iteration)
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]

@@ -18,7 +18,7 @@ import pytest
 
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
-from actors.workflow.machine import retry_delay_ms
+from actors.workflow.retries import retry_delay_ms
 from definitions.models import TaskDef
 from tests.unit.machine_harness import Run
 from tests.unit.operators.support import (
