@@ -72,7 +72,10 @@ def configure_scripts(timeout_ms: int, max_memory_mb: int) -> None:
             raise ValueError(f"the {name} must be a positive integer, got {value!r}")
     _limits.timeout_ms, _limits.max_memory_mb = timeout_ms, max_memory_mb
 
+
 _JS_EVALUATORS = frozenset({"javascript", "graaljs"})
+# What SWITCH and INLINE accept as evaluatorType.
+EVALUATOR_TYPES = frozenset({"value-param", *_JS_EVALUATORS})
 
 
 class EvaluationError(Exception):

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from actors.workflow.definition_checks import review_workflow_def
 from definitions.models import TaskDef, WorkflowDef
-from definitions.validation import review_workflow_def
 from gateway.context import GatewayContext, context_of
 from gateway.errors import bad_request, conflict, not_found, workflow_def_not_found
 from gateway.http import bool_param, int_param, json_response, parse_model, parse_models, read_json

@@ -64,7 +64,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from definitions.validation import IMPLEMENTED_TASK_TYPES
+from actors.workflow.operators.base import implemented_task_types
 from tests.conductor_corpus import corpus_items, is_task_def, is_workflow_def, load_workflow_defs, task_types
 from tests.integration import conformance_expectations as spec
 from tests.integration.client import TERMINAL, PodiumClient
@@ -500,7 +500,7 @@ def register_all(client: PodiumClient, plans: list[Plan]) -> tuple[list[Plan], d
         to_register = item.others + ([] if item.entry.start_request is not None else [item.main])
         # Conductor, and so Podium, registers any task type; one Podium does not run
         # would only wait for a worker that never comes, so such a definition is listed.
-        kinds = sorted(set().union(*(task_types(d) for d in [item.main, *item.others])) - IMPLEMENTED_TASK_TYPES)
+        kinds = sorted(set().union(*(task_types(d) for d in [item.main, *item.others])) - implemented_task_types())
         if kinds:
             unsupported[item.entry.key] = kinds
             continue

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from actors.workflow.operators.base import implemented_task_types
 from definitions.models import TaskDef, WorkflowDef
-from definitions.validation import IMPLEMENTED_TASK_TYPES
 from tests.conductor_corpus import CORPUS, load_task_defs, load_workflow_defs, task_types
 from tests.integration.client import PodiumClient
 
@@ -33,7 +33,7 @@ TASK_DEFS = load_task_defs()
 
 
 def unsupported_types(definition: Json) -> set[str]:
-    return task_types(definition) - IMPLEMENTED_TASK_TYPES
+    return task_types(definition) - implemented_task_types()
 
 
 def unique(definition: Json) -> Json:

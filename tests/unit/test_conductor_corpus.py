@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from actors.workflow.definition_checks import validate_workflow_def
+from actors.workflow.operators.base import implemented_task_types
 from definitions.evaluators import EvaluationError, evaluate_jq, js_syntax_error
 from definitions.models import WorkflowDef
-from definitions.validation import IMPLEMENTED_TASK_TYPES, validate_workflow_def
 from tests.conductor_corpus import load_workflow_defs, task_types, walk
 
 ENTRIES = load_workflow_defs()
@@ -29,7 +30,7 @@ def test_the_corpus_is_there() -> None:
 @pytest.mark.parametrize("definition", [d for _, d in ENTRIES], ids=[k for k, _ in ENTRIES])
 def test_definition_validates(definition: dict[str, Any]) -> None:
     errors = validate_workflow_def(WorkflowDef.model_validate(definition))
-    unsupported = task_types(definition) - IMPLEMENTED_TASK_TYPES
+    unsupported = task_types(definition) - implemented_task_types()
     if not unsupported:
         assert errors == []
     else:

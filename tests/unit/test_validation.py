@@ -1,4 +1,5 @@
-"""Static checks of workflow definitions (definitions/validation.py)."""
+"""Static checks of workflow definitions: the walk in definitions/validation.py with each
+type's rules from its operator's `check_definition` (actors/workflow/definition_checks.py)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,18 @@ from typing import Any
 
 import pytest
 
-from definitions import evaluators
-from definitions.models import TaskDef, WorkflowDef
-from definitions.validation import (
-    IMPLEMENTED_TASK_TYPES,
+from actors.workflow.definition_checks import (
     DefinitionError,
     Findings,
     check_workflow_def,
     review_workflow_def,
     validate_workflow_def,
 )
+from actors.workflow.operators.base import implemented_task_types
+from definitions import evaluators
+from definitions.models import TaskDef, WorkflowDef
+
+IMPLEMENTED_TASK_TYPES = implemented_task_types()
 
 
 def simple(ref: str, name: str | None = None) -> dict[str, Any]:

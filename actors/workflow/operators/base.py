@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from definitions.models import WorkflowTask
+from definitions.validation import Finding, Review, TaskSite
 
 if TYPE_CHECKING:
     from actors.workflow.graph import Position
@@ -47,6 +48,11 @@ class Operator:
     # A test run (`POST /api/workflow/test`) takes this task's result from the request's
     # mocks; the operators Conductor's WorkflowTestService runs itself say False.
     mocked_in_test_runs: ClassVar[bool] = True
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        """What a task of this type must carry, checked when its workflow is registered:
+        `error`s are what Conductor refuses too, `warning`s what would fail at run time."""
+        return []
 
     def resolved(self, workflow_task: WorkflowTask, task: dict[str, Any]) -> WorkflowTask:
         """The WorkflowTask that describes `task` (a DYNAMIC task's names the task it became)."""
@@ -98,15 +104,23 @@ def register(operator_class: type[Operator]) -> type[Operator]:
 _all_registered = False
 
 
-def operator_for(task_type: str) -> Operator:
-    found = _operators.get(task_type)
-    if found is not None:
-        return found
+def _register_all() -> None:
     global _all_registered
     if not _all_registered:
         _all_registered = True
         import actors.workflow.operators.all  # noqa: F401 (registers every operator)
 
-        found = _operators.get(task_type)
+
+def operator_for(task_type: str) -> Operator:
+    found = _operators.get(task_type)
+    if found is not None:
+        return found
+    _register_all()
     # Any type the engine does not run inline is work for a worker, as in Conductor.
-    return found or _operators["SIMPLE"]
+    return _operators.get(task_type) or _operators["SIMPLE"]
+
+
+def implemented_task_types() -> frozenset[str]:
+    """The workflow task types the engine runs (their DSL names, not `also_named`)."""
+    _register_all()
+    return frozenset(operator.task_type for operator in _operators.values())

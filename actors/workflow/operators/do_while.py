@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from actors.workflow.operators.base import Operator, register
 from definitions.evaluators import EvaluationError, evaluate
 from definitions.models import TERMINAL_TASK_STATUSES, WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, blank, error, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -201,6 +202,39 @@ class DoWhileOperator(Operator):
     holds_branches = True
     is_loop = True
     reopened_by_retry = True
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        task = site.task
+        findings: list[Finding] = []
+        if task.loop_condition is None:
+            findings.append(error("loopCondition is missing"))
+        elif blank(task.loop_condition) and "items" not in task.input_parameters:
+            # Conductor registers it and, like Podium, then runs the body once.
+            findings.append(warning("loopCondition is empty; the body runs once"))
+        if not task.loop_over:
+            findings.append(error("loopOver is empty"))
+        # Conductor reads inputParameters.keepLastN as an Integer, unresolved, and has no
+        # meaning for less than one iteration kept; Podium then keeps every iteration.
+        keep_last_n = task.input_parameters.get("keepLastN")
+        if keep_last_n is not None and (
+            isinstance(keep_last_n, bool) or not isinstance(keep_last_n, int) or keep_last_n < 1
+        ):
+            findings.append(
+                warning(
+                    f"inputParameters.keepLastN must be an integer of at least 1, not {keep_last_n!r}; "
+                    "every iteration is kept"
+                )
+            )
+        if site.enclosing_loop is not None:
+            # Conductor's documentation says nested loops are unsupported; Podium's loop
+            # bookkeeping (one iteration suffix per reference name) cannot run them.
+            findings.append(
+                error(
+                    f"nested inside the loopOver of DO_WHILE '{site.enclosing_loop}'; "
+                    "Conductor does not support a DO_WHILE within another DO_WHILE"
+                )
+            )
+        return findings
 
     def branch_ended(self, step: Step, container: WorkflowTask, iteration: int) -> None:
         loop_task = step.find_task(container.task_reference_name)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, blank, error, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -53,6 +54,16 @@ class DynamicOperator(Operator):
     mocked_in_test_runs = False
     runs_on_worker = True
     named_when_started = True
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        # As Conductor's WorkflowTaskTypeConstraint: the parameter naming the task is required.
+        param = site.task.dynamic_task_name_param
+        message = "dynamicTaskNameParam is missing; it names the input parameter holding the task name"
+        if param is None:
+            return [error(message)]
+        if blank(param):
+            return [warning(message)]
+        return []
 
     def resolved(self, workflow_task: WorkflowTask, task: dict[str, Any]) -> WorkflowTask:
         return resolved_workflow_task(workflow_task, task)

@@ -23,8 +23,9 @@ from pydantic import ValidationError
 
 from actors.workflow.graph import iteration_of, with_iteration
 from actors.workflow.operators.base import Operator, operator_for, register
-from actors.workflow.operators.fork_join import FORK_TASK_TYPE, join_after, schedule_join
+from actors.workflow.operators.fork_join import FORK_TASK_TYPE, join_after, joined_after, schedule_join
 from definitions.models import WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, blank, error, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -121,6 +122,41 @@ class DynamicForkOperator(Operator):
     mocked_in_test_runs = False
     retryable = False
     holds_branches = True
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        task = site.task
+        findings: list[Finding] = []
+        params = task.input_parameters
+        legacy = (task.model_extra or {}).get("dynamicForkJoinTasksParam")
+        if "forkTaskInputs" in params:
+            # Newer Conductor forks over forkTaskInputs with one task (forkTaskName) or one
+            # sub-workflow (forkTaskWorkflow) per input; Conductor asks for nothing more.
+            if "forkTaskName" not in params and "forkTaskWorkflow" not in params:
+                findings.append(
+                    warning("inputParameters.forkTaskInputs without forkTaskName or forkTaskWorkflow; the fork fails")
+                )
+        elif legacy is not None and (
+            task.dynamic_fork_tasks_param is not None or task.dynamic_fork_tasks_input_param_name
+        ):
+            findings.append(
+                error(
+                    "dynamicForkJoinTasksParam or the combination of dynamicForkTasksParam and "
+                    "dynamicForkTasksInputParamName can be used, not both"
+                )
+            )
+        elif legacy is None:
+            if task.dynamic_fork_tasks_param is None:
+                findings.append(
+                    error(
+                        "dynamicForkTasksParam is missing (or give inputParameters.forkTaskName and "
+                        "inputParameters.forkTaskInputs)"
+                    )
+                )
+            elif blank(task.dynamic_fork_tasks_param):
+                findings.append(warning("dynamicForkTasksParam is empty"))
+            if task.dynamic_fork_tasks_input_param_name is None:
+                findings.append(error("dynamicForkTasksInputParamName is missing"))
+        return findings + joined_after(site)
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         task["taskType"] = FORK_TASK_TYPE

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from actors.workflow import commands as cmd
 from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, blank, error, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -79,6 +80,17 @@ def event_name(sink: Any, workflow_name: str, reference_name: str) -> str:
 @register
 class EventOperator(Operator):
     task_type = "EVENT"
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        # As Conductor's WorkflowTaskTypeConstraint. Which providers a sink may name is only
+        # known once it is resolved: an unsupported one fails the task when it runs.
+        sink = site.task.sink
+        message = "sink is missing; use 'conductor' or 'conductor:<name>'"
+        if sink is None:
+            return [error(message)]
+        if blank(sink):
+            return [warning(message)]
+        return []
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         workflow = step.state.workflow

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from actors.workflow.graph import iteration_of
 from actors.workflow.operators.base import Operator, register
 from definitions.models import SUCCESSFUL_TASK_STATUSES, TERMINAL_TASK_STATUSES, WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -140,6 +141,22 @@ class ExclusiveJoinOperator(Operator):
     task_type = TASK_TYPE
     retryable = False
     is_join = True
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        task = site.task
+        # Conductor checks nothing here. With neither joinOn nor defaultExclusiveJoinTask
+        # there is nothing the join could ever complete on: it fails when it runs.
+        if not task.join_on and not task.default_exclusive_join_task:
+            return [warning("joinOn is empty; list the tasks it joins (or give defaultExclusiveJoinTask)")]
+        findings = [
+            warning(f"joinOn names unknown task '{ref}'") for ref in task.join_on if ref not in review.known_refs
+        ]
+        findings.extend(
+            warning(f"defaultExclusiveJoinTask names unknown task '{ref}'")
+            for ref in task.default_exclusive_join_task
+            if ref not in review.known_refs
+        )
+        return findings
 
     def evaluate(self, step: Step, task: Json) -> None:
         evaluate_exclusive_join(step, task)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from actors.workflow.graph import iteration_of
 from actors.workflow.operators.base import Operator, register
 from definitions.models import SUCCESSFUL_TASK_STATUSES, WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, error, warning
 
 if TYPE_CHECKING:
     from actors.workflow.graph import Position
@@ -43,6 +44,14 @@ def schedule_join(step: Step, fork_task: dict[str, Any], join_task: WorkflowTask
     step.schedule(join_task, iteration_of(fork_task["referenceTaskName"]), input_data={"joinOn": join_on})
 
 
+def joined_after(site: TaskSite) -> list[Finding]:
+    """A fork's JOIN must follow it; Conductor finds out only when the fork runs."""
+    following = site.next_sibling
+    if following is not None and following.type == "JOIN":
+        return []
+    return [warning("no JOIN follows it; the fork fails when it runs")]
+
+
 @register
 class ForkJoinOperator(Operator):
     task_type = "FORK_JOIN"
@@ -50,6 +59,15 @@ class ForkJoinOperator(Operator):
     mocked_in_test_runs = False
     retryable = False
     holds_branches = True
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        findings: list[Finding] = []
+        if not site.task.fork_tasks:
+            findings.append(error("forkTasks is empty; a FORK_JOIN needs at least one branch"))
+        for b, branch in enumerate(site.task.fork_tasks):
+            if not branch:
+                findings.append(warning(f"fork branch {b} is empty; it is skipped"))
+        return findings + joined_after(site)
 
     def restore_after_rerun(self, step: Step, task: dict[str, Any], position: Position, iteration: int) -> bool:
         """A fork that succeeded before the rerun point: its branches and its JOIN, where

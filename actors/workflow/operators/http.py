@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from actors.workflow import commands as cmd
 from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, error
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -21,6 +22,19 @@ if TYPE_CHECKING:
 @register
 class HttpOperator(Operator):
     task_type = "HTTP"
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        # As Conductor's WorkflowTaskTypeConstraint: the request is in inputParameters.http_request,
+        # at the top level of inputParameters (uri or method), or in the TaskDef's inputTemplate.
+        params = site.task.input_parameters
+        task_def = site.task.task_definition or review.task_defs.get(site.task.name)
+        template = task_def.input_template if task_def is not None else {}
+        if any(key in params for key in ("http_request", "uri", "method")) or "http_request" in template:
+            return []
+        if "uri" in template:
+            # Podium reads a top-level uri from the template too; Conductor would refuse this.
+            return []
+        return [error("inputParameters.http_request is missing; it holds the request (uri, method, headers, body)")]
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         step.start_task(task)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from actors.workflow.graph import iteration_of, with_iteration
 from actors.workflow.operators.base import Operator, register
 from definitions.models import SUCCESSFUL_TASK_STATUSES, WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -52,6 +53,13 @@ class JoinOperator(Operator):
     is_join = True
     reopened_by_retry = True
     retried_by_workflow_retry = False
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        return [
+            warning(f"joinOn names unknown task '{ref}'; the join waits for it")
+            for ref in site.task.join_on
+            if ref not in review.known_refs
+        ]
 
     def evaluate(self, step: Step, task: dict[str, Any]) -> None:
         evaluate_join(step, task)

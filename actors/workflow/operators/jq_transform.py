@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from actors.workflow.operators.base import Operator, register
 from definitions.evaluators import EvaluationError, evaluate_jq
 from definitions.models import WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, blank, error, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -15,6 +16,21 @@ if TYPE_CHECKING:
 @register
 class JsonJqTransformOperator(Operator):
     task_type = "JSON_JQ_TRANSFORM"
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        task = site.task
+        # As in Conductor, the query may come from the task definition's input template,
+        # and only its absence is refused.
+        sources = [task.input_parameters]
+        sources.extend(
+            d.input_template for d in (task.task_definition, review.task_defs.get(task.name)) if d is not None
+        )
+        present = [source["queryExpression"] for source in sources if "queryExpression" in source]
+        if not present:
+            return [error("inputParameters.queryExpression is missing")]
+        if all(blank(query) for query in present):
+            return [warning("inputParameters.queryExpression is empty; the task fails when it runs")]
+        return []
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]

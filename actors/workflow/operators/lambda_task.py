@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from actors.workflow.operators.base import Operator, register
 from definitions.evaluators import EvaluationError, evaluate
 from definitions.models import WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, blank, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -15,6 +16,14 @@ if TYPE_CHECKING:
 @register
 class LambdaOperator(Operator):
     task_type = "LAMBDA"
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        task = site.task
+        # Conductor reads the script from inputParameters; the WorkflowTask field is an
+        # older spelling some clients still send. Without one the task fails when it runs.
+        if blank(task.input_parameters.get("scriptExpression")) and blank(task.script_expression):
+            return [warning("inputParameters.scriptExpression is missing; the task fails when it runs")]
+        return []
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         # Conductor's own definitions put the script among the inputs; older ones on the task.

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from actors.workflow import commands as cmd
+from actors.workflow.definition_checks import review_workflow_def
 from actors.workflow.operators.base import Operator, register
 from definitions.models import StartWorkflowRequest, WorkflowTask
-from definitions.validation import review_workflow_def
+from definitions.validation import Finding, Review, TaskSite, blank, is_expression, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -81,6 +82,19 @@ def read_request(value: Any) -> StartWorkflowRequest:
 @register
 class StartWorkflowOperator(Operator):
     task_type = "START_WORKFLOW"
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        # Conductor checks the request only when the task runs, and fails the task then.
+        request = site.task.input_parameters.get("startWorkflow")
+        if request is None:
+            return [warning("inputParameters.startWorkflow is missing; it holds the StartWorkflowRequest")]
+        if is_expression(request):
+            return []
+        if not isinstance(request, dict):
+            return [warning("inputParameters.startWorkflow must be a StartWorkflowRequest map or a ${...} expression")]
+        if blank(request.get("name")) and not isinstance(request.get("workflowDef"), dict | str):
+            return [warning("inputParameters.startWorkflow.name is missing")]
+        return []
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         try:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
 from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowDef, WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, blank, error, pydantic_summary, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -54,6 +57,34 @@ class SubWorkflowOperator(Operator):
     mocked_in_test_runs = False
     parks_execution = True
     has_child_workflow = True
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        param = site.task.sub_workflow_param
+        if param is None:
+            return [error("subWorkflowParam is missing")]
+        definition = param.workflow_definition
+        if blank(param.name) and definition is None:
+            return [error("subWorkflowParam needs a name or a workflowDefinition")]
+        if isinstance(definition, WorkflowDef):
+            inline: WorkflowDef | None = definition
+        elif isinstance(definition, dict):
+            raw = dict(definition)
+            # The parent's subWorkflowParam.name stands in for a nameless inline definition.
+            if blank(raw.get("name")) and not blank(param.name):
+                raw["name"] = param.name
+            try:
+                inline = WorkflowDef.model_validate(raw)
+            except ValidationError as exc:
+                return [error(f"inline workflowDefinition does not parse: {pydantic_summary(exc)}")]
+        else:
+            # Absent, or an expression resolved at run time: nothing to check statically.
+            inline = None
+        if inline is None:
+            return []
+        findings = review.nested(inline)
+        return [error(f"inline workflowDefinition: {e}") for e in findings.errors] + [
+            warning(f"inline workflowDefinition: {w}") for w in findings.warnings
+        ]
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         child_id = step.env.new_id()

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from actors.workflow.graph import iteration_of
 from actors.workflow.operators.base import Operator, register
-from definitions.evaluators import EvaluationError, evaluate
+from definitions.evaluators import EVALUATOR_TYPES, EvaluationError, evaluate
 from definitions.expressions import lookup_path
 from definitions.models import WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, blank, error, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -66,6 +67,27 @@ class SwitchOperator(Operator):
     retryable = False
     holds_branches = True
 
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        task = site.task
+        findings: list[Finding] = []
+        if task.evaluator_type is None:
+            findings.append(error("evaluatorType is missing"))
+        elif blank(task.evaluator_type) or task.evaluator_type not in EVALUATOR_TYPES:
+            findings.append(
+                warning(
+                    f"evaluatorType '{task.evaluator_type}' is not one of {', '.join(sorted(EVALUATOR_TYPES))}; "
+                    "the task fails when it runs"
+                )
+            )
+        if task.expression is None:
+            findings.append(error("expression is missing"))
+        elif blank(task.expression):
+            findings.append(warning("expression is empty"))
+        if not task.decision_cases:
+            # Conductor: "decisionCases should have atleast one task for taskType: SWITCH".
+            findings.append(error("decisionCases is empty; a SWITCH needs at least one case"))
+        return findings
+
     def branch_ended(self, step: Step, container: WorkflowTask, iteration: int) -> None:
         _case_ended(step, container, iteration)
 
@@ -95,6 +117,17 @@ class DecisionOperator(Operator):
     mocked_in_test_runs = False
     retryable = False
     holds_branches = True
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        task = site.task
+        findings: list[Finding] = []
+        if task.case_value_param is None and task.case_expression is None:
+            findings.append(error("caseValueParam or caseExpression is required"))
+        elif blank(task.case_value_param) and blank(task.case_expression):
+            findings.append(warning("caseValueParam and caseExpression are empty"))
+        if not task.decision_cases:
+            findings.append(error("decisionCases is empty; a DECISION needs at least one case"))
+        return findings
 
     def branch_ended(self, step: Step, container: WorkflowTask, iteration: int) -> None:
         _case_ended(step, container, iteration)

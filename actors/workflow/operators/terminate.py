@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, blank, error
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -18,6 +19,20 @@ class TerminateOperator(Operator):
     task_type = "TERMINATE"
     mocked_in_test_runs = False
     output_is_the_workflows = True
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        task = site.task
+        findings: list[Finding] = []
+        status = task.input_parameters.get("terminationStatus")
+        allowed = ", ".join(sorted(TERMINATION_STATUSES))
+        if blank(status):
+            findings.append(error(f"inputParameters.terminationStatus is missing; use one of {allowed}"))
+        elif status not in TERMINATION_STATUSES:
+            findings.append(error(f"inputParameters.terminationStatus '{status}' is not one of {allowed}"))
+        if task.optional:
+            # An optional TERMINATE would have no defined outcome when it "fails".
+            findings.append(error("a TERMINATE task cannot be optional"))
+        return findings
 
     def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowTask
+from definitions.validation import Finding, Review, TaskSite, blank, error
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Step
@@ -55,6 +56,12 @@ class WaitOperator(Operator):
     task_type = "WAIT"
     parks_execution = True
     accepts_signal = True
+
+    def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
+        params = site.task.input_parameters
+        if not blank(params.get("duration")) and not blank(params.get("until")):
+            return [error("inputParameters has both 'duration' and 'until'; give only one")]
+        return []
 
     def blocks_until_signalled(self, task: dict[str, Any]) -> bool:
         # A WAIT with a duration or an until ends by itself (it has a waitTimeout).

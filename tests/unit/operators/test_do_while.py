@@ -690,8 +690,8 @@ def test_which_loop_output_keys_a_condition_reads() -> None:
 
 
 def test_keep_last_n_must_be_an_integer_of_at_least_one() -> None:
+    from actors.workflow.definition_checks import validate_workflow_def
     from definitions.models import WorkflowDef
-    from definitions.validation import validate_workflow_def
 
     def problems(value: Any) -> list[str]:
         definition = WorkflowDef.model_validate(two_task_loop(keepLastN=value))

@@ -15,8 +15,8 @@ import pytest
 
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
+from actors.workflow.definition_checks import validate_workflow_def
 from definitions.models import WorkflowDef
-from definitions.validation import validate_workflow_def
 from tests.unit.machine_harness import Run
 from tests.unit.operators.support import conductor_definition, dispatched, of_type, rows, simple, task_def, workflow
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from actors.workflow import events as ev
+from actors.workflow.definition_checks import validate_workflow_def
 from definitions.models import WorkflowDef
-from definitions.validation import validate_workflow_def
 from tests.unit.machine_harness import Run
 from tests.unit.operators.support import conductor_definition, rows, simple, types, without_retries, workflow
 
