@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from actors.shard import Answer, Outcome, Refused
 from gateway.routing import ShardUnavailable
 
 log = logging.getLogger("podium.gateway")
@@ -55,6 +56,19 @@ def workflow_def_not_found(name: str, version: int | str | None) -> ApiError:
     # Conductor formats an absent version (the latest was asked for) as Java's `null`.
     shown = "null" if version is None else version
     return ApiError(404, f"No such workflow found by name: {name}, version: {shown}")
+
+
+def raise_for_answer(answer: Answer, workflow_id: str, task_id: str | None = None) -> Outcome:
+    """The one place a shard's answer becomes the API's: an unknown workflow or task is
+    Conductor's 404, a refused operation its own status. OK and IGNORED are returned for
+    the caller to read: doing nothing is success for some operations, a conflict for others."""
+    if isinstance(answer, Refused):
+        raise ApiError(answer.status, answer.message)
+    if answer is Outcome.NOT_FOUND:
+        raise workflow_not_found(workflow_id)
+    if answer is Outcome.TASK_NOT_FOUND:
+        raise not_found(f"No such task found by id: {task_id}")
+    return answer
 
 
 def from_validation_error(error: ValidationError, what: str) -> ApiError:

@@ -43,7 +43,7 @@ import orjson
 from pydantic import ValidationError
 from redis.exceptions import ResponseError
 
-from actors.shard import IGNORED, NOT_FOUND, TASK_NOT_FOUND, parse_rejection
+from actors.shard import Answer, Outcome, Refused
 from actors.workflow import events as ev
 from actors.workflow.graph import base_reference, iteration_of
 from cluster.store import EventMessage, Store
@@ -400,7 +400,7 @@ class EventProcessor:
         event = ev.Terminate(reason=reason or f"Terminated by event handler {handler.name}")
         outcome = await self._deliver(workflow_id, event)
         # An ended workflow stays as it is: a replayed message must change nothing.
-        return {"workflowId": workflow_id, "terminated": outcome != IGNORED}
+        return {"workflowId": workflow_id, "terminated": outcome is not Outcome.IGNORED}
 
     async def _update_variables(self, action: EventAction, data: Json) -> Json:
         params = action.update_workflow_variables
@@ -410,15 +410,16 @@ class EventProcessor:
             raise ActionFailed("update_workflow_variables.workflowId resolved to nothing")
         variables = over_payload(params.variables, data)
         outcome = await self._deliver(workflow_id, ev.UpdateVariables(variables, bool(params.append_array)))
-        if outcome == IGNORED:
+        if outcome is Outcome.IGNORED:
             raise ActionFailed(f"workflow {workflow_id} has ended; its variables are not changed")
         return {"workflowId": workflow_id}
 
-    async def _deliver(self, workflow_id: str, event: ev.Event) -> str:
-        outcome = await self.context.router.deliver(workflow_id, event)
-        if outcome in (NOT_FOUND, TASK_NOT_FOUND):
+    async def _deliver(self, workflow_id: str, event: ev.Event) -> Outcome:
+        """An event handler's action fails (it is logged, the handler goes on) where the API
+        would answer an error."""
+        answer: Answer = await self.context.router.deliver(workflow_id, event)
+        if isinstance(answer, Refused):
+            raise ActionFailed(answer.message)
+        if answer in (Outcome.NOT_FOUND, Outcome.TASK_NOT_FOUND):
             raise ActionFailed(f"No workflow found with ID: {workflow_id}")
-        rejection = parse_rejection(outcome)
-        if rejection is not None:
-            raise ActionFailed(rejection[1])
-        return outcome
+        return answer

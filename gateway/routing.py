@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 import ray
 
 from actors.faults import PROCESS_LOSS
-from actors.shard import MOVED
+from actors.shard import Answer, Outcome
 from actors.stream import PickleCodec, StreamClient
 from actors.workflow import events as ev
 from cluster.leases import LeaseStore
@@ -98,8 +98,8 @@ class ShardRouter:
         self._owners_reading: asyncio.Task[None] | None = None
         self._handles: dict[str, Any] = {}
         self._streams: dict[str, StreamClient] = {}
-        self._starts: dict[str, Batcher[dict[str, Any], str]] = {}
-        self._deliveries: dict[str, Batcher[tuple[str, ev.Event], str]] = {}
+        self._starts: dict[str, Batcher[dict[str, Any], Answer]] = {}
+        self._deliveries: dict[str, Batcher[tuple[str, ev.Event], Answer]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- the lease table --------------------------------------------------------------
@@ -154,21 +154,21 @@ class ShardRouter:
         self._starts.pop(shard, None)
         self._deliveries.pop(shard, None)
 
-    def _start_batcher(self, shard: str) -> Batcher[dict[str, Any], str]:
+    def _start_batcher(self, shard: str) -> Batcher[dict[str, Any], Answer]:
         found = self._starts.get(shard)
         if found is None:
 
-            async def send(requests: list[dict[str, Any]]) -> list[str]:
+            async def send(requests: list[dict[str, Any]]) -> list[Answer]:
                 return list(await (await self.stream(shard)).call("start_workflows", requests))
 
             found = self._starts[shard] = Batcher(send)
         return found
 
-    def _deliver_batcher(self, shard: str) -> Batcher[tuple[str, ev.Event], str]:
+    def _deliver_batcher(self, shard: str) -> Batcher[tuple[str, ev.Event], Answer]:
         found = self._deliveries.get(shard)
         if found is None:
 
-            async def send(events: list[tuple[str, ev.Event]]) -> list[str]:
+            async def send(events: list[tuple[str, ev.Event]]) -> list[Answer]:
                 return list(await (await self.stream(shard)).call("deliver", events))
 
             found = self._deliveries[shard] = Batcher(send)
@@ -176,7 +176,7 @@ class ShardRouter:
 
     # -- calls ------------------------------------------------------------------------
 
-    async def _routed(self, workflow_id: str, call: Callable[[str], Awaitable[str]]) -> str:
+    async def _routed(self, workflow_id: str, call: Callable[[str], Awaitable[Answer]]) -> Answer:
         """Call the owner of the workflow's partition until one answers other than MOVED."""
         deadline = time.monotonic() + REROUTE_DEADLINE_SECONDS
         pause = 0.01
@@ -184,13 +184,13 @@ class ShardRouter:
             await self.refresh_owners()  # the first call: nothing known yet
         while True:
             shard = self.owner_of(workflow_id)
-            outcome: str | None = None
+            outcome: Answer | None = None
             if shard:
                 try:
                     outcome = await self._answer_or_moved(workflow_id, shard, call(shard))
                 except GONE:  # ask the lease table again
                     self._forget_handle(shard)
-            if outcome is not None and outcome != MOVED:
+            if outcome is not None and outcome is not Outcome.MOVED:
                 return outcome
             if time.monotonic() > deadline:
                 raise ShardUnavailable(
@@ -201,7 +201,7 @@ class ShardRouter:
             pause = min(pause * 2, 0.5)
             await self.refresh_owners()
 
-    async def _answer_or_moved(self, workflow_id: str, shard: str, answer: Awaitable[str]) -> str:
+    async def _answer_or_moved(self, workflow_id: str, shard: str, answer: Awaitable[Answer]) -> Answer:
         """The shard's answer; MOVED if the call stalls while the lease table names
         another owner (the first shard may be paused: if it wakes, its write is fenced)."""
         pending = asyncio.ensure_future(answer)
@@ -212,12 +212,12 @@ class ShardRouter:
             await self.refresh_owners()
             if self.owner_of(workflow_id) != shard:
                 pending.add_done_callback(_ignore_outcome)
-                return MOVED
+                return Outcome.MOVED
 
-    async def start(self, request: dict[str, Any]) -> str:
+    async def start(self, request: dict[str, Any]) -> Answer:
         return await self._routed(request["workflowId"], lambda shard: self._start_batcher(shard).submit(request))
 
-    async def deliver(self, workflow_id: str, event: ev.Event) -> str:
+    async def deliver(self, workflow_id: str, event: ev.Event) -> Answer:
         return await self._routed(workflow_id, lambda shard: self._deliver_batcher(shard).submit((workflow_id, event)))
 
     def notify(self, events: list[tuple[str, ev.Event]]) -> None:

@@ -15,7 +15,7 @@ A turn, in `core.ShardCore._loop` / `_turn`:
   5. answer callers, passivate ended or parked executions, `_carry_out` effects (`dispatch`).
 
 Modules:
-  outcomes     what `deliver` answers per event (OK, NOT_FOUND, MOVED, rejections)
+  outcomes     what `deliver` answers per event (an Outcome, or Refused)
   execution    Envelope, Execution, TurnEffects, ShardEnvironment and small helpers
   base         ShardBase: the fields every part of ShardCore shares
   partitions   PartitionOwner: leases, take-over, hand-over, admission, fencing
@@ -48,37 +48,25 @@ from actors.shard.execution import (
     release_freed_memory,
     shard_actor_name,
 )
-from actors.shard.outcomes import (
-    IGNORED,
-    MOVED,
-    NOT_FOUND,
-    OK,
-    REJECTED_PREFIX,
-    TASK_NOT_FOUND,
-    parse_rejection,
-    rejected_outcome,
-)
+from actors.shard.outcomes import Answer, Outcome, Refused
 
 __all__ = [
     "ACTIVE_WORKER_MS",
     "DEFAULT_LEASE_MS",
     "DISPATCH_TIMER",
     "HTTP_CONNECTIONS",
-    "IGNORED",
-    "MOVED",
-    "NOT_FOUND",
-    "OK",
     "POLL_DATA_INTERVAL",
     "POOL_FEED_BATCH",
     "POOL_REDISPATCH_SECONDS",
-    "REJECTED_PREFIX",
     "SWEEP_INTERVAL",
-    "TASK_NOT_FOUND",
     "TIMER_INTERVAL",
+    "Answer",
     "Envelope",
     "Execution",
+    "Outcome",
     "Peers",
     "PoolCall",
+    "Refused",
     "ShardCore",
     "ShardEnvironment",
     "TurnEffects",
@@ -86,8 +74,6 @@ __all__ = [
     "failed_results",
     "now_ms",
     "parked",
-    "parse_rejection",
-    "rejected_outcome",
     "release_freed_memory",
     "shard_actor_name",
 ]

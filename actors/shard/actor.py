@@ -19,6 +19,7 @@ from actors.pool import pool_actor_name
 from actors.shard.base import DEFAULT_IDLE_SECONDS, DEFAULT_LEASE_MS
 from actors.shard.core import ShardCore
 from actors.shard.dispatch import failed_results
+from actors.shard.outcomes import Answer
 from actors.stream import Endpoint, JsonCodec, PickleCodec, StreamClient, StreamServer
 from actors.tracing import tracer_from_environment
 from actors.workflow import events as ev
@@ -87,11 +88,11 @@ class WorkflowShard:
         await self.core.start()
         return len(self.core.executions)
 
-    async def start_workflows(self, requests: list[dict[str, Any]]) -> list[str]:
+    async def start_workflows(self, requests: list[dict[str, Any]]) -> list[Answer]:
         await self.core.start()
         return await self.core.start_workflows(requests)
 
-    async def deliver(self, events: list[tuple[str, ev.Event]]) -> list[str]:
+    async def deliver(self, events: list[tuple[str, ev.Event]]) -> list[Answer]:
         await self.core.start()
         return await self.core.deliver(events)
 

@@ -21,7 +21,7 @@ from actors.shard.background import BackgroundLoops
 from actors.shard.dispatch import Dispatcher
 from actors.shard.execution import Envelope, Execution, TurnEffects, now_ms, parked
 from actors.shard.inbox import MessageHandler
-from actors.shard.outcomes import IGNORED, NOT_FOUND, OK, TASK_NOT_FOUND, rejected_outcome
+from actors.shard.outcomes import Answer, Outcome, Refused
 from actors.shard.partitions import PartitionOwner
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
@@ -66,8 +66,8 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
 
     # -- entry points -----------------------------------------------------------------------
 
-    def submit(self, workflow_id: str, event: ev.Event) -> asyncio.Future[Any]:
-        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    def submit(self, workflow_id: str, event: ev.Event) -> asyncio.Future[Answer]:
+        reply: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self.inbox.append(Envelope(workflow_id, event, reply))
         self._wake.set()
         return reply
@@ -82,7 +82,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
         self.inbox.append(Envelope(message["workflowId"], None, message=message, inbox_ack=(partition, message_id)))
         self._wake.set()
 
-    async def start_workflows(self, requests: list[dict[str, Any]]) -> list[str]:
+    async def start_workflows(self, requests: list[dict[str, Any]]) -> list[Answer]:
         """Start new executions; each request carries its id and its definition's JSON."""
         replies = []
         for request in requests:
@@ -90,7 +90,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
             replies.append(self.submit(request["workflowId"], event))
         return list(await asyncio.gather(*replies))
 
-    async def deliver(self, events: list[tuple[str, ev.Event]]) -> list[str]:
+    async def deliver(self, events: list[tuple[str, ev.Event]]) -> list[Answer]:
         replies = [self.submit(workflow_id, event) for workflow_id, event in events]
         return list(await asyncio.gather(*replies))
 
@@ -161,14 +161,14 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
             if envelope.timer is not None:
                 # Cleared before the event applies, so a timer the step arms again survives.
                 checkpoint.clear_timer(*envelope.timer)
-            outcome: Any
+            outcome: Answer | Exception
             try:
                 outcome = self._apply(envelope, now, checkpoint, effects, touched)
             except ev.Rejected as rejection:
                 # Nothing was changed; reloading from the checkpoint keeps it that way.
                 refused = self.executions.pop(envelope.workflow_id, None)
                 touched.pop(envelope.workflow_id, None)
-                outcome = rejected_outcome(rejection)
+                outcome = Refused.of(rejection)
                 if envelope.message is not None and envelope.message["kind"] == "retry" and refused is not None:
                     # The parent waits for this child again: tell it how the child stands.
                     workflow = refused.state.workflow
@@ -282,16 +282,16 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
         checkpoint: Checkpoint,
         effects: TurnEffects,
         touched: dict[str, Execution],
-    ) -> str:
+    ) -> Outcome:
         workflow_id = envelope.workflow_id
         event = envelope.event
         if envelope.message is not None:
             event = self._message_event(envelope.message, now, checkpoint, effects)
             if event is None:
-                return IGNORED
+                return Outcome.IGNORED
         if isinstance(event, ev.StartWorkflow):
             if workflow_id in self.executions:
-                return IGNORED
+                return Outcome.IGNORED
             state, commands = start_workflow(event, now, self.env)
             definition_json = event.definition._derived.get("json") or orjson.dumps(event.definition.to_wire())
             execution = Execution(state, self.store.partition(workflow_id), time.monotonic(), definition_json)
@@ -303,14 +303,14 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
             if existing is None:
                 if envelope.message is not None and envelope.message["kind"] == "retry":
                     self._answer_parent(envelope.message, "FAILED", {}, "sub workflow not found", checkpoint, effects)
-                return NOT_FOUND
+                return Outcome.NOT_FOUND
             execution = existing
             assert event is not None
             if isinstance(event, ev.TaskUpdate):
                 # The pool's answer is in: from now on the task's state says whether it waits.
                 self._in_flight.pop(event.task_id, None)
             if isinstance(event, ev.TaskUpdate | ev.TaskPolled) and event.task_id not in existing.state.by_id:
-                return TASK_NOT_FOUND
+                return Outcome.TASK_NOT_FOUND
             if isinstance(event, ev.TimerFired) and event.kind == DISPATCH_TIMER:
                 return self._dispatch_when_due(existing, event.task_id, effects)
             if isinstance(event, ev.Restart) and event.definition_json is not None:
@@ -328,7 +328,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
         if state.dirty_task_ids or state.meta_dirty or execution.definition_json is not None:
             touched[workflow_id] = execution
         self._translate(execution, commands, now, checkpoint, effects)
-        return OK if commands or workflow_id in touched else IGNORED
+        return Outcome.OK if commands or workflow_id in touched else Outcome.IGNORED
 
     def _translate(
         self,

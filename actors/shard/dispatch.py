@@ -16,7 +16,7 @@ import aiohttp
 from actors import http_client, messages
 from actors.shard.base import ShardBase
 from actors.shard.execution import Execution, TurnEffects
-from actors.shard.outcomes import IGNORED, OK
+from actors.shard.outcomes import Outcome
 from actors.workflow import events as ev
 from actors.workflow.state import public_task
 from definitions.models import TERMINAL_TASK_STATUSES
@@ -43,13 +43,13 @@ def failed_results(tasks: list[dict[str, Any]], reason: str) -> list[dict[str, A
 class Dispatcher(ShardBase):
     """Pool and HTTP dispatch and outbound messages, part of `ShardCore`."""
 
-    def _dispatch_when_due(self, execution: Execution, task_id: str, effects: TurnEffects) -> str:
+    def _dispatch_when_due(self, execution: Execution, task_id: str, effects: TurnEffects) -> Outcome:
         """A pool task's start delay or retry delay has passed: send it to its pool now."""
         task = execution.state.by_id.get(task_id)
         if task is None or task["status"] != "SCHEDULED" or execution.state.status != "RUNNING":
-            return IGNORED
+            return Outcome.IGNORED
         self._to_pool(execution.state.workflow_id, task, effects)
-        return OK
+        return Outcome.OK
 
     def _to_pool(self, workflow_id: str, task: dict[str, Any], effects: TurnEffects) -> None:
         effects.pool_tasks[task["taskType"]].append(public_task(task))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors import messages
+from actors.shard.outcomes import Answer
 from actors.workflow import events as ev
 from actors.workflow.operators.base import operator_for
 from actors.workflow.state import WorkflowState
@@ -55,7 +56,7 @@ def shard_actor_name(index: int) -> str:
 class Envelope:
     workflow_id: str
     event: ev.Event | None
-    reply: asyncio.Future[Any] | None = None
+    reply: asyncio.Future[Answer] | None = None
     message: messages.Message | None = None
     # Where the event came from, cleared in the same checkpoint that records its effect.
     inbox_ack: tuple[int, str] | None = None

@@ -1,24 +1,41 @@
-"""What a shard answers for each event it is given (see `ShardCore.deliver`)."""
+"""What a shard answers for each event it is given (see `ShardCore.deliver`): an `Outcome`,
+or `Refused` for a lifecycle operation the execution's state does not allow. Gateways turn
+these into HTTP answers in one place (`gateway.errors.raise_for_answer`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+
 from actors.workflow import events as ev
 
-# Results of `deliver`, one per event.
-OK, NOT_FOUND, TASK_NOT_FOUND, IGNORED = "ok", "not_found", "task_not_found", "ignored"
-# The execution's partition is not (or no longer) served here: ask the partition's owner.
-MOVED = "moved"
-REJECTED_PREFIX = "rejected:"
+
+class Outcome(StrEnum):
+    # The event changed the execution (or started it).
+    OK = "ok"
+    # The execution had nothing to do with it (an ended workflow asked to pause, a
+    # replayed start, a message already handled).
+    IGNORED = "ignored"
+    # No such execution.
+    NOT_FOUND = "not_found"
+    # The execution has no task with the event's id.
+    TASK_NOT_FOUND = "task_not_found"
+    # The execution's partition is not (or no longer) served here: ask the partition's owner.
+    MOVED = "moved"
 
 
-def rejected_outcome(rejection: ev.Rejected) -> str:
-    """A refused lifecycle operation travels back as `rejected:{status}:{message}`."""
-    return f"{REJECTED_PREFIX}{rejection.status}:{rejection.message}"
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A lifecycle operation refused; nothing changed. `status` is the HTTP status (409 for
+    a workflow in the wrong state, 400 for a bad request)."""
+
+    status: int
+    message: str
+
+    @classmethod
+    def of(cls, rejection: ev.Rejected) -> Refused:
+        return cls(rejection.status, rejection.message)
 
 
-def parse_rejection(outcome: str) -> tuple[int, str] | None:
-    """(HTTP status, message) of a refused operation, or None for any other outcome."""
-    if not outcome.startswith(REJECTED_PREFIX):
-        return None
-    status, _, message = outcome[len(REJECTED_PREFIX) :].partition(":")
-    return int(status), message
+# One event's answer.
+Answer = Outcome | Refused

@@ -17,7 +17,7 @@ from collections import defaultdict
 from actors import messages
 from actors.shard.base import ShardBase
 from actors.shard.execution import Envelope
-from actors.shard.outcomes import MOVED
+from actors.shard.outcomes import Outcome
 from actors.workflow import events as ev
 from cluster.leases import Acquired
 from cluster.store import Fenced, outbox
@@ -145,7 +145,7 @@ class PartitionOwner(ShardBase):
 
     def _admit(self, batch: list[Envelope]) -> list[Envelope]:
         """The envelopes this shard may apply now. A gateway's call for a partition that is
-        not served here is answered MOVED (the gateway asks the owner); a result for one
+        not served here is answered Outcome.MOVED (the gateway asks the owner); a result for one
         that moved goes on to its owner; timers and messages of other partitions stay in
         Redis for their owner."""
         admitted: list[Envelope] = []
@@ -157,7 +157,7 @@ class PartitionOwner(ShardBase):
                 if ownership.serves(partition):
                     admitted.append(envelope)
                 elif not envelope.reply.done():
-                    envelope.reply.set_result(MOVED)
+                    envelope.reply.set_result(Outcome.MOVED)
                 continue
             if ownership.owns(partition):
                 admitted.append(envelope)

@@ -24,7 +24,6 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 from aiohttp import web
 
-from actors.shard import NOT_FOUND
 from actors.workflow import events as ev
 from actors.workflow.graph import base_reference
 from cluster.config import ENV_VARS
@@ -32,7 +31,7 @@ from cluster.search import QueryError, search_tasks
 from definitions.models import TERMINAL_TASK_STATUSES, TaskResult, TaskStatus
 from gateway.api.tasks import read_task_output, record_result
 from gateway.context import context_of
-from gateway.errors import bad_request, not_found, workflow_not_found
+from gateway.errors import bad_request, not_found, raise_for_answer, workflow_not_found
 from gateway.http import bool_param, int_param, json_response, text_response
 
 routes = web.RouteTableDef()
@@ -107,9 +106,7 @@ async def pending_tasks(request: web.Request) -> web.Response:
 async def _redispatch(request: web.Request) -> tuple[str, bool]:
     """Hand every waiting task of the execution to its worker again; False if it has ended."""
     workflow_id = request.match_info["workflowId"]
-    outcome = await context_of(request).router.deliver(workflow_id, ev.Redispatch())
-    if outcome == NOT_FOUND:
-        raise workflow_not_found(workflow_id)
+    raise_for_answer(await context_of(request).router.deliver(workflow_id, ev.Redispatch()), workflow_id)
     workflow = await context_of(request).store.get_workflow(workflow_id, include_tasks=False)
     running = workflow is not None and workflow["status"] in ("RUNNING", "PAUSED")
     return workflow_id, running

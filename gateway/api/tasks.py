@@ -11,14 +11,13 @@ from typing import Any
 
 from aiohttp import web
 
-from actors.shard import NOT_FOUND, TASK_NOT_FOUND
 from actors.workflow import events as ev
 from actors.workflow.graph import base_reference
 from actors.workflow.operators.base import operator_for
 from cluster.store import Keys
 from definitions.models import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES, TaskResult, TaskStatus
 from gateway.context import GatewayContext, context_of
-from gateway.errors import bad_request, not_found, workflow_not_found
+from gateway.errors import bad_request, not_found, raise_for_answer, workflow_not_found
 from gateway.http import int_param, json_response, read_json, read_model, text_response
 from gateway.queue_waker import FALLBACK_SECONDS
 
@@ -107,11 +106,9 @@ async def record_result(context: GatewayContext, result: TaskResult) -> None:
         callback_after_seconds=result.callback_after_seconds,
         worker_id=result.worker_id,
     )
-    outcome = await context.router.deliver(result.workflow_instance_id, event)
-    if outcome == NOT_FOUND:
-        raise workflow_not_found(result.workflow_instance_id)
-    if outcome == TASK_NOT_FOUND:
-        raise not_found(f"No such task found by id: {result.task_id}")
+    raise_for_answer(
+        await context.router.deliver(result.workflow_instance_id, event), result.workflow_instance_id, result.task_id
+    )
     now = now_ms()
     for entry in result.logs:
         text = entry.get("log") if isinstance(entry, dict) else str(entry)

@@ -9,13 +9,20 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from actors.shard import IGNORED, NOT_FOUND, TASK_NOT_FOUND, parse_rejection
+from actors.shard import Outcome
 from actors.workflow import events as ev
 from definitions.models import TERMINAL_WORKFLOW_STATUSES, StartWorkflowRequest, TaskResult, TaskStatus
 from gateway.api import tasks
 from gateway.api.metadata import checked_definition
 from gateway.context import GatewayContext, context_of
-from gateway.errors import ApiError, bad_request, conflict, not_found, workflow_def_not_found, workflow_not_found
+from gateway.errors import (
+    ApiError,
+    bad_request,
+    conflict,
+    raise_for_answer,
+    workflow_def_not_found,
+    workflow_not_found,
+)
 from gateway.http import bool_param, int_param, json_response, parse_model, read_json, read_model, text_response
 from gateway.mock_run import MockedRun, WorkflowTestRequest, start_request_for
 
@@ -243,16 +250,9 @@ async def send_to_workflow(
     lifecycle operations that is a workflow in the wrong state (409), for decide and
     resetcallbacks it is success.
     """
-    outcome = await context.router.deliver(workflow_id, event)
-    if outcome == NOT_FOUND:
-        raise workflow_not_found(workflow_id)
-    if outcome == TASK_NOT_FOUND:
-        task_id = getattr(event, "task_id", None)
-        raise not_found(f"No task '{task_id}' in workflow '{workflow_id}'")
-    rejection = parse_rejection(outcome)
-    if rejection is not None:
-        raise ApiError(*rejection)
-    if outcome == IGNORED and not nothing_to_do_is_ok:
+    answer = await context.router.deliver(workflow_id, event)
+    outcome = raise_for_answer(answer, workflow_id, getattr(event, "task_id", None))
+    if outcome is Outcome.IGNORED and not nothing_to_do_is_ok:
         workflow = await existing_workflow(context, workflow_id)
         raise conflict(f"Cannot {action} workflow '{workflow_id}': it is {workflow['status']}")
 

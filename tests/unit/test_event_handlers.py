@@ -18,7 +18,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from actors.shard import IGNORED, NOT_FOUND, OK
+from actors.shard import Outcome
 from actors.workflow import events as ev
 from cluster.store import EventMessage
 from definitions.models import EventHandler, StartWorkflowRequest, TaskResult
@@ -181,10 +181,10 @@ class FakeStore:
 class FakeRouter:
     def __init__(self) -> None:
         self.delivered: list[tuple[str, ev.Event]] = []
-        self.outcome = OK
+        self.outcome = Outcome.OK
         self.error: Exception | None = None
 
-    async def deliver(self, workflow_id: str, event: ev.Event) -> str:
+    async def deliver(self, workflow_id: str, event: ev.Event) -> Outcome:
         if self.error is not None:
             raise self.error
         self.delivered.append((workflow_id, event))
@@ -465,7 +465,7 @@ def test_terminate_and_update_variables_go_to_the_workflow(context: FakeContext)
 
 def test_terminating_an_ended_workflow_is_no_failure(context: FakeContext, caplog: pytest.LogCaptureFixture) -> None:
     add_handler(context, {"action": "terminate_workflow", "terminate_workflow": {"workflowId": "w1"}})
-    context.router.outcome = IGNORED
+    context.router.outcome = Outcome.IGNORED
 
     handle(context, message({}))
 
@@ -478,7 +478,7 @@ def test_an_unknown_workflow_for_variables_is_logged(context: FakeContext, caplo
         context,
         {"action": "update_workflow_variables", "update_workflow_variables": {"workflowId": "gone", "variables": {}}},
     )
-    context.router.outcome = NOT_FOUND
+    context.router.outcome = Outcome.NOT_FOUND
 
     handle(context, message({}))
 
