@@ -15,7 +15,7 @@ from actors import messages
 from actors.shard.base import ShardBase
 from actors.shard.execution import Envelope, Execution
 from actors.workflow.state import WorkflowState
-from cluster.store import Indexed
+from cluster.store import Indexed, StoredExecution
 from definitions.models import WorkflowDef
 
 
@@ -27,33 +27,33 @@ class Activation(ShardBase):
         # and a start seen twice must find the execution the first one made.
         missing = [envelope.workflow_id for envelope in batch if envelope.workflow_id not in self.executions]
         if missing:
-            for workflow_id, raw, definition in await self._load(list(dict.fromkeys(missing))):
+            for workflow_id, stored, definition in await self._load(list(dict.fromkeys(missing))):
                 if workflow_id not in self.executions:  # what is in memory is never older
-                    self._activate(workflow_id, raw, definition)
+                    self._activate(workflow_id, stored, definition)
         for envelope in batch:
             message = envelope.message
             if message is not None and message["kind"] == "start_child" and envelope.workflow_id not in self.executions:
                 await self._resolve_child_definition(message)
 
-    async def _load(self, workflow_ids: list[str]) -> list[tuple[str, dict[bytes, bytes], WorkflowDef]]:
+    async def _load(self, workflow_ids: list[str]) -> list[tuple[str, StoredExecution, WorkflowDef]]:
         """Checkpoints of these executions (those that exist), with their definitions."""
         loaded = await self.store.load_executions(workflow_ids)
-        found = [(workflow_id, raw) for workflow_id, raw in zip(workflow_ids, loaded, strict=True) if raw]
-        known = {raw[b"def"]: self._by_digest.get(raw[b"def"]) for _, raw in found}
+        found = [(workflow_id, stored) for workflow_id, stored in zip(workflow_ids, loaded, strict=True) if stored]
+        known = {stored.definition_digest: self._by_digest.get(stored.definition_digest) for _, stored in found}
         unknown = [digest for digest, definition in known.items() if definition is None]
         for digest, definition_json in (await self.store.definitions_by_digest(unknown)).items():
             known[digest] = self._by_digest[digest] = self._definition(definition_json)
         return [
-            (workflow_id, raw, definition)
-            for workflow_id, raw in found
-            if (definition := known[raw[b"def"]]) is not None
+            (workflow_id, stored, definition)
+            for workflow_id, stored in found
+            if (definition := known[stored.definition_digest]) is not None
         ]
 
-    def _activate(self, workflow_id: str, raw: dict[bytes, bytes], definition: WorkflowDef) -> Execution:
-        workflow = orjson.loads(raw[b"meta"])
-        tasks = [orjson.loads(value) for key, value in raw.items() if key.startswith(b"t:")]
+    def _activate(self, workflow_id: str, stored: StoredExecution, definition: WorkflowDef) -> Execution:
         execution = Execution(
-            WorkflowState(workflow, definition, tasks), self.store.partition(workflow_id), time.monotonic()
+            WorkflowState(stored.workflow, definition, stored.tasks),
+            self.store.partition(workflow_id),
+            time.monotonic(),
         )
         execution.indexed = Indexed.of(execution.state)
         self.executions[workflow_id] = execution

@@ -37,12 +37,12 @@ class BackgroundLoops(ShardBase):
                 to_read = self.timer_watch.to_read(self.ownership.serving(), now)
                 due, later = await self.store.due_timers(to_read, now)
                 self.timer_watch.read(later, {partition for partition, _ in due})
-                for partition, member in due:
-                    if member in self._timers_in_flight:
+                for partition, timer in due:
+                    if timer in self._timers_in_flight:
                         continue
-                    workflow_id, task_id, kind = member.split("|", 2)
-                    self._timers_in_flight.add(member)
-                    self.inbox.append(Envelope(workflow_id, ev.TimerFired(task_id, kind), timer=(partition, member)))
+                    self._timers_in_flight.add(timer)
+                    fired = ev.TimerFired(timer.task_id, timer.kind)
+                    self.inbox.append(Envelope(timer.workflow_id, fired, timer=(partition, timer)))
                     self._wake.set()
                 await self._feed_limited_pools()
             except Exception:

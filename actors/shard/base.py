@@ -21,7 +21,7 @@ from actors.shard.timer_watch import TimerWatch
 from actors.tracing import ExecutionTracer
 from actors.workflow import events as ev
 from cluster.leases import LeaseStore
-from cluster.store import Store
+from cluster.store import Store, StoredExecution, Timer
 from definitions.models import TaskDef, WorkflowDef
 
 PoolCall = Callable[[str, list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
@@ -88,7 +88,7 @@ class ShardBase:
         self._definitions: dict[bytes, WorkflowDef] = {}
         self._by_digest: dict[bytes, WorkflowDef] = {}
         self._wake = asyncio.Event()
-        self._timers_in_flight: set[str] = set()
+        self._timers_in_flight: set[Timer] = set()
         self.timer_watch = TimerWatch()
         self._messages_in_flight: set[str] = set()
         # Tasks handed to a Python pool or an HTTP call whose result has not been applied
@@ -119,9 +119,9 @@ class ShardBase:
 
         async def _redeliver_inbox(self, partitions: list[int] | None = None) -> None: ...
 
-        async def _load(self, workflow_ids: list[str]) -> list[tuple[str, dict[bytes, bytes], WorkflowDef]]: ...
+        async def _load(self, workflow_ids: list[str]) -> list[tuple[str, StoredExecution, WorkflowDef]]: ...
 
-        def _activate(self, workflow_id: str, raw: dict[bytes, bytes], definition: WorkflowDef) -> Execution: ...
+        def _activate(self, workflow_id: str, stored: StoredExecution, definition: WorkflowDef) -> Execution: ...
 
         def _definition(self, raw: bytes | dict[str, Any]) -> WorkflowDef: ...
 

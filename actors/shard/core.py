@@ -28,7 +28,7 @@ from actors.workflow import events as ev
 from actors.workflow.machine import handle, start_workflow
 from actors.workflow.operators.base import operator_for
 from actors.workflow.state import public_task
-from cluster.store import Checkpoint, Fenced, Keys, QueueLimits
+from cluster.store import Checkpoint, Fenced, Keys, QueueLimits, Timer
 from definitions.models import TERMINAL_TASK_STATUSES, TaskDef
 
 log = logging.getLogger("podium.shard")
@@ -245,9 +245,9 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                 checkpoint.acknowledge(task, queue)
 
     def _arm(
-        self, checkpoint: Checkpoint, effects: TurnEffects, partition: int, member: str, due_ms: int
+        self, checkpoint: Checkpoint, effects: TurnEffects, partition: int, timer: Timer, due_ms: int
     ) -> None:
-        checkpoint.set_timer(partition, member, due_ms)
+        checkpoint.set_timer(partition, timer, due_ms)
         effects.timers.append((partition, due_ms))
 
     def _release_slots(self, touched: Iterable[Execution], checkpoint: Checkpoint) -> None:
@@ -351,7 +351,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                                 checkpoint,
                                 effects,
                                 execution.partition,
-                                f"{workflow_id}|{task['taskId']}|{DISPATCH_TIMER}",
+                                Timer(workflow_id, task["taskId"], DISPATCH_TIMER),
                                 now + delay,
                             )
                         else:
@@ -363,9 +363,9 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                     if task["taskType"] in self.limited_types and task["taskType"] in self.pool_types:
                         checkpoint.dequeue(task, Keys.pool_queue(task["taskType"]))
                 case cmd.SetTimer(task_id=task_id, kind=kind, due_ms=due):
-                    self._arm(checkpoint, effects, execution.partition, f"{workflow_id}|{task_id}|{kind}", due)
+                    self._arm(checkpoint, effects, execution.partition, Timer(workflow_id, task_id, kind), due)
                 case cmd.ClearTimer(task_id=task_id, kind=kind):
-                    checkpoint.clear_timer(execution.partition, f"{workflow_id}|{task_id}|{kind}")
+                    checkpoint.clear_timer(execution.partition, Timer(workflow_id, task_id, kind))
                 case cmd.StartChild():
                     self._post(messages.start_child(command, workflow_id), checkpoint, effects)
                 case cmd.TerminateChild():

@@ -17,7 +17,7 @@ from actors.shard.outcomes import Answer
 from actors.workflow import events as ev
 from actors.workflow.operators.base import operator_for
 from actors.workflow.state import WorkflowState
-from cluster.store import Indexed
+from cluster.store import Indexed, Timer
 from definitions.models import TERMINAL_TASK_STATUSES, TaskDef
 
 # A domain is active while a worker polled it this recently (Conductor's default).
@@ -60,7 +60,7 @@ class Envelope:
     message: messages.Message | None = None
     # Where the event came from, cleared in the same checkpoint that records its effect.
     inbox_ack: tuple[int, str] | None = None
-    timer: tuple[int, str] | None = None
+    timer: tuple[int, Timer] | None = None
 
 
 @dataclass(slots=True)

@@ -109,9 +109,9 @@ class PartitionOwner(ShardBase):
         for start in range(0, len(ids), 500):
             batch = ids[start : start + 500]
             missing = [workflow_id for workflow_id in batch if workflow_id not in self.executions]
-            for workflow_id, raw, definition in await self._load(missing) if missing else []:
+            for workflow_id, stored, definition in await self._load(missing) if missing else []:
                 if workflow_id not in self.executions:
-                    self._activate(workflow_id, raw, definition)
+                    self._activate(workflow_id, stored, definition)
             for workflow_id in batch:
                 if workflow_id in self.executions:
                     self.post(workflow_id, ev.Redispatch())

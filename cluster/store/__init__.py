@@ -3,7 +3,8 @@
 `Store` is composed of one part per concern, each in its own module:
 
 - `keys.py`: `Keys`, the name of every key, and the table of every key and what it holds.
-- `encoding.py`: JSON, definition digests, ready-queue scores, `execution_json`.
+- `encoding.py`: JSON, definition digests, ready-queue scores, timer members, a
+  checkpoint read back (`StoredExecution`, `execution_json`).
 - `base.py`: the Redis connection and `partition()`.
 - `metadata.py`: workflow and task definitions.
 - `executions.py`: executions, idempotent starts, finding tasks, removing an execution,
@@ -27,7 +28,15 @@ from typing import Any
 from cluster.store.auth import AppKey, AuthStore
 from cluster.store.brokers import BROKER_GROUP, BrokerOutboxStore
 from cluster.store.checkpoint import FENCED_APPLY, Checkpoint, Fenced
-from cluster.store.encoding import Json, definition_digest, dumps, execution_json, ready_score
+from cluster.store.encoding import (
+    Json,
+    StoredExecution,
+    Timer,
+    definition_digest,
+    dumps,
+    execution_json,
+    ready_score,
+)
 from cluster.store.eventbus import EVENT_GROUP, EventBusStore, EventMessage, event_fields
 from cluster.store.executions import ExecutionStore
 from cluster.store.indexes import WORKFLOW_INDEX_STATUSES, WORKFLOW_SUMMARY_FIELDS, Indexed, IndexWrites
@@ -53,6 +62,8 @@ __all__ = [
     "Keys",
     "QueueLimits",
     "Store",
+    "StoredExecution",
+    "Timer",
     "definition_digest",
     "dumps",
     "event_fields",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.workflow.state import WorkflowState, public_task
 from cluster.store import outbox
-from cluster.store.encoding import Json, definition_digest, dumps, ready_score
+from cluster.store.encoding import Json, Timer, definition_digest, dumps, ready_score
 from cluster.store.eventbus import event_fields
 from cluster.store.indexes import APPLY_INDEX_WRITES_LUA, Indexed, IndexWrites, _append, _workflow_signature
 from cluster.store.keys import Keys
@@ -290,13 +290,13 @@ class Checkpoint:
         """A task of a concurrency-limited type ended: its slot is free."""
         self.pipe.srem(Keys.in_flight(task["taskType"]), task["taskId"])
 
-    def set_timer(self, partition: int, member: str, due_ms: int) -> None:
+    def set_timer(self, partition: int, timer: Timer, due_ms: int) -> None:
         self.owned_partitions.add(partition)
-        self.pipe.zadd(Keys.timers(partition), {member: due_ms})
+        self.pipe.zadd(Keys.timers(partition), {timer.member(): due_ms})
 
-    def clear_timer(self, partition: int, member: str) -> None:
+    def clear_timer(self, partition: int, timer: Timer) -> None:
         self.owned_partitions.add(partition)
-        self.pipe.zrem(Keys.timers(partition), member)
+        self.pipe.zrem(Keys.timers(partition), timer.member())
 
     def post(self, partition: int, message_id: str, message: bytes) -> None:
         self.pipe.hset(Keys.inbox(partition), message_id, message)

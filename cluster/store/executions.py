@@ -9,7 +9,7 @@ import orjson
 
 from actors.workflow.task_view import api_task, definition_index
 from cluster.store.base import StoreBase
-from cluster.store.encoding import Json, dumps, execution_json
+from cluster.store.encoding import Json, StoredExecution, Timer, dumps, execution_json, stored_execution
 from cluster.store.indexes import _unindex
 from cluster.store.keys import Keys
 
@@ -31,11 +31,12 @@ _DEFINITION_INDEXES_MAX = 512
 class ExecutionStore(StoreBase):
     """Executions, as their checkpoints left them, and what points at them."""
 
-    async def load_executions(self, workflow_ids: list[str]) -> list[dict[bytes, bytes]]:
+    async def load_executions(self, workflow_ids: list[str]) -> list[StoredExecution | None]:
+        """Each execution's checkpoint, or None where there is none."""
         pipe = self.redis.pipeline(transaction=False)
         for workflow_id in workflow_ids:
             pipe.hgetall(Keys.execution(self.partition(workflow_id), workflow_id))
-        return await pipe.execute()
+        return [stored_execution(raw) if raw else None for raw in await pipe.execute()]
 
     async def definitions_by_digest(self, digests: list[bytes]) -> dict[bytes, bytes]:
         if not digests:
@@ -194,8 +195,8 @@ class ExecutionStore(StoreBase):
 
     async def due_timers(
         self, partitions: Iterable[int], now: int, limit: int = 1000
-    ) -> tuple[list[tuple[int, str]], dict[int, int | None]]:
-        """Timers due by `now` (partition, member), and each partition's earliest timer
+    ) -> tuple[list[tuple[int, Timer]], dict[int, int | None]]:
+        """Timers due by `now` (with their partition), and each partition's earliest timer
         due later (None when it has none)."""
         pipe = self.redis.pipeline(transaction=False)
         owned = list(partitions)
@@ -203,10 +204,10 @@ class ExecutionStore(StoreBase):
             pipe.zrangebyscore(Keys.timers(partition), "-inf", now, start=0, num=limit)
             pipe.zrangebyscore(Keys.timers(partition), f"({now}", "+inf", start=0, num=1, withscores=True)
         replies = await pipe.execute() if owned else []
-        due: list[tuple[int, str]] = []
+        due: list[tuple[int, Timer]] = []
         later: dict[int, int | None] = {}
         for index, partition in enumerate(owned):
-            due.extend((partition, member.decode()) for member in replies[2 * index])
+            due.extend((partition, Timer.of_member(member)) for member in replies[2 * index])
             following = replies[2 * index + 1]
             later[partition] = int(following[0][1]) if following else None
         return due, later

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from actors.shard import MOVED, OK, ShardCore
+from actors.shard import Outcome, ShardCore
 from actors.workflow import events as ev
 from cluster.leases import Acquired, LeaseStore, token_of
 from cluster.store import Keys, Store
@@ -68,7 +68,7 @@ async def _zombie_write(redis_url: str) -> tuple[str, int, dict[str, object] | N
     zombie = _core(redis_url, 0)
     await zombie.start()
     [outcome] = await _start(zombie, ["wf-zombie"])
-    assert outcome == OK
+    assert outcome == Outcome.OK
     partition = zombie.store.partition("wf-zombie")
     # Another shard takes the partition over, as it would once the paused owner's lease ran out.
     leases = LeaseStore(zombie.store.redis, PARTITIONS)
@@ -82,7 +82,7 @@ async def _zombie_write(redis_url: str) -> tuple[str, int, dict[str, object] | N
 
 def test_a_shard_whose_lease_was_taken_over_lands_no_write(redis_url: str) -> None:
     answer, fenced_turns, stored, _ = asyncio.run(_zombie_write(redis_url))
-    assert answer == MOVED, "the caller is sent to the new owner"
+    assert answer is Outcome.MOVED, "the caller is sent to the new owner"
     assert fenced_turns == 1
     assert stored is not None
     assert stored["status"] == "RUNNING"
@@ -93,7 +93,7 @@ async def _hand_over(redis_url: str) -> dict[str, object]:
     first = _core(redis_url, 0)
     await first.start()  # alone: it takes every partition
     ids = [f"wf-move-{i}" for i in range(40)]
-    assert await _start(first, ids) == [OK] * len(ids)
+    assert await _start(first, ids) == [Outcome.OK] * len(ids)
     queued_before = await first.store.redis.zcard(Keys.queue("lease_task"))
 
     second = _core(redis_url, 1)
@@ -133,9 +133,9 @@ def test_partitions_move_to_a_joining_shard_and_every_execution_goes_on(redis_ur
     assert moved and kept, "each shard serves a share"
     assert set(moved).isdisjoint(kept) and sorted([*moved, *kept]) == list(range(PARTITIONS))
     old_owner = result["old_owner"]
-    assert isinstance(old_owner, dict) and old_owner and set(old_owner.values()) == {MOVED}
+    assert isinstance(old_owner, dict) and old_owner and set(old_owner.values()) == {Outcome.MOVED}
     outcomes = result["outcomes"]
-    assert isinstance(outcomes, dict) and set(outcomes.values()) == {OK}
+    assert isinstance(outcomes, dict) and set(outcomes.values()) == {Outcome.OK}
     assert result["statuses"] == ["COMPLETED"] * 40
     # A clean hand-over dispatches nothing again: each workflow ran its one task once.
     assert result["task_counts"] == [1] * 40
@@ -181,7 +181,7 @@ async def _redis_loses_a_turn(redis_url: str) -> dict[str, object]:
     # What an append-only file fsynced now would hold: the execution waiting on its task.
     key, lease = Keys.execution(0, "wf-kept"), Keys.lease(0)
     older_checkpoint, older_seq = await redis.hgetall(key), await redis.hget(lease, "seq")
-    assert await _complete(core, "wf-kept") == OK
+    assert await _complete(core, "wf-kept") == Outcome.OK
     # Redis restarts from that file: the completion is gone, and so is the count of its turn.
     await redis.delete(key)
     await redis.hset(key, mapping=older_checkpoint)
@@ -210,11 +210,11 @@ async def _redis_loses_a_turn(redis_url: str) -> dict[str, object]:
 def test_a_redis_that_lost_turns_is_noticed_and_the_partition_recovered_from_what_it_holds(redis_url: str) -> None:
     found = asyncio.run(_redis_loses_a_turn(redis_url))
     assert found["resyncs"] == 1, "the next write saw fewer turns than were written"
-    assert (found["started"], found["after"]) == (OK, "RUNNING"), "the refused start applied again and landed"
+    assert (found["started"], found["after"]) == (Outcome.OK, "RUNNING"), "the refused start applied again and landed"
     assert found["kept_before"] == "RUNNING", "the lost completion is not pretended"
     queued = found["queued"]
     assert isinstance(queued, list) and found["kept_task"] in queued, "recovery queued its task again"
-    assert (found["finished"], found["kept_after"]) == (OK, "COMPLETED")
+    assert (found["finished"], found["kept_after"]) == (Outcome.OK, "COMPLETED")
 
 
 TASK_THEN_WAIT = orjson.dumps(

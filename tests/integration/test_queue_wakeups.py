@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from cluster.leases import LeaseStore, token_of
-from cluster.store import Fenced, Keys, Store
+from cluster.store import Fenced, Keys, Store, Timer
 from gateway.queue_waker import QueueWaker
 
 DEADLINE_SECONDS = 30
@@ -40,7 +40,7 @@ async def _wakeups(redis_url: str) -> tuple[bool, bool, list[str]]:
             await leases.acquire("podium-shard-1", [0], now=2 + 10**12, lease_ms=10**12)
             fenced = store.checkpoint()
             fenced.enqueue(_task("wake_refused", "wf-0"), now=1)
-            fenced.set_timer(0, "wf-0|wf-0-t|wait", 10)  # a write as partition 0's owner
+            fenced.set_timer(0, Timer("wf-0", "wf-0-t", "wait"), 10)  # a write as partition 0's owner
             with pytest.raises(Fenced):
                 await fenced.commit(tokens)
             # A turn that lands wakes the polls on its queue; messages arrive in order, so

@@ -21,7 +21,7 @@ from bench.workflows import reference_workflows
 from cluster.leases import LeaseStore, token_of
 from cluster.redis_server import EmbeddedRedis
 from cluster.runtime import Runtime
-from cluster.store import Keys, Store, outbox
+from cluster.store import Keys, Store, Timer, outbox
 from tests.integration.client import PodiumClient, eventually
 from tests.integration.conftest import start_podium
 from tests.integration.load import Load
@@ -142,7 +142,7 @@ async def _crash_between_slots(url: str, monkeypatch: pytest.MonkeyPatch) -> dic
     [held] = await leases.acquire("podium-shard-crash", [40], now=1, lease_ms=10**12)
     task = {"taskId": "t-crash", "taskType": "crash_type", "workflowInstanceId": "wf-crash", "status": "SCHEDULED"}
     checkpoint = store.checkpoint()
-    checkpoint.set_timer(40, "wf-crash|t-crash|wait", 10**13)  # in partition 40's slot
+    checkpoint.set_timer(40, Timer("wf-crash", "t-crash", "wait"), 10**13)  # in partition 40's slot
     checkpoint.enqueue(task, now=1)  # in the task type's slot
     checkpoint.post(41, "done:wf-crash", b"{}")  # another partition's inbox
 
