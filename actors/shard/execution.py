@@ -96,6 +96,6 @@ class ShardEnvironment:
     def task_def(self, name: str) -> TaskDef | None:
         return self.task_defs.get(name)
 
-    def active_domain(self, task_type: str, domains: list[str]) -> str | None:
-        recent = now_ms() - ACTIVE_WORKER_MS
+    def active_domain(self, task_type: str, domains: list[str], now: int) -> str | None:
+        recent = now - ACTIVE_WORKER_MS
         return next((d for d in domains if self.last_polls.get((task_type, d), 0) >= recent), None)

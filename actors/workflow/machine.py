@@ -43,8 +43,8 @@ class Environment(Protocol):
 
     def task_def(self, name: str) -> TaskDef | None: ...
 
-    def active_domain(self, task_type: str, domains: list[str]) -> str | None:
-        """The first of `domains` in which a worker of `task_type` polled recently."""
+    def active_domain(self, task_type: str, domains: list[str], now: int) -> str | None:
+        """The first of `domains` in which a worker of `task_type` polled shortly before `now`."""
         ...
 
 
@@ -249,7 +249,7 @@ class Step:
         if "," not in value:
             return None if value.strip().upper() == NO_DOMAIN else value.strip()
         domains = [domain.strip() for domain in value.split(",") if domain.strip()]
-        active = self.env.active_domain(task_type, [d for d in domains if d.upper() != NO_DOMAIN])
+        active = self.env.active_domain(task_type, [d for d in domains if d.upper() != NO_DOMAIN], self.now)
         if active is not None:
             return active
         last = domains[-1] if domains else NO_DOMAIN

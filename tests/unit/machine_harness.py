@@ -25,7 +25,7 @@ class FakeEnvironment:
     def task_def(self, name: str) -> TaskDef | None:
         return self.task_defs.get(name)
 
-    def active_domain(self, task_type: str, domains: list[str]) -> str | None:
+    def active_domain(self, task_type: str, domains: list[str], now: int) -> str | None:
         return next((domain for domain in domains if (task_type, domain) in self.polling), None)
 
 
