@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from actors.workflow import commands as cmd
 
 Message = dict[str, Any]
@@ -86,10 +84,3 @@ def child_done(command: cmd.NotifyParent) -> tuple[str, str, Message]:
     }
     return command.parent_workflow_id, f"done:{command.child_workflow_id}", message
 
-
-def encode(message: Message) -> bytes:
-    return orjson.dumps(message)
-
-
-def decode(raw: bytes) -> Message:
-    return orjson.loads(raw)

@@ -8,7 +8,8 @@ messages in ONE Redis transaction, and only then answers callers and carries out
 side effects (Python pool dispatch, messages to other shards).
 
 A turn, in `core.ShardCore._loop` / `_turn`:
-  1. take the inbox; `_admit` keeps the events of partitions served here (MOVED otherwise);
+  1. take the arrivals (events, timers, messages); `_admit` keeps those of partitions served
+     here (Outcome.MOVED otherwise);
   2. activate missing executions from their checkpoints (`activation`);
   3. apply each event to its state machine; `_translate` turns commands into writes;
   4. commit the checkpoint, fenced by the partition leases (`partitions._fenced` if refused);

@@ -42,7 +42,7 @@ class BackgroundLoops(ShardBase):
                         continue
                     self._timers_in_flight.add(timer)
                     fired = ev.TimerFired(timer.task_id, timer.kind)
-                    self.inbox.append(Envelope(timer.workflow_id, fired, timer=(partition, timer)))
+                    self.arrivals.append(Envelope(timer.workflow_id, fired, timer=(partition, timer)))
                     self._wake.set()
                 await self._feed_limited_pools()
             except Exception:

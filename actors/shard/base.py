@@ -76,7 +76,9 @@ class ShardBase:
         self.fenced_turns = 0
         self.resyncs = 0  # partitions recovered because Redis lost writes
         self.executions: dict[str, Execution] = {}
-        self.inbox: list[Envelope] = []
+        # Events, fired timers and messages waiting for the next turn (in memory; the
+        # durable inbox of messages between executions is per partition, in Redis).
+        self.arrivals: list[Envelope] = []
         self.task_defs: dict[str, TaskDef] = {}
         self.env = ShardEnvironment(self.task_defs)
         self.pool_types: dict[str, int] = {}
@@ -107,7 +109,7 @@ class ShardBase:
     if TYPE_CHECKING:
         # Defined by the other parts of ShardCore; declared here so that each part type-checks.
 
-        def post(self, workflow_id: str, event: ev.Event) -> None: ...
+        def notify(self, workflow_id: str, event: ev.Event) -> None: ...
 
         def submit_message(self, message_id: str, message: messages.Message, partition: int) -> None: ...
 

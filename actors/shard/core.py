@@ -68,18 +68,18 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
 
     def submit(self, workflow_id: str, event: ev.Event) -> asyncio.Future[Answer]:
         reply: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self.inbox.append(Envelope(workflow_id, event, reply))
+        self.arrivals.append(Envelope(workflow_id, event, reply))
         self._wake.set()
         return reply
 
-    def post(self, workflow_id: str, event: ev.Event) -> None:
+    def notify(self, workflow_id: str, event: ev.Event) -> None:
         """An event nobody waits for an answer to (worker results, recovery)."""
-        self.inbox.append(Envelope(workflow_id, event))
+        self.arrivals.append(Envelope(workflow_id, event))
         self._wake.set()
 
     def submit_message(self, message_id: str, message: messages.Message, partition: int) -> None:
         self._messages_in_flight.add(message_id)
-        self.inbox.append(Envelope(message["workflowId"], None, message=message, inbox_ack=(partition, message_id)))
+        self.arrivals.append(Envelope(message["workflowId"], None, message=message, inbox_ack=(partition, message_id)))
         self._wake.set()
 
     async def start_workflows(self, requests: list[dict[str, Any]]) -> list[Answer]:
@@ -116,8 +116,8 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self.inbox:
-                batch, self.inbox = self.inbox, []
+            while self.arrivals:
+                batch, self.arrivals = self.arrivals, []
                 async with self._turn_lock:
                     for turn in self._turns(self._admit(batch)):
                         try:

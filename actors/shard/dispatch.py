@@ -56,7 +56,7 @@ class Dispatcher(ShardBase):
         task_def = self.task_defs.get(task["taskType"])
         if task_def is not None and task_def.timeout_seconds > 0:
             # A pool call has no poll: mark it started so its timeoutSeconds runs.
-            self.post(workflow_id, ev.TaskPolled(task["taskId"], f"pool:{task['taskType']}"))
+            self.notify(workflow_id, ev.TaskPolled(task["taskId"], f"pool:{task['taskType']}"))
 
     def _carry_out(self, effects: TurnEffects) -> None:
         for task_type, tasks in effects.pool_tasks.items():
@@ -97,7 +97,7 @@ class Dispatcher(ShardBase):
 
     def _post_result(self, result: dict[str, Any]) -> None:
         """A TaskResult-shaped answer from a pool or an HTTP call, as an event for its workflow."""
-        self.post(
+        self.notify(
             result["workflowInstanceId"],
             ev.TaskUpdate(
                 task_id=result["taskId"],

@@ -96,5 +96,5 @@ class MessageHandler(ShardBase):
 
     def _post(self, addressed: tuple[str, str, messages.Message], checkpoint: Checkpoint, effects: TurnEffects) -> None:
         workflow_id, message_id, message = addressed
-        checkpoint.post(self.store.partition(workflow_id), message_id, messages.encode(message))
+        checkpoint.post(self.store.partition(workflow_id), message_id, message)
         effects.outbound.append(addressed)

@@ -14,7 +14,6 @@ import logging
 import time
 from collections import defaultdict
 
-from actors import messages
 from actors.shard.base import ShardBase
 from actors.shard.execution import Envelope
 from actors.shard.outcomes import Outcome
@@ -114,7 +113,7 @@ class PartitionOwner(ShardBase):
                     self._activate(workflow_id, stored, definition)
             for workflow_id in batch:
                 if workflow_id in self.executions:
-                    self.post(workflow_id, ev.Redispatch())
+                    self.notify(workflow_id, ev.Redispatch())
                     recovered += 1
         return recovered
 
@@ -138,9 +137,8 @@ class PartitionOwner(ShardBase):
 
     async def _redeliver_inbox(self, partitions: list[int] | None = None) -> None:
         owned = self.ownership.serving() if partitions is None else partitions
-        for partition, message_id, raw in await self.store.inbox_messages(owned):
+        for partition, message_id, message in await self.store.inbox_messages(owned):
             if message_id not in self._messages_in_flight:
-                message = messages.decode(raw)
                 self.submit_message(message_id, message, partition)
 
     def _admit(self, batch: list[Envelope]) -> list[Envelope]:
@@ -200,5 +198,5 @@ class PartitionOwner(ShardBase):
             self.ownership.seqs.update(await self.ownership.leases.seqs(refusal.regressed))
             held = [p for p in sorted(refusal.regressed) if p in self.ownership.tokens]
             await self._take_over([Acquired(p, 0, clean=False) for p in held], turn_locked=True)
-        self.inbox[:0] = batch
+        self.arrivals[:0] = batch
         self._wake.set()

@@ -298,8 +298,9 @@ class Checkpoint:
         self.owned_partitions.add(partition)
         self.pipe.zrem(Keys.timers(partition), timer.member())
 
-    def post(self, partition: int, message_id: str, message: bytes) -> None:
-        self.pipe.hset(Keys.inbox(partition), message_id, message)
+    def post(self, partition: int, message_id: str, message: Json) -> None:
+        """Put a message for an execution of `partition` in that partition's inbox."""
+        self.pipe.hset(Keys.inbox(partition), message_id, dumps(message))
 
     def ack(self, partition: int, message_id: str) -> None:
         self.owned_partitions.add(partition)

@@ -212,14 +212,14 @@ class ExecutionStore(StoreBase):
             later[partition] = int(following[0][1]) if following else None
         return due, later
 
-    async def inbox_messages(self, partitions: Iterable[int]) -> list[tuple[int, str, bytes]]:
+    async def inbox_messages(self, partitions: Iterable[int]) -> list[tuple[int, str, Json]]:
         pipe = self.redis.pipeline(transaction=False)
         owned = list(partitions)
         for partition in owned:
             pipe.hgetall(Keys.inbox(partition))
-        found: list[tuple[int, str, bytes]] = []
+        found: list[tuple[int, str, Json]] = []
         for partition, messages in zip(owned, await pipe.execute(), strict=True):
-            found.extend((partition, key.decode(), value) for key, value in messages.items())
+            found.extend((partition, key.decode(), orjson.loads(value)) for key, value in messages.items())
         return found
 
     # -- task logs ----------------------------------------------------------------------

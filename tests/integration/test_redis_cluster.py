@@ -144,7 +144,7 @@ async def _crash_between_slots(url: str, monkeypatch: pytest.MonkeyPatch) -> dic
     checkpoint = store.checkpoint()
     checkpoint.set_timer(40, Timer("wf-crash", "t-crash", "wait"), 10**13)  # in partition 40's slot
     checkpoint.enqueue(task, now=1)  # in the task type's slot
-    checkpoint.post(41, "done:wf-crash", b"{}")  # another partition's inbox
+    checkpoint.post(41, "done:wf-crash", {})  # another partition's inbox
 
     async def dies(*_: object) -> None:
         raise ConnectionError("the shard died between the partition's write and the rest")
