@@ -20,7 +20,7 @@ from gateway.brokers import Brokers
 from gateway.brokers.consumers import BrokerConsumers
 from gateway.brokers.publisher import BrokerPublisher
 from gateway.context import GatewayContext
-from gateway.events import EventProcessor, consumer_name
+from gateway.event_processor import EventProcessor, consumer_name
 from gateway.routing import ShardRouter
 from gateway.scheduler import ScheduleRunner
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import admin, auth, cluster, events, lifecycle, metadata, scheduler, search, tasks, workflows
+from gateway.api import admin, auth, cluster, event_handlers, lifecycle, metadata, scheduler, search, tasks, workflows
 from gateway.api.dashboard import routes as dashboard_routes
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.middleware import AUTHENTICATOR_KEY, auth_middleware
@@ -56,7 +56,7 @@ def build_app(context: GatewayContext, authenticator: Authenticator | None = Non
     app.add_routes(lifecycle.routes)
     app.add_routes(workflows.routes)
     app.add_routes(tasks.routes)
-    app.add_routes(events.routes)
+    app.add_routes(event_handlers.routes)
     app.add_routes(cluster.routes)
     app.add_routes(scheduler.routes)  # `schedules/search` before `schedules/{name}`
     app.add_routes(admin.routes)  # Conductor's /admin, /queue, /version, /environment and /secrets

@@ -1,7 +1,7 @@
 """Event queues on brokers: EVENT tasks publish to them, event handlers consume from them.
 
 The gateway actor hosts both directions, beside the event processor of Podium's own event
-bus (gateway/events.py), because handling a broker message needs exactly what that
+bus (gateway/event_processor.py), because handling a broker message needs exactly what that
 processor has (the router, the API's start and task-update paths) and publishing needs a
 process that may wait on a broker without holding up a shard's turn:
 

@@ -8,7 +8,7 @@ JetStream pull consumer, SQS's visibility timeout, a NATS queue group). A consum
 event no active handler names any more is stopped.
 
 Each message becomes an `EventMessage` (entry id `<event>|<message id>`) and runs through
-the event processor's own code (gateway/events.py, `run_handlers`), so conditions,
+the event processor's own code (gateway/event_processor.py, `run_handlers`), so conditions,
 actions and their idempotency keys are the same as on Podium's event bus. The provider
 acknowledges the message only after that returns, that is once every action is durable;
 if any action failed, or Redis or a shard could not be reached, the message is delivered
@@ -31,7 +31,7 @@ from actors.metrics import BrokerMetrics
 from cluster.store import EventMessage
 from gateway.brokers import Brokers
 from gateway.brokers.base import Address, BrokerError, BrokerMessage, Provider, parse_address
-from gateway.events import EventProcessor
+from gateway.event_processor import EventProcessor
 
 log = logging.getLogger("podium.brokers")
 

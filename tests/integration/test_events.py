@@ -31,7 +31,7 @@ from cluster.runtime import Runtime
 from cluster.store import EVENT_GROUP, EventMessage, Keys, Store, event_fields
 from definitions.models import EventAction, EventHandler
 from gateway.context import GatewayContext
-from gateway.events import EventProcessor
+from gateway.event_processor import EventProcessor
 from gateway.routing import ShardRouter
 from tests.integration.client import PodiumClient
 from tests.integration.conftest import start_podium

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cluster.runtime import Runtime
-from gateway.api import cluster, events, lifecycle, metadata, search, tasks, workflows
+from gateway.api import cluster, event_handlers, lifecycle, metadata, search, tasks, workflows
 from tests.integration.client import PodiumClient
 from tests.integration.conftest import start_podium
 
@@ -31,13 +31,27 @@ from tests.integration.conftest import start_podium
 LEFT_OUT = {("PUT", "/api/admin/shards")}
 ROUTES = sorted(
     (route.method, route.path)
-    for module in (metadata, search, lifecycle, workflows, tasks, events, cluster)
+    for module in (metadata, search, lifecycle, workflows, tasks, event_handlers, cluster)
     for route in module.routes
     if route.method in ("POST", "PUT", "DELETE") and (route.method, route.path) not in LEFT_OUT
 )
 PARAMETER = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
-QUERY_NAMES = ["version", "includeTasks", "count", "timeout", "start", "size", "archiveWorkflow", "overwrite",
-               "reason", "useLatestDefinitions", "resumeSubworkflowTasks", "workerid", "requestId", "x"]
+QUERY_NAMES = [
+    "version",
+    "includeTasks",
+    "count",
+    "timeout",
+    "start",
+    "size",
+    "archiveWorkflow",
+    "overwrite",
+    "reason",
+    "useLatestDefinitions",
+    "resumeSubworkflowTasks",
+    "workerid",
+    "requestId",
+    "x",
+]
 
 JSON_SCALARS = st.one_of(
     st.none(),
@@ -84,9 +98,7 @@ def written_before(fuzzed: Runtime) -> Iterator[dict[str, Any]]:
     """A definition and a running workflow, written before the fuzzing starts."""
     with PodiumClient(fuzzed.api_url) as client:
         name = f"fuzz_keep_{uuid.uuid4().hex[:8]}"
-        client.register(
-            {"name": name, "version": 1, "tasks": [{"name": "keep_task", "taskReferenceName": "only"}]}
-        )
+        client.register({"name": name, "version": 1, "tasks": [{"name": "keep_task", "taskReferenceName": "only"}]})
         workflow_id = client.start(name, {"n": 1})
         client.wait(workflow_id, {"RUNNING"})
         yield {

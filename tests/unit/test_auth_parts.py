@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from gateway.api import admin, auth, cluster, events, lifecycle, metadata, scheduler, search, tasks, workflows
+from gateway.api import admin, auth, cluster, event_handlers, lifecycle, metadata, scheduler, search, tasks, workflows
 from gateway.api.dashboard import routes as dashboard_routes
 from gateway.auth import keys, policy, tokens
 from gateway.auth.errors import EXPIRED_TOKEN, INVALID_TOKEN, AuthError
@@ -45,7 +45,7 @@ def test_a_token_signed_with_another_key_is_refused() -> None:
 
 def _api_routes() -> list[tuple[str, str]]:
     app = web.Application()
-    for table in (metadata, search, lifecycle, workflows, tasks, events, cluster, scheduler, admin, auth):
+    for table in (metadata, search, lifecycle, workflows, tasks, event_handlers, cluster, scheduler, admin, auth):
         app.add_routes(table.routes)
     app.add_routes(dashboard_routes)
     return [

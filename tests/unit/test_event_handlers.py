@@ -1,5 +1,5 @@
 """Event handlers: the EventHandler model (definitions/models.py) and the event processor's
-handling of one message (gateway/events.py), with a fake store and router.
+handling of one message (gateway/event_processor.py), with a fake store and router.
 
 Behaviour follows Conductor's EventHandler, DefaultEventProcessor and SimpleActionProcessor:
 handlers are inactive unless `active`; an absent condition holds; a condition is evaluated
@@ -22,9 +22,9 @@ from actors.shard import Outcome
 from actors.workflow import events as ev
 from cluster.store import EventMessage
 from definitions.models import EventHandler, StartWorkflowRequest, TaskResult
-from gateway import events
+from gateway import event_processor
 from gateway.errors import not_found
-from gateway.events import EventProcessor, condition_holds, expand_inline_json, over_payload, truthy
+from gateway.event_processor import EventProcessor, condition_holds, expand_inline_json, over_payload, truthy
 from tests.conductor_corpus import read
 
 Json = dict[str, Any]
@@ -214,8 +214,8 @@ def context(monkeypatch: pytest.MonkeyPatch) -> FakeContext:
     async def record_result(context: Any, result: TaskResult) -> None:
         fake.results.append(result)  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(events, "start_workflow", start_workflow)
-    monkeypatch.setattr(events, "record_result", record_result)
+    monkeypatch.setattr(event_processor, "start_workflow", start_workflow)
+    monkeypatch.setattr(event_processor, "record_result", record_result)
     return fake
 
 
@@ -278,7 +278,7 @@ def test_a_key_left_by_a_processor_that_died_before_starting_is_released(
         context.store.workflows["real"] = {"workflowId": "real", "tasks": []}
         return "real"
 
-    monkeypatch.setattr(events, "start_workflow", start_once_lost)
+    monkeypatch.setattr(event_processor, "start_workflow", start_once_lost)
 
     handle(context, message({"id": 1}), redelivered=True)
 
@@ -403,7 +403,7 @@ def test_a_transient_failure_leaves_the_message_unacknowledged(context: FakeCont
 
 def test_a_message_delivered_too_often_is_given_up(context: FakeContext, caplog: pytest.LogCaptureFixture) -> None:
     add_handler(context, START)
-    context.store.deliveries["1-0"] = events.MAX_DELIVERIES + 1
+    context.store.deliveries["1-0"] = event_processor.MAX_DELIVERIES + 1
 
     handle(context, message({}), redelivered=True)
 

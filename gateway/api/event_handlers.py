@@ -1,7 +1,7 @@
 """`/api/event`: Conductor's event handler API; `/api/events/{event}`: publish an event.
 
 Handlers are validated at the edge (definitions/models.py, EventHandler) and stored in
-Redis; the event processor of every gateway (gateway/events.py) reads them for each
+Redis; the event processor of every gateway (gateway/event_processor.py) reads them for each
 message. `POST /api/events/{event}` is Podium's own (Conductor OSS has no such endpoint;
 Orkes has webhooks): it puts a JSON payload on the event bus under that event name, the
 way an EVENT task with a `conductor` sink does.
