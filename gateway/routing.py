@@ -12,9 +12,8 @@ from typing import Any, Generic, TypeVar
 import ray
 
 from actors.faults import PROCESS_LOSS
-from actors.shard import Answer, Outcome
+from actors.shard import Answer, Outcome, ShardEvent
 from actors.stream import PickleCodec, StreamClient
-from actors.workflow import events as ev
 from cluster.leases import LeaseStore
 from cluster.store import Store
 
@@ -99,7 +98,7 @@ class ShardRouter:
         self._handles: dict[str, Any] = {}
         self._streams: dict[str, StreamClient] = {}
         self._starts: dict[str, Batcher[dict[str, Any], Answer]] = {}
-        self._deliveries: dict[str, Batcher[tuple[str, ev.Event], Answer]] = {}
+        self._deliveries: dict[str, Batcher[tuple[str, ShardEvent], Answer]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- the lease table --------------------------------------------------------------
@@ -164,11 +163,11 @@ class ShardRouter:
             found = self._starts[shard] = Batcher(send)
         return found
 
-    def _deliver_batcher(self, shard: str) -> Batcher[tuple[str, ev.Event], Answer]:
+    def _deliver_batcher(self, shard: str) -> Batcher[tuple[str, ShardEvent], Answer]:
         found = self._deliveries.get(shard)
         if found is None:
 
-            async def send(events: list[tuple[str, ev.Event]]) -> list[Answer]:
+            async def send(events: list[tuple[str, ShardEvent]]) -> list[Answer]:
                 return list(await (await self.stream(shard)).call("deliver", events))
 
             found = self._deliveries[shard] = Batcher(send)
@@ -217,10 +216,10 @@ class ShardRouter:
     async def start(self, request: dict[str, Any]) -> Answer:
         return await self._routed(request["workflowId"], lambda shard: self._start_batcher(shard).submit(request))
 
-    async def deliver(self, workflow_id: str, event: ev.Event) -> Answer:
+    async def deliver(self, workflow_id: str, event: ShardEvent) -> Answer:
         return await self._routed(workflow_id, lambda shard: self._deliver_batcher(shard).submit((workflow_id, event)))
 
-    def notify(self, events: list[tuple[str, ev.Event]]) -> None:
+    def notify(self, events: list[tuple[str, ShardEvent]]) -> None:
         """Events nobody waits for (a poll marking tasks IN_PROGRESS), still routed to the owner."""
         for workflow_id, event in events:
             task = asyncio.get_running_loop().create_task(self.deliver(workflow_id, event))

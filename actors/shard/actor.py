@@ -19,10 +19,10 @@ from actors.pool import pool_actor_name
 from actors.shard.base import DEFAULT_IDLE_SECONDS, DEFAULT_LEASE_MS
 from actors.shard.core import ShardCore
 from actors.shard.dispatch import failed_results
+from actors.shard.execution import ShardEvent
 from actors.shard.outcomes import Answer
 from actors.stream import Endpoint, JsonCodec, PickleCodec, StreamClient, StreamServer
 from actors.tracing import tracer_from_environment
-from actors.workflow import events as ev
 from cluster.store import Store
 from definitions.evaluators import ScriptLimits, configure_scripts
 
@@ -92,7 +92,7 @@ class WorkflowShard:
         await self.core.start()
         return await self.core.start_workflows(requests)
 
-    async def deliver(self, events: list[tuple[str, ev.Event]]) -> list[Answer]:
+    async def deliver(self, events: list[tuple[str, ShardEvent]]) -> list[Answer]:
         await self.core.start()
         return await self.core.deliver(events)
 
@@ -217,7 +217,7 @@ class RayPeers:
     def send_messages(self, shard: str, batch: list[tuple[str, str, messages.Message]], hops: int = 0) -> None:
         self._send(shard, "accept_messages", (batch, hops))
 
-    def forward(self, shard: str, events: list[tuple[str, ev.Event]]) -> None:
+    def forward(self, shard: str, events: list[tuple[str, ShardEvent]]) -> None:
         self._send(shard, "deliver", events)
 
     def nudge(self, shard: str) -> None:

@@ -16,7 +16,7 @@ import aiohttp
 from actors import messages
 from actors.metrics import Metrics, NoMetrics
 from actors.ownership import Ownership
-from actors.shard.execution import Envelope, Execution, ShardEnvironment, shard_actor_name
+from actors.shard.execution import Envelope, Execution, ShardEnvironment, ShardEvent, shard_actor_name
 from actors.shard.timer_watch import TimerWatch
 from actors.tracing import ExecutionTracer
 from actors.workflow import events as ev
@@ -33,7 +33,7 @@ class Peers(Protocol):
     def send_messages(self, shard: str, batch: list[tuple[str, str, messages.Message]], hops: int = 0) -> None:
         """Messages already in the receiver partition's inbox in Redis: this only hurries them."""
 
-    def forward(self, shard: str, events: list[tuple[str, ev.Event]]) -> None:
+    def forward(self, shard: str, events: list[tuple[str, ShardEvent]]) -> None:
         """Results for executions of a partition that moved to `shard`."""
 
     def nudge(self, shard: str) -> None:

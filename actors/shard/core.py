@@ -19,7 +19,7 @@ from actors import messages
 from actors.shard.activation import Activation
 from actors.shard.background import BackgroundLoops
 from actors.shard.dispatch import Dispatcher
-from actors.shard.execution import Envelope, Execution, TurnEffects, now_ms, parked
+from actors.shard.execution import Envelope, Execution, RemoveExecution, ShardEvent, TurnEffects, now_ms, parked
 from actors.shard.inbox import MessageHandler
 from actors.shard.outcomes import Answer, Outcome, Refused
 from actors.shard.partitions import PartitionOwner
@@ -66,7 +66,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
 
     # -- entry points -----------------------------------------------------------------------
 
-    def submit(self, workflow_id: str, event: ev.Event) -> asyncio.Future[Answer]:
+    def submit(self, workflow_id: str, event: ShardEvent) -> asyncio.Future[Answer]:
         reply: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self.arrivals.append(Envelope(workflow_id, event, reply))
         self._wake.set()
@@ -90,7 +90,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
             replies.append(self.submit(request["workflowId"], event))
         return list(await asyncio.gather(*replies))
 
-    async def deliver(self, events: list[tuple[str, ev.Event]]) -> list[Answer]:
+    async def deliver(self, events: list[tuple[str, ShardEvent]]) -> list[Answer]:
         replies = [self.submit(workflow_id, event) for workflow_id, event in events]
         return list(await asyncio.gather(*replies))
 
@@ -200,6 +200,9 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
             checkpoint.save(execution.partition, execution.state, execution.definition_json)
             execution.definition_json = None
         self.ownership.counted(await checkpoint.commit(self.ownership.fences()))
+        for workflow_id in effects.removed:
+            # Still inside the turn: no event of this execution is applied in between.
+            await self.store.remove_workflow(workflow_id)
         # Only now: a timer read that started before this write must still learn of them.
         for partition, due in effects.timers:
             self.timer_watch.armed(partition, due)
@@ -289,6 +292,12 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
             event = self._message_event(envelope.message, now, checkpoint, effects)
             if event is None:
                 return Outcome.IGNORED
+        if isinstance(event, RemoveExecution):
+            if self.executions.pop(workflow_id, None) is None:
+                return Outcome.NOT_FOUND
+            touched.pop(workflow_id, None)
+            effects.removed.append(workflow_id)
+            return Outcome.OK
         if isinstance(event, ev.StartWorkflow):
             if workflow_id in self.executions:
                 return Outcome.IGNORED

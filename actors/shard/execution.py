@@ -53,9 +53,20 @@ def shard_actor_name(index: int) -> str:
 
 
 @dataclass(slots=True)
+class RemoveExecution:
+    """Delete the execution with its index entries and its tasks' queue entries
+    (Conductor's `/remove`). Its shard does it in a turn, after which nothing of the
+    execution is in memory: no later checkpoint can bring it back."""
+
+
+# What a shard applies to one execution: an event of its state machine, or a removal.
+ShardEvent = ev.Event | RemoveExecution
+
+
+@dataclass(slots=True)
 class Envelope:
     workflow_id: str
-    event: ev.Event | None
+    event: ShardEvent | None
     reply: asyncio.Future[Answer] | None = None
     message: messages.Message | None = None
     # Where the event came from, cleared in the same checkpoint that records its effect.
@@ -80,6 +91,8 @@ class TurnEffects:
     http_calls: list[tuple[dict[str, Any], bool]] = field(default_factory=list)
     outbound: list[tuple[str, str, messages.Message]] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
+    # Executions to delete from Redis once the turn is committed (RemoveExecution).
+    removed: list[str] = field(default_factory=list)
     # Timers the turn set (partition, due ms): the timer watch learns of them once written.
     timers: list[tuple[int, int]] = field(default_factory=list)
 

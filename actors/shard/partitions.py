@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 
 from actors.shard.base import ShardBase
-from actors.shard.execution import Envelope
+from actors.shard.execution import Envelope, ShardEvent
 from actors.shard.outcomes import Outcome
 from actors.workflow import events as ev
 from cluster.leases import Acquired
@@ -147,7 +147,7 @@ class PartitionOwner(ShardBase):
         that moved goes on to its owner; timers and messages of other partitions stay in
         Redis for their owner."""
         admitted: list[Envelope] = []
-        forward: dict[str, list[tuple[str, ev.Event]]] = defaultdict(list)
+        forward: dict[str, list[tuple[str, ShardEvent]]] = defaultdict(list)
         ownership = self.ownership
         for envelope in batch:
             partition = self.store.partition(envelope.workflow_id)

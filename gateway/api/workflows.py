@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from actors.shard import Outcome
+from actors.shard import Outcome, RemoveExecution
 from actors.workflow import events as ev
 from definitions.models import TERMINAL_WORKFLOW_STATUSES, StartWorkflowRequest, TaskResult, TaskStatus
 from gateway.api import tasks
@@ -275,10 +275,11 @@ async def terminate(
 
 
 async def remove(context: GatewayContext, workflow_id: str, reason: str | None = None) -> None:
-    """Terminate the execution if it is still running, then delete it and its index entries."""
+    """Terminate the execution if it is still running, then have its shard delete it (with
+    its index and queue entries), so that no later checkpoint of the shard brings it back."""
     workflow = await existing_workflow(context, workflow_id)
     if workflow["status"] not in TERMINAL_WORKFLOW_STATUSES:
-        # The owning shard must let go first, or its next checkpoint would bring it back.
+        # Terminated first, so that its children end and its parent learns of it.
         try:
             await send_to_workflow(
                 context, workflow_id, ev.Terminate(reason=reason or "Removed through the API"), "remove"
@@ -286,8 +287,7 @@ async def remove(context: GatewayContext, workflow_id: str, reason: str | None =
         except ApiError as error:
             if error.status != 409:
                 raise
-    if not await context.store.remove_workflow(workflow_id):
-        raise workflow_not_found(workflow_id)
+    raise_for_answer(await context.router.deliver(workflow_id, RemoveExecution()), workflow_id)
 
 
 @routes.put("/api/workflow/{workflowId}/pause")

@@ -9,8 +9,9 @@ import orjson
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from actors.shard import ShardCore
+from actors.shard import Outcome, RemoveExecution, ShardCore
 from actors.tracing import ExecutionTracer, root_span_id_of, trace_id_of
+from actors.workflow import events as ev
 from cluster.store import Store
 
 DEFINITION = orjson.dumps(
@@ -77,3 +78,35 @@ def test_an_execution_is_one_trace_with_a_span_per_task(redis_url: str) -> None:
         assert span.parent is not None and span.parent.span_id == root.context.span_id
         assert span.attributes is not None and span.attributes["podium.task.status"] == "COMPLETED"
     assert dict(spans["first"].attributes or {})["podium.task.type"] == "NOOP"
+
+
+async def _remove_then_update(redis_url: str) -> dict[str, Any]:
+    core = ShardCore(0, Store(redis_url, 4))
+    await core.start()
+    await _start(core, "wf-removed")
+    started = await core.store.get_workflow("wf-removed")
+    assert started is not None
+    task_id = started["tasks"][0]["taskId"]
+    [removed] = await core.deliver([("wf-removed", RemoveExecution())])
+    gone = await core.store.get_workflow("wf-removed")
+    in_memory = "wf-removed" in core.executions
+    # A worker's late result must not bring the execution back.
+    [late] = await core.deliver([("wf-removed", ev.TaskUpdate(task_id=task_id, status="COMPLETED"))])
+    [again] = await core.deliver([("wf-removed", RemoveExecution())])
+    return {
+        "removed": removed,
+        "gone": gone,
+        "in_memory": in_memory,
+        "late": late,
+        "after_late": await core.store.get_workflow("wf-removed"),
+        "again": again,
+    }
+
+
+def test_the_owning_shard_removes_an_execution_and_a_late_result_finds_nothing(redis_url: str) -> None:
+    found = asyncio.run(_remove_then_update(redis_url))
+    assert found["removed"] is Outcome.OK
+    assert found["gone"] is None and not found["in_memory"]
+    assert found["late"] is Outcome.NOT_FOUND
+    assert found["after_late"] is None
+    assert found["again"] is Outcome.NOT_FOUND
