@@ -18,7 +18,7 @@ from actors.workflow.operators.base import operator_for
 from definitions.models import SUCCESSFUL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 Json = dict[str, Any]
 RETRIED_FAILURES = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"})
@@ -29,51 +29,51 @@ def _cut_container(task: Json) -> bool:
     return task["status"] in ("CANCELED", "FAILED") and operator_for(task["taskType"]).reopened_by_retry
 
 
-def apply(step: Step, event: ev.Event) -> None:
+def apply(decider: Decider, event: ev.Event) -> None:
     match event:
         case ev.Restart():
-            restart(step, event)
+            restart(decider, event)
         case ev.Retry():
-            retry(step, event)
+            retry(decider, event)
         case ev.Rerun():
-            rerun(step, event)
+            rerun(decider, event)
         case ev.SkipTask():
-            skip_task(step, event)
+            skip_task(decider, event)
         case ev.ResetCallbacks():
-            reset_callbacks(step)
+            reset_callbacks(decider)
         case ev.Decide():
-            step.mark_joins_dirty()
+            decider.mark_joins_dirty()
 
 
-def _require_ended(step: Step, action: str) -> None:
-    workflow = step.state.workflow
+def _require_ended(decider: Decider, action: str) -> None:
+    workflow = decider.state.workflow
     if workflow["status"] not in TERMINAL_WORKFLOW_STATUSES:
         raise ev.Rejected(
             f"Workflow {workflow['workflowId']} is {workflow['status']}, not in a terminal state: unable to {action}"
         )
 
 
-def _reopen(step: Step, *, retried: bool) -> None:
+def _reopen(decider: Decider, *, retried: bool) -> None:
     """The ended workflow runs again."""
-    workflow = step.state.workflow
+    workflow = decider.state.workflow
     workflow["status"] = "RUNNING"
     workflow.pop("reasonForIncompletion", None)
     workflow["endTime"] = 0
-    workflow["updateTime"] = step.now
+    workflow["updateTime"] = decider.now
     if retried:
-        workflow["lastRetriedTime"] = step.now
+        workflow["lastRetriedTime"] = decider.now
     else:
         workflow.pop("lastRetriedTime", None)
-    step.state.touch_workflow()
-    step.commands.append(cmd.WorkflowReopened())
+    decider.state.touch_workflow()
+    decider.emit(cmd.WorkflowReopened())
     parent_id = workflow.get("parentWorkflowId")
     if parent_id:
-        step.commands.append(cmd.ReopenParent(parent_id, workflow["parentWorkflowTaskId"], workflow["workflowId"]))
-    timeouts.arm_workflow_timeout(step)
+        decider.emit(cmd.ReopenParent(parent_id, workflow["parentWorkflowTaskId"], workflow["workflowId"]))
+    timeouts.arm_workflow_timeout(decider)
 
 
-def _run_from_start(step: Step, workflow_input: Json) -> None:
-    state = step.state
+def _run_from_start(decider: Decider, workflow_input: Json) -> None:
+    state = decider.state
     workflow = state.workflow
     state.remove_tasks({task["taskId"] for task in state.tasks})
     workflow["input"] = workflow_input
@@ -81,17 +81,17 @@ def _run_from_start(step: Step, workflow_input: Json) -> None:
     workflow["variables"] = dict(state.definition.variables)
     workflow["failedReferenceTaskNames"] = []
     workflow["failedTaskNames"] = []
-    workflow["createTime"] = workflow["startTime"] = step.now
-    _reopen(step, retried=False)
+    workflow["createTime"] = workflow["startTime"] = decider.now
+    _reopen(decider, retried=False)
     if state.definition.tasks:
-        step.schedule(state.definition.tasks[0])
+        decider.schedule(state.definition.tasks[0])
     else:
-        step.complete_workflow()
+        decider.complete_workflow()
 
 
-def restart(step: Step, event: ev.Restart) -> None:
-    _require_ended(step, "restart")
-    state = step.state
+def restart(decider: Decider, event: ev.Restart) -> None:
+    _require_ended(decider, "restart")
+    state = decider.state
     workflow = state.workflow
     definition = event.definition or state.definition
     if not definition.restartable and workflow["status"] == "COMPLETED":
@@ -99,21 +99,21 @@ def restart(step: Step, event: ev.Restart) -> None:
     if event.definition is not None:
         state.replace_definition(event.definition)
         workflow["workflowVersion"] = event.definition.version
-    _run_from_start(step, workflow["input"])
+    _run_from_start(decider, workflow["input"])
 
 
-def _reopen_task(step: Step, task: Json) -> None:
+def _reopen_task(decider: Decider, task: Json) -> None:
     task["status"] = "IN_PROGRESS"
     task["executed"] = False
     task["endTime"] = 0
-    task["updateTime"] = step.now
+    task["updateTime"] = decider.now
     task.pop("reasonForIncompletion", None)
-    step.state.touch(task)
+    decider.state.touch(task)
 
 
-def retry(step: Step, event: ev.Retry) -> None:
-    _require_ended(step, "retry")
-    state = step.state
+def retry(decider: Decider, event: ev.Retry) -> None:
+    _require_ended(decider, "retry")
+    state = decider.state
     workflow = state.workflow
     if not state.tasks:
         raise ev.Rejected("Workflow has not started yet")
@@ -135,23 +135,23 @@ def retry(step: Step, event: ev.Retry) -> None:
         raise ev.Rejected(
             "There are no retryable tasks! Use restart if you want to attempt entire workflow execution again."
         )
-    _reopen(step, retried=True)
+    _reopen(decider, retried=True)
     for container in containers:
-        _reopen_task(step, container)
-    step.mark_joins_dirty()
+        _reopen_task(decider, container)
+    decider.mark_joins_dirty()
     for task in sorted(retriable.values(), key=lambda t: t["seq"]):
         child_id = task.get("subWorkflowId")
         if event.resume_subworkflow_tasks and operator_for(task["taskType"]).has_child_workflow and child_id:
             # Retry the child where it failed instead of starting a new one.
-            _reopen_task(step, task)
-            step.commands.append(cmd.RetryChild(child_id, workflow["workflowId"], task["taskId"]))
+            _reopen_task(decider, task)
+            decider.emit(cmd.RetryChild(child_id, workflow["workflowId"], task["taskId"]))
             continue
-        step.retry_task(task, step.workflow_task_of(task), 0)
+        decider.retry_task(task, decider.workflow_task_of(task), 0)
 
 
-def rerun(step: Step, event: ev.Rerun) -> None:
-    _require_ended(step, "rerun")
-    state = step.state
+def rerun(decider: Decider, event: ev.Rerun) -> None:
+    _require_ended(decider, "rerun")
+    state = decider.state
     workflow = state.workflow
     task = state.by_id.get(event.task_id) if event.task_id is not None else None
     if event.task_id is not None and task is None:
@@ -159,18 +159,18 @@ def rerun(step: Step, event: ev.Rerun) -> None:
     if event.correlation_id is not None:
         workflow["correlationId"] = event.correlation_id
     if task is None:
-        _run_from_start(step, event.workflow_input if event.workflow_input is not None else workflow["input"])
+        _run_from_start(decider, event.workflow_input if event.workflow_input is not None else workflow["input"])
         return
     if event.workflow_input is not None:
         workflow["input"] = event.workflow_input
     workflow["failedReferenceTaskNames"] = []
     workflow["failedTaskNames"] = []
     state.remove_tasks({t["taskId"] for t in state.tasks if t["seq"] > task["seq"]})
-    _reopen(step, retried=True)
+    _reopen(decider, retried=True)
     for container in state.tasks:
         if container is not task and _cut_container(container):
-            _reopen_task(step, container)
-    workflow_task = step.workflow_task_of(task)
+            _reopen_task(decider, container)
+    workflow_task = decider.workflow_task_of(task)
     for key in (
         "_timers",
         "_visibleAt",
@@ -183,10 +183,10 @@ def rerun(step: Step, event: ev.Rerun) -> None:
         task.pop(key, None)
     task.update(
         status="SCHEDULED",
-        scheduledTime=step.now,
+        scheduledTime=decider.now,
         startTime=0,
         endTime=0,
-        updateTime=step.now,
+        updateTime=decider.now,
         outputData={},
         retried=False,
         executed=False,
@@ -197,17 +197,17 @@ def rerun(step: Step, event: ev.Rerun) -> None:
         task["inputData"] = event.task_input
     state.touch(task)
     operator = operator_for(workflow_task.type)
-    operator.start(step, task, workflow_task)
-    task_def = step.task_def_for(workflow_task)
+    operator.start(decider, task, workflow_task)
+    task_def = decider.task_def_for(workflow_task)
     if operator.runs_on_worker and task_def is not None:
-        timeouts.arm_on_schedule(step, task, task_def, 0)
-    _resume_cut_paths(step, task)
+        timeouts.arm_on_schedule(decider, task, task_def, 0)
+    _resume_cut_paths(decider, task)
 
 
-def _resume_cut_paths(step: Step, rerun_task: Json) -> None:
+def _resume_cut_paths(decider: Decider, rerun_task: Json) -> None:
     """Rerunning from a task drops every later task, including ones other fork branches
     still needed: schedule again what a branch or a fork's JOIN now lacks."""
-    state = step.state
+    state = decider.state
     graph = state.graph
     for task in list(state.tasks):
         if task is rerun_task or task["retried"] or "workflowTask" in task:
@@ -217,7 +217,7 @@ def _resume_cut_paths(step: Step, rerun_task: Json) -> None:
             continue
         iteration = task["iteration"]
         operator = operator_for(position.task.type)
-        if operator.restore_after_rerun(step, task, position, iteration):
+        if operator.restore_after_rerun(decider, task, position, iteration):
             continue
         following = position.next_sibling
         if (
@@ -225,13 +225,13 @@ def _resume_cut_paths(step: Step, rerun_task: Json) -> None:
             and task["executed"]
             and task["status"] in SUCCESSFUL_TASK_STATUSES
             and not operator.holds_branches
-            and step.find_task(following.task_reference_name, iteration) is None
+            and decider.find_task(following.task_reference_name, iteration) is None
         ):
-            step.advance(task)
+            decider.advance(task)
 
 
-def skip_task(step: Step, event: ev.SkipTask) -> None:
-    state = step.state
+def skip_task(decider: Decider, event: ev.SkipTask) -> None:
+    state = decider.state
     workflow = state.workflow
     reference = event.reference_name
     if workflow["status"] != "RUNNING":
@@ -247,55 +247,55 @@ def skip_task(step: Step, event: ev.SkipTask) -> None:
         )
     if reference in state.by_ref:
         raise ev.Rejected(f"The task referenced {reference} has already been processed, cannot be skipped")
-    task = step.new_task(position.task, 0, "SKIPPED")
+    task = decider.new_task(position.task, 0, "SKIPPED")
     task.update(
         inputData=event.task_input or {},
         outputData=event.task_output or {},
-        endTime=step.now,
+        endTime=decider.now,
         executed=True,
         _skipAhead=True,
     )
     state.add_task(task)
 
 
-def reset_callbacks(step: Step) -> None:
-    state = step.state
+def reset_callbacks(decider: Decider) -> None:
+    state = decider.state
     workflow = state.workflow
     if workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
         raise ev.Rejected(f"Workflow is in terminal state. Status = {workflow['status']}")
     for task in state.active_tasks():
-        if not operator_for(step.workflow_task_of(task).type).runs_on_worker:
+        if not operator_for(decider.workflow_task_of(task).type).runs_on_worker:
             continue
-        waiting = task.get("callbackAfterSeconds", 0) > 0 or task.get("_visibleAt", 0) > step.now
+        waiting = task.get("callbackAfterSeconds", 0) > 0 or task.get("_visibleAt", 0) > decider.now
         if not waiting:
             continue
         task["callbackAfterSeconds"] = 0
         task.pop("_visibleAt", None)
         state.touch(task)
         # A Python pool task waits on the shard's dispatch timer, a queued one on its score.
-        step.commands.append(cmd.ClearTimer(task["taskId"], cmd.DISPATCH_TIMER))
-        step.dispatch(task)
+        decider.emit(cmd.ClearTimer(task["taskId"], cmd.DISPATCH_TIMER))
+        decider.dispatch(task)
 
 
-def child_reopened(step: Step, event: ev.ChildReopened) -> None:
+def child_reopened(decider: Decider, event: ev.ChildReopened) -> None:
     """A child of this workflow runs again: its SUB_WORKFLOW task waits for it again."""
-    state = step.state
+    state = decider.state
     task = state.by_id.get(event.task_id)
     if task is None or task.get("subWorkflowId") != event.child_workflow_id or task["retried"]:
         return
     if task["status"] == "IN_PROGRESS":
         return
-    if step.workflow_task_of(task).optional:
+    if decider.workflow_task_of(task).optional:
         return  # as in Conductor: an optional child's fate never reopened its parent
-    _reopen_task(step, task)
+    _reopen_task(decider, task)
     if state.workflow["status"] in TERMINAL_WORKFLOW_STATUSES:
         # As Conductor's updateAndPushParents: what the failure cancelled runs again too.
-        _reopen(step, retried=True)
+        _reopen(decider, retried=True)
         for other in list(state.tasks):
             if other["retried"] or other is task:
                 continue
             if _cut_container(other):
-                _reopen_task(step, other)
+                _reopen_task(decider, other)
             elif other["status"] == "CANCELED":
-                step.retry_task(other, step.workflow_task_of(other), 0)
-        step.mark_joins_dirty()
+                decider.retry_task(other, decider.workflow_task_of(other), 0)
+        decider.mark_joins_dirty()

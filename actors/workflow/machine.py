@@ -48,7 +48,7 @@ class Environment(Protocol):
         ...
 
 
-class Step:
+class Decider:
     """Applies one event: schedules, finishes and decides tasks, and collects commands."""
 
     def __init__(self, state: WorkflowState, now: int, env: Environment) -> None:
@@ -60,6 +60,10 @@ class Step:
         # `run` (a second pause, a stale poll) must not drop what a paused workflow owes.
         self._pending: deque[Json] = deque(state.pending)
         self._joins_dirty = False
+
+    def emit(self, command: cmd.Command) -> None:
+        """Ask for a side effect; the shard carries it out once this step is checkpointed."""
+        self.commands.append(command)
 
     # -- looking things up --------------------------------------------------------------
 
@@ -284,7 +288,7 @@ class Step:
         self._pending.append(task)
 
     def dispatch(self, task: Json, delay_ms: int = 0) -> None:
-        self.commands.append(cmd.DispatchTask(task, delay_ms))
+        self.emit(cmd.DispatchTask(task, delay_ms))
 
     def start_delay_ms(self, task: Json) -> int:
         """What is left of a task's start delay, retry delay or callback."""
@@ -297,7 +301,7 @@ class Step:
     def set_timer(self, task: Json, kind: str, due_ms: int) -> None:
         task.setdefault("_timers", {})[kind] = due_ms
         self.state.touch(task)
-        self.commands.append(cmd.SetTimer(task["taskId"], kind, due_ms))
+        self.emit(cmd.SetTimer(task["taskId"], kind, due_ms))
 
     def clear_timer(self, task: Json, kind: str) -> None:
         timers = task.get("_timers")
@@ -305,13 +309,13 @@ class Step:
             if not timers:
                 del task["_timers"]
             self.state.touch(task)
-            self.commands.append(cmd.ClearTimer(task["taskId"], kind))
+            self.emit(cmd.ClearTimer(task["taskId"], kind))
 
     def clear_timers(self, task: Json) -> None:
         timers = task.pop("_timers", None)
         if timers:
             for kind in timers:
-                self.commands.append(cmd.ClearTimer(task["taskId"], kind))
+                self.emit(cmd.ClearTimer(task["taskId"], kind))
 
     # -- deciding what follows ----------------------------------------------------------
 
@@ -454,19 +458,19 @@ def start_workflow(event: ev.StartWorkflow, now: int, env: Environment) -> tuple
     }
     workflow.update({key: value for key, value in optional_fields.items() if value is not None})
     state = WorkflowState(workflow, definition)
-    step = Step(state, now, env)
-    timeouts.arm_workflow_timeout(step)
+    decider = Decider(state, now, env)
+    timeouts.arm_workflow_timeout(decider)
     if definition.tasks:
-        step.schedule(definition.tasks[0])
+        decider.schedule(definition.tasks[0])
     else:
-        step.complete_workflow()
-    step.run()
-    return state, step.commands
+        decider.complete_workflow()
+    decider.run()
+    return state, decider.commands
 
 
 def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) -> list[cmd.Command]:
     """Apply one event to a loaded execution. Events for finished work are ignored."""
-    step = Step(state, now, env)
+    decider = Decider(state, now, env)
     workflow = state.workflow
     terminal = workflow["status"] in TERMINAL_WORKFLOW_STATUSES
     match event:
@@ -474,7 +478,7 @@ def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) ->
             task = state.by_id.get(event.task_id)
             if terminal or task is None or task["status"] in TERMINAL_TASK_STATUSES:
                 return []
-            _apply_update(step, task, event)
+            _apply_update(decider, task, event)
         case ev.TaskPolled():
             task = state.by_id.get(event.task_id)
             if terminal or task is None or task["status"] != "SCHEDULED":
@@ -482,7 +486,7 @@ def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) ->
             # As Conductor's poll: the delay that kept the task back is over.
             task["callbackAfterSeconds"] = 0
             task.pop("_visibleAt", None)
-            step.start_task(task)
+            decider.start_task(task)
             task["pollCount"] = task.get("pollCount", 0) + 1
             if event.worker_id:
                 task["workerId"] = event.worker_id
@@ -492,29 +496,29 @@ def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) ->
                 return []
             from actors.workflow.operators.sub_workflow import child_finished
 
-            child_finished(step, task, event)
+            child_finished(decider, task, event)
         case ev.TimerFired():
             if terminal:
                 return []
             if event.task_id == timeouts.WORKFLOW_TIMER_TASK:
-                timeouts.on_workflow_timer(step, event.kind)
+                timeouts.on_workflow_timer(decider, event.kind)
             else:
                 task = state.by_id.get(event.task_id)
                 if task is None or task["status"] in TERMINAL_TASK_STATUSES:
                     return []
                 if event.kind in timeouts.TASK_TIMEOUT_KINDS:
-                    timeouts.on_task_timer(step, task, event.kind)
+                    timeouts.on_task_timer(decider, task, event.kind)
                 else:
-                    workflow_task = step.workflow_task_of(task)
+                    workflow_task = decider.workflow_task_of(task)
                     task.get("_timers", {}).pop(event.kind, None)
-                    operator_for(workflow_task.type).on_timer(step, task, workflow_task, event.kind)
+                    operator_for(workflow_task.type).on_timer(decider, task, workflow_task, event.kind)
         case ev.Pause():
             if workflow["status"] != RUNNING:
                 return []
             workflow["status"] = PAUSED
             workflow["updateTime"] = now
             state.touch_workflow()
-            return step.commands
+            return decider.commands
         case ev.Resume():
             if workflow["status"] != PAUSED:
                 return []
@@ -524,36 +528,36 @@ def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) ->
         case ev.Terminate():
             if terminal:
                 return []
-            step.end_workflow(
+            decider.end_workflow(
                 event.status, event.reason or "Terminated", failure_workflow=event.trigger_failure_workflow
             )
-            return step.commands
+            return decider.commands
         case ev.Redispatch():
             if terminal:
                 return []
             for task in state.active_tasks():
-                workflow_task = step.workflow_task_of(task)
-                operator_for(workflow_task.type).redispatch(step, task, workflow_task)
+                workflow_task = decider.workflow_task_of(task)
+                operator_for(workflow_task.type).redispatch(decider, task, workflow_task)
         case ev.StartWorkflow():
             raise ValueError(f"workflow {state.workflow_id} already exists")
         case ev.Restart() | ev.Retry() | ev.Rerun() | ev.SkipTask() | ev.ResetCallbacks() | ev.Decide():
-            lifecycle.apply(step, event)
+            lifecycle.apply(decider, event)
         case ev.ChildReopened():
-            lifecycle.child_reopened(step, event)
+            lifecycle.child_reopened(decider, event)
         case ev.UpdateVariables():
             if terminal:
                 return []
             current = workflow.get("variables") or {}
             workflow["variables"] = event_operator.merged_variables(current, event.variables, event.append_array)
             state.touch_workflow()
-    step.run()
+    decider.run()
     if state.dirty_task_ids or state.meta_dirty:
         workflow["updateTime"] = now
         state.touch_workflow()
-    return step.commands
+    return decider.commands
 
 
-def _apply_update(step: Step, task: Json, update: ev.TaskUpdate) -> None:
+def _apply_update(decider: Decider, task: Json, update: ev.TaskUpdate) -> None:
     if update.worker_id:
         task["workerId"] = update.worker_id
     output = task["outputData"]
@@ -561,14 +565,14 @@ def _apply_update(step: Step, task: Json, update: ev.TaskUpdate) -> None:
         task["outputData"] = {**output, **update.output_data}
     if update.status == "IN_PROGRESS":
         task["callbackAfterSeconds"] = update.callback_after_seconds
-        step.start_task(task)
+        decider.start_task(task)
         if update.callback_after_seconds > 0:
             # The worker asked to see this task again later: back in its queue, delayed.
-            step.dispatch(task, update.callback_after_seconds * 1000)
+            decider.dispatch(task, update.callback_after_seconds * 1000)
         return
     if update.status not in TERMINAL_TASK_STATUSES:
         raise ValueError(f"'{update.status}' is not a status a task can be updated to")
-    step.finish(task, update.status, reason=update.reason_for_incompletion)
+    decider.finish(task, update.status, reason=update.reason_for_incompletion)
 
 
 # Importing the operators package registers every operator; the three named here are
@@ -578,4 +582,4 @@ from actors.workflow.operators import dynamic as dynamic_operator  # noqa: E402,
 from actors.workflow.operators import event as event_operator  # noqa: E402
 from actors.workflow.operators import start_workflow as start_workflow_operator  # noqa: E402, F401
 
-__all__ = ["Environment", "Step", "base_reference", "handle", "start_workflow"]
+__all__ = ["Decider", "Environment", "base_reference", "handle", "start_workflow"]

@@ -12,7 +12,7 @@ from actors.workflow.state import Json
 from definitions.models import TaskDef, WorkflowTask
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 RETRYABLE_STATUSES = frozenset({"FAILED", "TIMED_OUT"})
 WORKFLOW_STATUS_AFTER = {"CANCELED": "TERMINATED", "TIMED_OUT": "TIMED_OUT"}
@@ -45,14 +45,14 @@ def retry_delay_ms(task_def: TaskDef | None, retry_count: int, task_id: str = ""
     return delay
 
 
-def on_failure(step: Step, task: Json, workflow_task: WorkflowTask) -> None:
+def on_failure(decider: Decider, task: Json, workflow_task: WorkflowTask) -> None:
     """A task ended unsuccessfully: retry it per its TaskDef, or let it fail the workflow
     (an optional task completes with errors, a permissive one fails it at the end)."""
     if task.pop("_timesOutWorkflow", False):
         # timeoutPolicy TIME_OUT_WF: no retry, optional or not.
-        step.end_workflow("TIMED_OUT", task.get("reasonForIncompletion"), step.final_output(task), task)
+        decider.end_workflow("TIMED_OUT", task.get("reasonForIncompletion"), decider.final_output(task), task)
         return
-    task_def = step.task_def_for(workflow_task)
+    task_def = decider.task_def_for(workflow_task)
     allowed = workflow_task.retry_count
     if allowed is None:
         allowed = task_def.retry_count if task_def is not None else 0
@@ -61,28 +61,28 @@ def on_failure(step: Step, task: Json, workflow_task: WorkflowTask) -> None:
         and operator_for(workflow_task.type).retryable
         and task["retryCount"] < allowed
     ):
-        if timeouts.total_budget_spent(step, task, task_def):
+        if timeouts.total_budget_spent(decider, task, task_def):
             assert task_def is not None
             status = "TIMED_OUT" if task["status"] == "TIMED_OUT" else "FAILED"
-            elapsed = (step.now - (task.get("firstScheduledTime") or task["scheduledTime"])) // 1000
+            elapsed = (decider.now - (task.get("firstScheduledTime") or task["scheduledTime"])) // 1000
             reason = (
                 f"Task {task['taskId']}/{task['taskDefName']} exceeded total timeout of "
                 f"{task_def.total_timeout_seconds} seconds (elapsed {elapsed} seconds across all attempts). "
                 "No further retries will be attempted."
             )
-            step.end_workflow(status, reason, step.final_output(task), task)
+            decider.end_workflow(status, reason, decider.final_output(task), task)
             return
-        step.retry_task(task, workflow_task, retry_delay_ms(task_def, task["retryCount"] + 1, task["taskId"]))
+        decider.retry_task(task, workflow_task, retry_delay_ms(task_def, task["retryCount"] + 1, task["taskId"]))
         return
     if workflow_task.optional:
         task["status"] = "COMPLETED_WITH_ERRORS"
-        step.advance(task)
+        decider.advance(task)
         return
     if workflow_task.permissive:
         # The workflow goes on; it fails when it would otherwise complete.
-        step.advance(task)
+        decider.advance(task)
         return
     status = WORKFLOW_STATUS_AFTER.get(task["status"], "FAILED")
     # Conductor's wording, which users' alerting may match on.
     reason = f"Task {task['taskId']} failed with status: {status} and reason: '{task.get('reasonForIncompletion')}'"
-    step.end_workflow(status, reason, step.final_output(task), task)
+    decider.end_workflow(status, reason, decider.final_output(task), task)

@@ -16,7 +16,6 @@ from definitions.models import TERMINAL_TASK_STATUSES, WorkflowDef
 Json = dict[str, Any]
 
 
-
 class WorkflowState:
     __slots__ = (
         "by_id",

@@ -24,7 +24,7 @@ from actors.workflow.operators.base import operator_for
 from definitions.models import TaskDef
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 POLL, TIMEOUT, RESPONSE, TOTAL = "poll", "timeout", "response", "total"
 TASK_TIMEOUT_KINDS = frozenset({POLL, TIMEOUT, RESPONSE, TOTAL})
@@ -33,48 +33,48 @@ WORKFLOW_TIMER_TASK = "-"
 WORKFLOW_TIMEOUT = "workflow_timeout"
 
 
-def arm_on_schedule(step: Step, task: dict[str, Any], task_def: TaskDef, delay_ms: int) -> None:
+def arm_on_schedule(decider: Decider, task: dict[str, Any], task_def: TaskDef, delay_ms: int) -> None:
     if task_def.poll_timeout_seconds:
-        step.set_timer(task, POLL, step.now + delay_ms + task_def.poll_timeout_seconds * 1000)
+        decider.set_timer(task, POLL, decider.now + delay_ms + task_def.poll_timeout_seconds * 1000)
     if task_def.total_timeout_seconds:
-        step.set_timer(task, TOTAL, task["firstScheduledTime"] + task_def.total_timeout_seconds * 1000)
+        decider.set_timer(task, TOTAL, task["firstScheduledTime"] + task_def.total_timeout_seconds * 1000)
 
 
-def arm_on_start(step: Step, task: dict[str, Any]) -> None:
+def arm_on_start(decider: Decider, task: dict[str, Any]) -> None:
     timers = task.get("_timers")
     if timers and POLL in timers:
-        step.clear_timer(task, POLL)
-    task_def = _task_def_of(step, task)
+        decider.clear_timer(task, POLL)
+    task_def = _task_def_of(decider, task)
     if task_def is None:
         return
     if task_def.timeout_seconds > 0 and not (timers and TIMEOUT in timers):
-        step.set_timer(task, TIMEOUT, task["startTime"] + task_def.timeout_seconds * 1000)
-    arm_response(step, task, task_def)
+        decider.set_timer(task, TIMEOUT, task["startTime"] + task_def.timeout_seconds * 1000)
+    arm_response(decider, task, task_def)
 
 
-def arm_response(step: Step, task: dict[str, Any], task_def: TaskDef | None = None) -> None:
+def arm_response(decider: Decider, task: dict[str, Any], task_def: TaskDef | None = None) -> None:
     """Restart the heartbeat window of a worker task: polled, or an IN_PROGRESS update."""
-    task_def = task_def or _task_def_of(step, task)
+    task_def = task_def or _task_def_of(decider, task)
     if task_def is None or task_def.response_timeout_seconds <= 0:
         return
-    if not operator_for(step.workflow_task_of(task).type).runs_on_worker:
+    if not operator_for(decider.workflow_task_of(task).type).runs_on_worker:
         return
     window = (task.get("callbackAfterSeconds", 0) + task_def.response_timeout_seconds) * 1000
-    step.set_timer(task, RESPONSE, step.now + window)
+    decider.set_timer(task, RESPONSE, decider.now + window)
 
 
-def on_task_timer(step: Step, task: dict[str, Any], kind: str) -> None:
+def on_task_timer(decider: Decider, task: dict[str, Any], kind: str) -> None:
     timers = task.get("_timers") or {}
     due = timers.pop(kind, None)
     if not timers:
         task.pop("_timers", None)
-    step.state.touch(task)
+    decider.state.touch(task)
     if due is None:
         return  # cleared or superseded: the task moved on
-    if due > step.now:
-        step.set_timer(task, kind, due)
+    if due > decider.now:
+        decider.set_timer(task, kind, due)
         return
-    task_def = _task_def_of(step, task)
+    task_def = _task_def_of(decider, task)
     if task_def is None:
         return
     status = task["status"]
@@ -83,100 +83,100 @@ def on_task_timer(step: Step, task: dict[str, Any], kind: str) -> None:
             f"responseTimeout: {task_def.response_timeout_seconds} exceeded for the taskId: {task['taskId']} "
             f"with Task Definition: {task['taskDefName']}"
         )
-        _time_out(step, task, reason)
+        _time_out(decider, task, reason)
     elif kind == POLL and status == "SCHEDULED":
-        elapsed = (step.now - task["scheduledTime"]) // 1000
+        elapsed = (decider.now - task["scheduledTime"]) // 1000
         reason = (
             f"Task poll timed out after {elapsed} seconds. Poll timeout configured as "
             f"{task_def.poll_timeout_seconds} seconds. Timeout policy configured to {task_def.timeout_policy}"
         )
-        time_out_with_policy(step, task, task_def, reason)
+        time_out_with_policy(decider, task, task_def, reason)
     elif kind == TIMEOUT and status == "IN_PROGRESS":
-        elapsed = (step.now - task["startTime"]) // 1000
+        elapsed = (decider.now - task["startTime"]) // 1000
         reason = (
             f"Task timed out after {elapsed} seconds. Timeout configured as {task_def.timeout_seconds} seconds. "
             f"Timeout policy configured to {task_def.timeout_policy}"
         )
-        time_out_with_policy(step, task, task_def, reason)
+        time_out_with_policy(decider, task, task_def, reason)
     elif kind == TOTAL:
-        elapsed = (step.now - task["firstScheduledTime"]) // 1000
+        elapsed = (decider.now - task["firstScheduledTime"]) // 1000
         reason = (
             f"Task {task['taskDefName']}/{task['taskId']} exceeded total timeout of {task_def.total_timeout_seconds} "
             f"seconds (elapsed {elapsed} seconds across all attempts including retry delays). "
             f"Timeout policy: {task_def.timeout_policy}"
         )
-        time_out_with_policy(step, task, task_def, reason)
+        time_out_with_policy(decider, task, task_def, reason)
 
 
-def time_out_with_policy(step: Step, task: dict[str, Any], task_def: TaskDef, reason: str) -> None:
+def time_out_with_policy(decider: Decider, task: dict[str, Any], task_def: TaskDef, reason: str) -> None:
     if task_def.timeout_policy == "ALERT_ONLY":
-        step.commands.append(cmd.Alert(f"workflow {step.state.workflow_id}: {reason}"))
+        decider.emit(cmd.Alert(f"workflow {decider.state.workflow_id}: {reason}"))
         return
     if task_def.timeout_policy == "TIME_OUT_WF":
-        # Decided in Step._on_failure: the workflow times out, the task is not retried.
+        # Decided in retries.on_failure: the workflow times out, the task is not retried.
         task["_timesOutWorkflow"] = True
-    _time_out(step, task, reason)
+    _time_out(decider, task, reason)
 
 
-def _time_out(step: Step, task: dict[str, Any], reason: str) -> None:
-    step.finish(task, "TIMED_OUT", reason=reason)
-    if operator_for(step.workflow_task_of(task).type).runs_on_worker:
+def _time_out(decider: Decider, task: dict[str, Any], reason: str) -> None:
+    decider.finish(task, "TIMED_OUT", reason=reason)
+    if operator_for(decider.workflow_task_of(task).type).runs_on_worker:
         # No worker may pick up (or keep a slot for) an attempt that already timed out.
-        step.commands.append(cmd.CancelTask(task))
+        decider.emit(cmd.CancelTask(task))
 
 
-def total_budget_spent(step: Step, task: dict[str, Any], task_def: TaskDef | None) -> bool:
+def total_budget_spent(decider: Decider, task: dict[str, Any], task_def: TaskDef | None) -> bool:
     """Whether totalTimeoutSeconds leaves no room for another attempt."""
     if task_def is None or not task_def.total_timeout_seconds:
         return False
     first: int = task.get("firstScheduledTime") or task["scheduledTime"]
-    return step.now - first >= task_def.total_timeout_seconds * 1000
+    return decider.now - first >= task_def.total_timeout_seconds * 1000
 
 
 # -- the workflow's own timeout ----------------------------------------------------------------
 
 
-def workflow_timeout_due(step: Step) -> int | None:
-    seconds = step.state.definition.timeout_seconds
+def workflow_timeout_due(decider: Decider) -> int | None:
+    seconds = decider.state.definition.timeout_seconds
     if seconds <= 0:
         return None
-    workflow = step.state.workflow
+    workflow = decider.state.workflow
     # As in Conductor, a retried workflow gets its full time again.
     began: int = workflow.get("lastRetriedTime") or workflow["createTime"]
     return began + seconds * 1000
 
 
-def arm_workflow_timeout(step: Step) -> None:
-    due = workflow_timeout_due(step)
+def arm_workflow_timeout(decider: Decider) -> None:
+    due = workflow_timeout_due(decider)
     if due is not None:
-        step.commands.append(cmd.SetTimer(WORKFLOW_TIMER_TASK, WORKFLOW_TIMEOUT, due))
+        decider.emit(cmd.SetTimer(WORKFLOW_TIMER_TASK, WORKFLOW_TIMEOUT, due))
 
 
-def on_workflow_timer(step: Step, kind: str) -> None:
+def on_workflow_timer(decider: Decider, kind: str) -> None:
     if kind != WORKFLOW_TIMEOUT:
         return
-    due = workflow_timeout_due(step)
+    due = workflow_timeout_due(decider)
     if due is None:
         return
-    if due > step.now:
-        step.commands.append(cmd.SetTimer(WORKFLOW_TIMER_TASK, WORKFLOW_TIMEOUT, due))
+    if due > decider.now:
+        decider.emit(cmd.SetTimer(WORKFLOW_TIMER_TASK, WORKFLOW_TIMEOUT, due))
         return
-    definition = step.state.definition
-    workflow = step.state.workflow
-    elapsed = (step.now - (workflow.get("lastRetriedTime") or workflow["createTime"])) // 1000
+    definition = decider.state.definition
+    workflow = decider.state.workflow
+    elapsed = (decider.now - (workflow.get("lastRetriedTime") or workflow["createTime"])) // 1000
     reason = (
         f"Workflow timed out after {elapsed} seconds. Timeout configured as {definition.timeout_seconds} seconds. "
         f"Timeout policy configured to {definition.timeout_policy}"
     )
     if definition.timeout_policy == "TIME_OUT_WF":
-        step.end_workflow("TIMED_OUT", reason)
+        decider.end_workflow("TIMED_OUT", reason)
     else:
-        step.commands.append(cmd.Alert(f"workflow {workflow['workflowId']}: {reason}"))
+        decider.emit(cmd.Alert(f"workflow {workflow['workflowId']}: {reason}"))
 
 
-def _task_def_of(step: Step, task: dict[str, Any]) -> TaskDef | None:
+def _task_def_of(decider: Decider, task: dict[str, Any]) -> TaskDef | None:
     try:
-        workflow_task = step.workflow_task_of(task)
+        workflow_task = decider.workflow_task_of(task)
     except KeyError:
         return None
-    return step.task_def_for(workflow_task)
+    return decider.task_def_for(workflow_task)

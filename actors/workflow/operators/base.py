@@ -9,7 +9,7 @@ from definitions.validation import Finding, Review, TaskSite
 
 if TYPE_CHECKING:
     from actors.workflow.graph import Position
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 
 class Operator:
@@ -58,15 +58,15 @@ class Operator:
         """The WorkflowTask that describes `task` (a DYNAMIC task's names the task it became)."""
         return workflow_task
 
-    def evaluate(self, step: Step, task: dict[str, Any]) -> None:
+    def evaluate(self, decider: Decider, task: dict[str, Any]) -> None:
         """A join: decide whether what it waits on is done."""
 
-    def branch_ended(self, step: Step, container: WorkflowTask, iteration: int) -> None:
+    def branch_ended(self, decider: Decider, container: WorkflowTask, iteration: int) -> None:
         """The last task of one of this container's branches (or loop body) is done. By
         default (a fork) the joins decide whether the fork is done."""
-        step.mark_joins_dirty()
+        decider.mark_joins_dirty()
 
-    def restore_after_rerun(self, step: Step, task: dict[str, Any], position: Position, iteration: int) -> bool:
+    def restore_after_rerun(self, decider: Decider, task: dict[str, Any], position: Position, iteration: int) -> bool:
         """After a rerun cut the tasks after another: schedule again whatever this succeeded
         task had started that the cut removed. True if it did (nothing else to restore)."""
         return False
@@ -76,18 +76,18 @@ class Operator:
         point a sync execute or signal returns at)."""
         return False
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         """The task was just scheduled: begin it (an inline operator finishes it here)."""
         raise NotImplementedError
 
-    def on_success(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def on_success(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         """The task finished successfully: by default the workflow moves on past it."""
-        step.advance(task)
+        decider.advance(task)
 
-    def redispatch(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def redispatch(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         """After a reload: repeat whatever side effect this waiting task depends on."""
 
-    def on_timer(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask, kind: str) -> None:
+    def on_timer(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask, kind: str) -> None:
         """A durable timer this task set has fired."""
 
 

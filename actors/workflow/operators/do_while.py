@@ -25,7 +25,7 @@ from definitions.models import TERMINAL_TASK_STATUSES, WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, blank, error, warning
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 KEEP_LAST_N = "keepLastN"
 
@@ -43,25 +43,25 @@ def keep_last_n(workflow_task: WorkflowTask) -> int | None:
     return value
 
 
-def _begin_iteration(step: Step, loop_task: dict[str, Any], workflow_task: WorkflowTask, iteration: int) -> None:
+def _begin_iteration(decider: Decider, loop_task: dict[str, Any], workflow_task: WorkflowTask, iteration: int) -> None:
     loop_task["iteration"] = iteration
     loop_task["outputData"]["iteration"] = iteration
-    loop_task["_iterationStartSeq"] = loop_task["seq"] if iteration == 1 else step.state.tasks[-1]["seq"]
-    step.state.touch(loop_task)
-    step.schedule(workflow_task.loop_over[0], iteration)
+    loop_task["_iterationStartSeq"] = loop_task["seq"] if iteration == 1 else decider.state.tasks[-1]["seq"]
+    decider.state.touch(loop_task)
+    decider.schedule(workflow_task.loop_over[0], iteration)
     keep = keep_last_n(workflow_task)
     if keep is not None and iteration > keep:
         # After the iteration's first task is scheduled, so the newest task in the list,
         # which the next task's seq follows, is never one of those removed.
-        _forget_iterations(step, loop_task, workflow_task, iteration - keep)
+        _forget_iterations(decider, loop_task, workflow_task, iteration - keep)
 
 
-def _forget_iterations(step: Step, loop_task: dict[str, Any], workflow_task: WorkflowTask, last: int) -> None:
+def _forget_iterations(decider: Decider, loop_task: dict[str, Any], workflow_task: WorkflowTask, last: int) -> None:
     """Drop iterations 1..`last`: their keys in the loop's output and their tasks."""
     output = loop_task["outputData"]
     for key in [key for key in output if key.isdigit() and int(key) <= last]:
         del output[key]
-    state = step.state
+    state = decider.state
     graph = state.graph
     newest = state.tasks[-1]
     # Like Conductor, the tasks the loop definition holds (not a dynamic fork's forked
@@ -81,12 +81,12 @@ def _forget_iterations(step: Step, loop_task: dict[str, Any], workflow_task: Wor
     state.remove_tasks(removed)
 
 
-def finish_iteration(step: Step, loop_task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+def finish_iteration(decider: Decider, loop_task: dict[str, Any], workflow_task: WorkflowTask) -> None:
     iteration = loop_task["iteration"]
     start_seq = loop_task.get("_iterationStartSeq", 0)
     iteration_outputs: dict[str, Any] = {}
-    graph = step.state.graph
-    for task in reversed(step.state.tasks):
+    graph = decider.state.graph
+    for task in reversed(decider.state.tasks):
         if task["seq"] <= start_seq:
             break
         base = task.get("_baseRef")
@@ -104,22 +104,22 @@ def finish_iteration(step: Step, loop_task: dict[str, Any], workflow_task: Workf
     condition = workflow_task.loop_condition or "false"
     loop_ref = workflow_task.task_reference_name
     condition_input = {
-        **step.resolve(workflow_task.input_parameters),
+        **decider.resolve(workflow_task.input_parameters),
         loop_ref: _loop_output_for(condition, loop_ref, output),
-        **_latest_body_outputs(step, workflow_task),
+        **_latest_body_outputs(decider, workflow_task),
     }
     try:
         again = evaluate("javascript", condition, condition_input)
     except EvaluationError as error:
         # As in Conductor: a condition that cannot be evaluated will not be fixed by a retry.
         reason = f"Unable to evaluate condition {workflow_task.loop_condition}, exception {error}"
-        step.finish(loop_task, "FAILED_WITH_TERMINAL_ERROR", output, reason)
+        decider.finish(loop_task, "FAILED_WITH_TERMINAL_ERROR", output, reason)
         return
     if again:
-        _begin_iteration(step, loop_task, workflow_task, iteration + 1)
+        _begin_iteration(decider, loop_task, workflow_task, iteration + 1)
     else:
         loop_task.pop("_iterationStartSeq", None)
-        step.finish(loop_task, "COMPLETED", output)
+        decider.finish(loop_task, "COMPLETED", output)
 
 
 # -- what the loop condition sees -----------------------------------------------------------
@@ -132,12 +132,12 @@ def _body_references(tasks: list[WorkflowTask]) -> Iterator[str]:
             yield from _body_references(nested)
 
 
-def _latest_body_outputs(step: Step, workflow_task: WorkflowTask) -> dict[str, Any]:
+def _latest_body_outputs(decider: Decider, workflow_task: WorkflowTask) -> dict[str, Any]:
     """Each body task's latest output by its base reference name: as in Conductor, a task
     this iteration did not run (another SWITCH case) shows its output from the last
     iteration that ran it. Looked up by name, so the cost does not grow with the
     iterations run so far."""
-    by_ref = step.state.by_ref
+    by_ref = decider.state.by_ref
     outputs: dict[str, Any] = {}
     for reference in _body_references(workflow_task.loop_over):
         task = by_ref.get(reference)
@@ -236,14 +236,14 @@ class DoWhileOperator(Operator):
             )
         return findings
 
-    def branch_ended(self, step: Step, container: WorkflowTask, iteration: int) -> None:
-        loop_task = step.find_task(container.task_reference_name)
+    def branch_ended(self, decider: Decider, container: WorkflowTask, iteration: int) -> None:
+        loop_task = decider.find_task(container.task_reference_name)
         if loop_task is not None:
-            finish_iteration(step, loop_task, container)
+            finish_iteration(decider, loop_task, container)
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        step.start_task(task)
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        decider.start_task(task)
         if not workflow_task.loop_over:
-            step.finish(task, "COMPLETED", {"iteration": 0})
+            decider.finish(task, "COMPLETED", {"iteration": 0})
             return
-        _begin_iteration(step, task, workflow_task, 1)
+        _begin_iteration(decider, task, workflow_task, 1)

@@ -5,7 +5,7 @@ the resolved value of that parameter is the task to run. The task is then a SIMP
 of that name: its `taskType` and `taskDefName` are the name, workers poll it under that
 name, and that name's TaskDef (an embedded `taskDefinition` first) gives its retries,
 timeouts and input template. Conductor renames the task's WorkflowTask the same way, so
-`Step.workflow_task_of` answers for a DYNAMIC task with a copy named after the task it
+`Decider.workflow_task_of` answers for a DYNAMIC task with a copy named after the task it
 resolved to (see `resolved_workflow_task`).
 
 Where Podium differs: a missing or blank name fails the task (FAILED_WITH_TERMINAL_ERROR,
@@ -22,7 +22,7 @@ from definitions.models import WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, blank, error, warning
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 # The type a DYNAMIC task shows when its name could not be resolved.
 UNRESOLVED_TASK_TYPE = "DYNAMIC"
@@ -68,7 +68,7 @@ class DynamicOperator(Operator):
     def resolved(self, workflow_task: WorkflowTask, task: dict[str, Any]) -> WorkflowTask:
         return resolved_workflow_task(workflow_task, task)
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         param = workflow_task.dynamic_task_name_param or ""
         inputs = task["inputData"]
         name = task_name(inputs.get(param))
@@ -78,22 +78,22 @@ class DynamicOperator(Operator):
             # Conductor's wording (DynamicTaskMapper.getDynamicTaskName).
             reason = f"Cannot map a dynamic task based on the parameter and input. Parameter= {param}, input= {inputs}"
             # Retrying would resolve the same input again: the failure is terminal.
-            step.finish(task, "FAILED_WITH_TERMINAL_ERROR", None, reason)
+            decider.finish(task, "FAILED_WITH_TERMINAL_ERROR", None, reason)
             return
         task["taskType"] = task["taskDefName"] = name
         if "workflowTask" in task:
             # A forked DYNAMIC task carries its WorkflowTask: rename it as Conductor does.
             task["workflowTask"] = {**task["workflowTask"], "name": name}
-        task_def = step.task_def_for(workflow_task.model_copy(update={"name": name}))
+        task_def = decider.task_def_for(workflow_task.model_copy(update={"name": name}))
         task["responseTimeoutSeconds"] = task_def.response_timeout_seconds if task_def is not None else 0
         if task_def is not None and task_def.input_template:
             task["inputData"] = {**task_def.input_template, **inputs}
-        domain = step.domain_for(name)
+        domain = decider.domain_for(name)
         if domain:
             task["domain"] = domain
         else:
             task.pop("domain", None)
-        step.dispatch(task, step.start_delay_ms(task))
+        decider.dispatch(task, decider.start_delay_ms(task))
 
-    def redispatch(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        step.dispatch(task, step.start_delay_ms(task))
+    def redispatch(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        decider.dispatch(task, decider.start_delay_ms(task))

@@ -28,7 +28,7 @@ from definitions.models import WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, blank, error, warning
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 # Forked tasks are branches of one task: a type that owns nested task lists cannot be one.
 _NOT_FORKABLE = frozenset({"SWITCH", "DECISION", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "DO_WHILE", "JOIN"})
@@ -38,9 +38,9 @@ class ForkError(ValueError):
     pass
 
 
-def _another_dynamic_fork_ran(step: Step, task: dict[str, Any]) -> bool:
-    graph = step.state.graph
-    for other in step.state.tasks:
+def _another_dynamic_fork_ran(decider: Decider, task: dict[str, Any]) -> bool:
+    graph = decider.state.graph
+    for other in decider.state.tasks:
         if other is task or other.get("workflowTask") is not None:
             continue
         position = graph.position(other["referenceTaskName"])
@@ -60,7 +60,7 @@ def _version(value: Any) -> int | None:
 
 
 def _simple_form(
-    step: Step, task: dict[str, Any], workflow_task: WorkflowTask, fork_inputs: list[Any]
+    decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask, fork_inputs: list[Any]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     inputs = task["inputData"]
     workflow_name = inputs.get("forkTaskWorkflow")
@@ -72,7 +72,7 @@ def _simple_form(
         name = workflow_task.task_reference_name
     task_type = task_type or "SIMPLE"
     # Conductor's naming, which changes once a dynamic fork already ran in the execution.
-    parent = f"_{workflow_task.task_reference_name}" if _another_dynamic_fork_ran(step, task) else ""
+    parent = f"_{workflow_task.task_reference_name}" if _another_dynamic_fork_ran(decider, task) else ""
     prefix = f"{parent}_{name}_"
     tasks: list[dict[str, Any]] = []
     task_inputs: dict[str, Any] = {}
@@ -96,12 +96,12 @@ def _simple_form(
 
 
 def _forked_tasks(
-    step: Step, task: dict[str, Any], workflow_task: WorkflowTask
+    decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     inputs = task["inputData"]
     fork_inputs = inputs.get("forkTaskInputs")
     if isinstance(fork_inputs, list):
-        return _simple_form(step, task, workflow_task, fork_inputs)
+        return _simple_form(decider, task, workflow_task, fork_inputs)
     if not workflow_task.dynamic_fork_tasks_param:
         raise ForkError("give dynamicForkTasksParam, or forkTaskName with a list forkTaskInputs")
     tasks = inputs.get(workflow_task.dynamic_fork_tasks_param)
@@ -158,29 +158,29 @@ class DynamicForkOperator(Operator):
                 findings.append(error("dynamicForkTasksInputParamName is missing"))
         return findings + joined_after(site)
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         task["taskType"] = FORK_TASK_TYPE
         iteration = iteration_of(task["referenceTaskName"])
         try:
-            raw_tasks, task_inputs = _forked_tasks(step, task, workflow_task)
+            raw_tasks, task_inputs = _forked_tasks(decider, task, workflow_task)
             forked = [WorkflowTask.model_validate(raw) for raw in raw_tasks]
         except (ForkError, ValidationError) as error:
-            step.finish(task, "FAILED", {}, f"FORK_JOIN_DYNAMIC: {error}")
+            decider.finish(task, "FAILED", {}, f"FORK_JOIN_DYNAMIC: {error}")
             return
         references = [forked_task.task_reference_name for forked_task in forked]
-        by_ref = step.state.by_ref
+        by_ref = decider.state.by_ref
         if (
             any(not reference for reference in references)
             or len(set(references)) != len(references)
             or any(with_iteration(reference, iteration) in by_ref for reference in references)
         ):
-            step.finish(task, "FAILED", {}, "FORK_JOIN_DYNAMIC: reference names must be unique and non-empty")
+            decider.finish(task, "FAILED", {}, "FORK_JOIN_DYNAMIC: reference names must be unique and non-empty")
             return
         containers = sorted({forked_task.type for forked_task in forked} & _NOT_FORKABLE)
         if containers:
-            step.finish(task, "FAILED", {}, f"FORK_JOIN_DYNAMIC: cannot fork tasks of type {', '.join(containers)}")
+            decider.finish(task, "FAILED", {}, f"FORK_JOIN_DYNAMIC: cannot fork tasks of type {', '.join(containers)}")
             return
-        join = join_after(step, task)
+        join = join_after(decider, task)
         if join is None:
             return
         task["inputData"] = {
@@ -188,12 +188,12 @@ class DynamicForkOperator(Operator):
             "forkedTasks": references,
             "forkedTaskDefs": [forked_task.to_wire() for forked_task in forked],
         }
-        step.finish(task, "COMPLETED", {})
+        decider.finish(task, "COMPLETED", {})
         for forked_task in forked:
             given = task_inputs.get(forked_task.task_reference_name) or {}
-            input_data = {**step.resolve(forked_task.input_parameters, iteration), **given}
-            step.schedule(forked_task, iteration, input_data=input_data, dynamic=True)
-        schedule_join(step, task, join, references)
+            input_data = {**decider.resolve(forked_task.input_parameters, iteration), **given}
+            decider.schedule(forked_task, iteration, input_data=input_data, dynamic=True)
+        schedule_join(decider, task, join, references)
 
-    def on_success(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def on_success(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         """Nothing to do: the forked tasks and the JOIN were scheduled with the fork."""

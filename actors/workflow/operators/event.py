@@ -34,7 +34,7 @@ from definitions.models import WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, blank, error, warning
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 CONDUCTOR_SINK = "conductor"
 EVENT_PRODUCED = "event_produced"
@@ -92,15 +92,15 @@ class EventOperator(Operator):
             return [warning(message)]
         return []
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        workflow = step.state.workflow
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        workflow = decider.state.workflow
         inputs = task["inputData"]
-        inputs["sink"] = step.resolve(workflow_task.sink, task.get("iteration", 0), task["taskId"])
+        inputs["sink"] = decider.resolve(workflow_task.sink, task.get("iteration", 0), task["taskId"])
         inputs["asyncComplete"] = workflow_task.async_complete
         try:
             name = event_name(inputs["sink"], workflow["workflowName"], task["referenceTaskName"])
         except SinkError as error:
-            step.finish(task, "FAILED", {}, str(error))
+            decider.finish(task, "FAILED", {}, str(error))
             return
         message = {
             **inputs,
@@ -114,16 +114,16 @@ class EventOperator(Operator):
         if broker_kind(name):
             # A gateway publishes it after the commit and then completes the task (or fails
             # it): a broker that is down must not hold up the shard's turn.
-            step.commands.append(cmd.PublishEvent(name, message, task["taskId"], external=True))
+            decider.emit(cmd.PublishEvent(name, message, task["taskId"], external=True))
             task["outputData"] = message
-            step.start_task(task)
+            decider.start_task(task)
             return
-        step.commands.append(cmd.PublishEvent(name, message, task["taskId"]))
+        decider.emit(cmd.PublishEvent(name, message, task["taskId"]))
         if workflow_task.async_complete:
             task["outputData"] = message
-            step.start_task(task)
+            decider.start_task(task)
         else:
-            step.finish(task, "COMPLETED", message)
+            decider.finish(task, "COMPLETED", message)
 
 
 def merged_variables(current: dict[str, Any], update: dict[str, Any], append_array: bool) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from definitions.models import SUCCESSFUL_TASK_STATUSES, TERMINAL_TASK_STATUSES,
 from definitions.validation import Finding, Review, TaskSite, warning
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 TASK_TYPE = "EXCLUSIVE_JOIN"
 DEFAULTS = "defaultExclusiveJoinTask"
@@ -43,11 +43,11 @@ DEFAULTS = "defaultExclusiveJoinTask"
 Json = dict[str, Any]
 
 
-def _scheduled(step: Step, references: list[str], iteration: int) -> list[Json]:
+def _scheduled(decider: Decider, references: list[str], iteration: int) -> list[Json]:
     """The tasks of `references` that were scheduled (and not skipped), in that order."""
     found = []
     for reference in references:
-        task = step.find_task(reference, iteration)
+        task = decider.find_task(reference, iteration)
         if task is not None and task["status"] != "SKIPPED":
             found.append(task)
     return found
@@ -71,69 +71,69 @@ def _reasons(tasks: list[Json]) -> str:
     return ", ".join(f"{task['referenceTaskName']} ended {task['status']}" for task in tasks)
 
 
-def _nothing_left_to_run(step: Step, join_task: Json) -> bool:
+def _nothing_left_to_run(decider: Decider, join_task: Json) -> bool:
     """No other task is active or waiting for its outcome to be decided."""
     return all(
         task is join_task or (task["status"] in TERMINAL_TASK_STATUSES and task["executed"])
-        for task in step.state.tasks
+        for task in decider.state.tasks
     )
 
 
-def _supersede(step: Step, join_task: Json, newer: Json) -> None:
+def _supersede(decider: Decider, join_task: Json, newer: Json) -> None:
     """A newer attempt of this join was scheduled: end this one without deciding it."""
     join_task.update(
         status="CANCELED",
         executed=True,
         retried=True,
-        endTime=step.now,
-        updateTime=step.now,
+        endTime=decider.now,
+        updateTime=decider.now,
         reasonForIncompletion=f"Replaced by the newer attempt {newer['taskId']}",
     )
-    step.clear_timers(join_task)
-    step.state.touch(join_task)
+    decider.clear_timers(join_task)
+    decider.state.touch(join_task)
 
 
-def evaluate_exclusive_join(step: Step, join_task: Json) -> None:
+def evaluate_exclusive_join(decider: Decider, join_task: Json) -> None:
     """Finish the join if the branch it joins is done; otherwise leave it waiting."""
-    latest = step.state.by_ref.get(join_task["referenceTaskName"])
+    latest = decider.state.by_ref.get(join_task["referenceTaskName"])
     if latest is not None and latest is not join_task:
-        _supersede(step, join_task, latest)
+        _supersede(decider, join_task, latest)
         return
     iteration = iteration_of(join_task["referenceTaskName"])
     inputs = join_task["inputData"]
     join_on = [str(reference) for reference in inputs.get("joinOn") or []]
     defaults = [str(reference) for reference in inputs.get(DEFAULTS) or []]
 
-    scheduled = _scheduled(step, join_on, iteration)
+    scheduled = _scheduled(decider, join_on, iteration)
     if scheduled:
         joined = scheduled[0]
         if not _done(joined):
             return
         if _failed(joined):
-            permissive = step.workflow_task_of(joined).permissive
+            permissive = decider.workflow_task_of(joined).permissive
             if not permissive or all(_done(task) for task in scheduled):
                 failed = [task for task in scheduled if _done(task) and _failed(task)]
-                step.finish(join_task, "FAILED", {}, _reasons(failed))
+                decider.finish(join_task, "FAILED", {}, _reasons(failed))
                 return
-        step.finish(join_task, "COMPLETED", dict(joined["outputData"]))
+        decider.finish(join_task, "COMPLETED", dict(joined["outputData"]))
         return
 
-    scheduled = _scheduled(step, defaults, iteration)
+    scheduled = _scheduled(decider, defaults, iteration)
     if scheduled:
         joined = scheduled[0]
         if not _done(joined):
             return
         if _failed(joined):
-            step.finish(join_task, "FAILED", {}, _reasons([joined]))
+            decider.finish(join_task, "FAILED", {}, _reasons([joined]))
         else:
-            step.finish(join_task, "COMPLETED", dict(joined["outputData"]))
+            decider.finish(join_task, "COMPLETED", dict(joined["outputData"]))
         return
 
-    if _nothing_left_to_run(step, join_task):
+    if _nothing_left_to_run(decider, join_task):
         reason = (
             f"None of the tasks in joinOn {join_on} or {DEFAULTS} {defaults} was scheduled: there is no branch to join"
         )
-        step.finish(join_task, "FAILED", {}, reason)
+        decider.finish(join_task, "FAILED", {}, reason)
 
 
 @register
@@ -158,17 +158,17 @@ class ExclusiveJoinOperator(Operator):
         )
         return findings
 
-    def evaluate(self, step: Step, task: Json) -> None:
-        evaluate_exclusive_join(step, task)
+    def evaluate(self, decider: Decider, task: Json) -> None:
+        evaluate_exclusive_join(decider, task)
 
-    def start(self, step: Step, task: Json, workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: Json, workflow_task: WorkflowTask) -> None:
         task["taskType"] = task["taskDefName"] = TASK_TYPE
         task["inputData"] = {
             "joinOn": list(workflow_task.join_on),
             DEFAULTS: list(workflow_task.default_exclusive_join_task),
         }
-        step.start_task(task)
-        evaluate_exclusive_join(step, task)
+        decider.start_task(task)
+        evaluate_exclusive_join(decider, task)
         if task["status"] == "IN_PROGRESS":
             # Decided later in this step, once what it waits for may have moved.
-            step.mark_joins_dirty()
+            decider.mark_joins_dirty()

@@ -17,18 +17,18 @@ from definitions.validation import Finding, Review, TaskSite, error, warning
 
 if TYPE_CHECKING:
     from actors.workflow.graph import Position
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 # The type Conductor gives the task of a FORK_JOIN or a FORK_JOIN_DYNAMIC.
 FORK_TASK_TYPE = "FORK"
 
 
-def join_after(step: Step, fork_task: dict[str, Any]) -> WorkflowTask | None:
+def join_after(decider: Decider, fork_task: dict[str, Any]) -> WorkflowTask | None:
     """The JOIN following a fork in its list, or None (after failing the fork) if there is none."""
-    position = step.state.graph.position(fork_task["referenceTaskName"])
+    position = decider.state.graph.position(fork_task["referenceTaskName"])
     join_task = position.next_sibling if position is not None else None
     if join_task is None or join_task.type != "JOIN":
-        step.finish(fork_task, "FAILED", {}, f"{fork_task['referenceTaskName']} is not followed by a JOIN")
+        decider.finish(fork_task, "FAILED", {}, f"{fork_task['referenceTaskName']} is not followed by a JOIN")
         return None
     return join_task
 
@@ -40,8 +40,8 @@ def join_on_of(fork: WorkflowTask, join: WorkflowTask) -> list[str]:
     return [branch[-1].task_reference_name for branch in fork.fork_tasks if branch]
 
 
-def schedule_join(step: Step, fork_task: dict[str, Any], join_task: WorkflowTask, join_on: list[str]) -> None:
-    step.schedule(join_task, iteration_of(fork_task["referenceTaskName"]), input_data={"joinOn": join_on})
+def schedule_join(decider: Decider, fork_task: dict[str, Any], join_task: WorkflowTask, join_on: list[str]) -> None:
+    decider.schedule(join_task, iteration_of(fork_task["referenceTaskName"]), input_data={"joinOn": join_on})
 
 
 def joined_after(site: TaskSite) -> list[Finding]:
@@ -69,31 +69,31 @@ class ForkJoinOperator(Operator):
                 findings.append(warning(f"fork branch {b} is empty; it is skipped"))
         return findings + joined_after(site)
 
-    def restore_after_rerun(self, step: Step, task: dict[str, Any], position: Position, iteration: int) -> bool:
+    def restore_after_rerun(self, decider: Decider, task: dict[str, Any], position: Position, iteration: int) -> bool:
         """A fork that succeeded before the rerun point: its branches and its JOIN, where
         the cut removed them, are scheduled again."""
         if task["status"] not in SUCCESSFUL_TASK_STATUSES:
             return False
         for branch in position.task.fork_tasks:
-            if branch and step.find_task(branch[0].task_reference_name, iteration) is None:
-                step.schedule(branch[0], iteration)
+            if branch and decider.find_task(branch[0].task_reference_name, iteration) is None:
+                decider.schedule(branch[0], iteration)
         join = position.next_sibling
-        if join is not None and join.type == "JOIN" and step.find_task(join.task_reference_name, iteration) is None:
-            schedule_join(step, task, join, join_on_of(position.task, join))
+        if join is not None and join.type == "JOIN" and decider.find_task(join.task_reference_name, iteration) is None:
+            schedule_join(decider, task, join, join_on_of(position.task, join))
         return True
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         task["taskType"] = FORK_TASK_TYPE
-        join = join_after(step, task)
+        join = join_after(decider, task)
         if join is None:
             return
-        step.finish(task, "COMPLETED", {})
+        decider.finish(task, "COMPLETED", {})
         join_on = join_on_of(workflow_task, join)
         iteration = iteration_of(task["referenceTaskName"])
         for branch in workflow_task.fork_tasks:
             if branch:
-                step.schedule(branch[0], iteration)
-        schedule_join(step, task, join, join_on)
+                decider.schedule(branch[0], iteration)
+        schedule_join(decider, task, join, join_on)
 
-    def on_success(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def on_success(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         """Nothing to do: the branches and the JOIN were scheduled with the fork."""

@@ -16,7 +16,7 @@ from definitions.models import WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, error
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 
 @register
@@ -36,12 +36,12 @@ class HttpOperator(Operator):
             return []
         return [error("inputParameters.http_request is missing; it holds the request (uri, method, headers, body)")]
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        step.start_task(task)
-        step.commands.append(cmd.CallHttp(task, workflow_task.async_complete))
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        decider.start_task(task)
+        decider.emit(cmd.CallHttp(task, workflow_task.async_complete))
 
-    def redispatch(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def redispatch(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         if "response" not in task["outputData"]:
             # Not answered before the crash; an asyncComplete task that was answered waits
             # for its outside update instead.
-            step.commands.append(cmd.CallHttp(task, workflow_task.async_complete))
+            decider.emit(cmd.CallHttp(task, workflow_task.async_complete))

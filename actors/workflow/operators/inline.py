@@ -10,7 +10,7 @@ from definitions.models import WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, blank, is_expression, warning
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 
 @register
@@ -35,16 +35,16 @@ class InlineOperator(Operator):
             findings.append(warning("inputParameters.expression is missing; the task fails when it runs"))
         return findings
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
         evaluator_type = inputs.get("evaluatorType") or "javascript"
         expression = inputs.get("expression")
         if not isinstance(expression, str):
-            step.finish(task, "FAILED", {}, "INLINE needs inputParameters.expression as a string")
+            decider.finish(task, "FAILED", {}, "INLINE needs inputParameters.expression as a string")
             return
         try:
             result = evaluate(evaluator_type, expression, inputs)
         except EvaluationError as error:
-            step.finish(task, "FAILED", {"error": str(error)}, str(error))
+            decider.finish(task, "FAILED", {"error": str(error)}, str(error))
             return
-        step.finish(task, "COMPLETED", {"result": result})
+        decider.finish(task, "COMPLETED", {"result": result})

@@ -15,14 +15,14 @@ from definitions.models import SUCCESSFUL_TASK_STATUSES, WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, warning
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 
-def evaluate_join(step: Step, join_task: dict[str, Any]) -> None:
+def evaluate_join(decider: Decider, join_task: dict[str, Any]) -> None:
     iteration = iteration_of(join_task["referenceTaskName"])
     joined: list[tuple[str, dict[str, Any]]] = []
     for reference in join_task["inputData"].get("joinOn") or []:
-        task = step.find_task(reference, iteration)
+        task = decider.find_task(reference, iteration)
         # `executed` means what follows the task was decided; `_open` a SWITCH whose
         # case still runs. Either way that branch is not done yet.
         if task is None or not task["executed"] or task.get("_open"):
@@ -34,15 +34,15 @@ def evaluate_join(step: Step, join_task: dict[str, Any]) -> None:
         f"{reference} {task['status']}" for reference, task in joined if task["status"] not in SUCCESSFUL_TASK_STATUSES
     ]
     if failures:
-        step.finish(join_task, "FAILED", outputs, "Joined tasks did not complete: " + ", ".join(failures))
+        decider.finish(join_task, "FAILED", outputs, "Joined tasks did not complete: " + ", ".join(failures))
         return
     with_errors = [
         f"{task['taskDefName']}/{task['taskId']}" for _, task in joined if task["status"] == "COMPLETED_WITH_ERRORS"
     ]
     if with_errors:
-        step.finish(join_task, "COMPLETED_WITH_ERRORS", outputs, " ".join(with_errors) + " completed with errors")
+        decider.finish(join_task, "COMPLETED_WITH_ERRORS", outputs, " ".join(with_errors) + " completed with errors")
     else:
-        step.finish(join_task, "COMPLETED", outputs)
+        decider.finish(join_task, "COMPLETED", outputs)
 
 
 @register
@@ -61,9 +61,9 @@ class JoinOperator(Operator):
             if ref not in review.known_refs
         ]
 
-    def evaluate(self, step: Step, task: dict[str, Any]) -> None:
-        evaluate_join(step, task)
+    def evaluate(self, decider: Decider, task: dict[str, Any]) -> None:
+        evaluate_join(decider, task)
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        step.start_task(task)
-        evaluate_join(step, task)
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        decider.start_task(task)
+        evaluate_join(decider, task)

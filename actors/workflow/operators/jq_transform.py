@@ -10,7 +10,7 @@ from definitions.models import WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, blank, error, warning
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 
 @register
@@ -32,15 +32,15 @@ class JsonJqTransformOperator(Operator):
             return [warning("inputParameters.queryExpression is empty; the task fails when it runs")]
         return []
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
         query = inputs.get("queryExpression")
         if not isinstance(query, str):
-            step.finish(task, "FAILED", {}, "JSON_JQ_TRANSFORM needs inputParameters.queryExpression")
+            decider.finish(task, "FAILED", {}, "JSON_JQ_TRANSFORM needs inputParameters.queryExpression")
             return
         try:
             results = evaluate_jq(query, inputs)
         except EvaluationError as error:
-            step.finish(task, "FAILED", {"error": str(error)}, str(error))
+            decider.finish(task, "FAILED", {"error": str(error)}, str(error))
             return
-        step.finish(task, "COMPLETED", {"result": results[0] if results else None, "resultList": results})
+        decider.finish(task, "COMPLETED", {"result": results[0] if results else None, "resultList": results})

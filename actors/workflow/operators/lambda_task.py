@@ -10,7 +10,7 @@ from definitions.models import WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, blank, warning
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 
 @register
@@ -25,16 +25,16 @@ class LambdaOperator(Operator):
             return [warning("inputParameters.scriptExpression is missing; the task fails when it runs")]
         return []
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         # Conductor's own definitions put the script among the inputs; older ones on the task.
         script = task["inputData"].get("scriptExpression") or workflow_task.script_expression
         if not isinstance(script, str) or not script:
-            step.finish(task, "FAILED", {}, "LAMBDA needs a scriptExpression")
+            decider.finish(task, "FAILED", {}, "LAMBDA needs a scriptExpression")
             return
         try:
             # Conductor runs the script as a function body, so it ends with `return`.
             result = evaluate("javascript", f"function scriptFun(){{{script}\n}} scriptFun();", task["inputData"])
         except EvaluationError as error:
-            step.finish(task, "FAILED", {"error": str(error)}, str(error))
+            decider.finish(task, "FAILED", {"error": str(error)}, str(error))
             return
-        step.finish(task, "COMPLETED", {"result": result})
+        decider.finish(task, "COMPLETED", {"result": result})

@@ -8,12 +8,12 @@ from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowTask
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 
 @register
 class NoopOperator(Operator):
     task_type = "NOOP"
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        step.finish(task, "COMPLETED", {})
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        decider.finish(task, "COMPLETED", {})

@@ -8,7 +8,7 @@ from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowTask
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 
 @register
@@ -16,8 +16,8 @@ class SetVariableOperator(Operator):
     task_type = "SET_VARIABLE"
     mocked_in_test_runs = False
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        workflow = step.state.workflow
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        workflow = decider.state.workflow
         workflow["variables"] = {**workflow.get("variables", {}), **task["inputData"]}
-        step.state.touch_workflow()
-        step.finish(task, "COMPLETED", {})
+        decider.state.touch_workflow()
+        decider.finish(task, "COMPLETED", {})

@@ -8,7 +8,7 @@ from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowTask
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 
 @register
@@ -16,8 +16,8 @@ class SimpleOperator(Operator):
     task_type = "SIMPLE"
     runs_on_worker = True
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        step.dispatch(task, step.start_delay_ms(task))
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        decider.dispatch(task, decider.start_delay_ms(task))
 
-    def redispatch(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        step.dispatch(task, step.start_delay_ms(task))
+    def redispatch(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        decider.dispatch(task, decider.start_delay_ms(task))

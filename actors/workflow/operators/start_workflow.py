@@ -29,7 +29,7 @@ from definitions.models import StartWorkflowRequest, WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, blank, is_expression, warning
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 START_WORKFLOW_PARAMETER = "startWorkflow"
 WORKFLOW_ID = "workflowId"
@@ -96,19 +96,19 @@ class StartWorkflowOperator(Operator):
             return [warning("inputParameters.startWorkflow.name is missing")]
         return []
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         try:
             request = read_request(task["inputData"].get(START_WORKFLOW_PARAMETER))
         except RequestError as error:
-            step.finish(task, "FAILED", {}, str(error).rstrip())
+            decider.finish(task, "FAILED", {}, str(error).rstrip())
             return
-        workflow = step.state.workflow
+        workflow = decider.state.workflow
         correlation_id = request.correlation_id
         if correlation_id is None or not correlation_id.strip():
             correlation_id = workflow.get("correlationId")
         definition = request.workflow_def
-        workflow_id = step.env.new_id()
-        step.commands.append(
+        workflow_id = decider.env.new_id()
+        decider.emit(
             cmd.StartWorkflow(
                 workflow_id=workflow_id,
                 name=definition.name if definition is not None else request.name,
@@ -120,4 +120,4 @@ class StartWorkflowOperator(Operator):
                 definition=definition.to_wire() if definition is not None else None,
             )
         )
-        step.finish(task, "COMPLETED", {WORKFLOW_ID: workflow_id})
+        decider.finish(task, "COMPLETED", {WORKFLOW_ID: workflow_id})

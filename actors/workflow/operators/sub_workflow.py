@@ -17,22 +17,22 @@ from definitions.models import WorkflowDef, WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, blank, error, pydantic_summary, warning
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 
-def _start_command(step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> cmd.StartChild:
+def _start_command(decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> cmd.StartChild:
     params = workflow_task.sub_workflow_param
-    workflow = step.state.workflow
+    workflow = decider.state.workflow
     definition = params.workflow_definition if params else None
     if isinstance(definition, WorkflowDef):
         definition = definition.to_wire()
     elif isinstance(definition, str):
         # Only an expression is resolved ("${prepare.output.definition}"): the `${...}` in an
         # inline definition belong to the child and must reach it untouched.
-        definition = step.resolve(definition, task["iteration"])
+        definition = decider.resolve(definition, task["iteration"])
     # The name may be an expression, as in Conductor: "name": "${workflow.input.subwf}".
-    name = step.resolve(params.name, task["iteration"]) if params and params.name else None
-    priority = step.resolve(params.priority, task["iteration"]) if params else None
+    name = decider.resolve(params.name, task["iteration"]) if params and params.name else None
+    priority = decider.resolve(params.priority, task["iteration"]) if params else None
     if not isinstance(priority, int) or isinstance(priority, bool):
         priority = workflow.get("priority", 0)
     return cmd.StartChild(
@@ -86,28 +86,28 @@ class SubWorkflowOperator(Operator):
             warning(f"inline workflowDefinition: {w}") for w in findings.warnings
         ]
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        child_id = step.env.new_id()
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        child_id = decider.env.new_id()
         task["subWorkflowId"] = child_id
         task["outputData"] = {"subWorkflowId": child_id}
-        step.start_task(task)
-        step.commands.append(_start_command(step, task, workflow_task))
+        decider.start_task(task)
+        decider.emit(_start_command(decider, task, workflow_task))
 
-    def redispatch(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        step.commands.append(_start_command(step, task, workflow_task))
+    def redispatch(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        decider.emit(_start_command(decider, task, workflow_task))
 
 
 _TASK_STATUS_OF_CHILD = {"TIMED_OUT": "TIMED_OUT", "TERMINATED": "CANCELED", "FAILED": "FAILED"}
 
 
-def child_finished(step: Step, task: dict[str, Any], event: ev.ChildFinished) -> None:
+def child_finished(decider: Decider, task: dict[str, Any], event: ev.ChildFinished) -> None:
     if event.child_workflow_id != task.get("subWorkflowId"):
         return
     output = {**event.output, "subWorkflowId": event.child_workflow_id}
     if event.status == "COMPLETED":
-        step.finish(task, "COMPLETED", output)
+        decider.finish(task, "COMPLETED", output)
         return
     # As in Conductor: a terminated child cancels the task (the parent then ends TERMINATED).
     status = _TASK_STATUS_OF_CHILD.get(event.status, "FAILED")
     reason = event.reason_for_incompletion or f"sub workflow {event.child_workflow_id} ended {event.status}"
-    step.finish(task, status, output, reason)
+    decider.finish(task, status, output, reason)

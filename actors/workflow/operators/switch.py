@@ -19,7 +19,7 @@ from definitions.models import WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, blank, error, warning
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 
 def case_label(value: Any) -> str:
@@ -33,31 +33,31 @@ def case_label(value: Any) -> str:
     return str(value)
 
 
-def _start_case(step: Step, task: dict[str, Any], workflow_task: WorkflowTask, case: str) -> None:
+def _start_case(decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask, case: str) -> None:
     """Schedule the chosen case's first task; a key present with an empty list runs nothing."""
     chosen = workflow_task.decision_cases.get(case)
     if chosen is None:
         chosen = workflow_task.default_case
     if chosen:
         task["_open"] = True
-        step.state.touch(task)
-        step.schedule(chosen[0], iteration_of(task["referenceTaskName"]))
+        decider.state.touch(task)
+        decider.schedule(chosen[0], iteration_of(task["referenceTaskName"]))
 
 
-def _case_ended(step: Step, container: WorkflowTask, iteration: int) -> None:
+def _case_ended(decider: Decider, container: WorkflowTask, iteration: int) -> None:
     """The chosen case's last task is done: the switch is closed and the workflow moves on."""
-    graph = step.state.graph
+    graph = decider.state.graph
     container_iteration = iteration if graph.enclosing_loop(container.task_reference_name) else 0
-    switch_task = step.find_task(container.task_reference_name, container_iteration)
+    switch_task = decider.find_task(container.task_reference_name, container_iteration)
     if switch_task is not None and switch_task.pop("_open", None):
-        step.state.touch(switch_task)
-    step.continue_after(graph.positions[container.task_reference_name], container_iteration)
+        decider.state.touch(switch_task)
+    decider.continue_after(graph.positions[container.task_reference_name], container_iteration)
 
 
-def _after_choice(step: Step, task: dict[str, Any]) -> None:
+def _after_choice(decider: Decider, task: dict[str, Any]) -> None:
     # An open case moves the workflow on when its last task ends; nothing to do here.
     if not task.get("_open"):
-        step.advance(task)
+        decider.advance(task)
 
 
 @register
@@ -88,10 +88,10 @@ class SwitchOperator(Operator):
             findings.append(error("decisionCases is empty; a SWITCH needs at least one case"))
         return findings
 
-    def branch_ended(self, step: Step, container: WorkflowTask, iteration: int) -> None:
-        _case_ended(step, container, iteration)
+    def branch_ended(self, decider: Decider, container: WorkflowTask, iteration: int) -> None:
+        _case_ended(decider, container, iteration)
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
         evaluator_type = workflow_task.evaluator_type or "value-param"
         expression = workflow_task.expression or ""
@@ -101,14 +101,14 @@ class SwitchOperator(Operator):
             else:
                 value = evaluate(evaluator_type, expression, inputs)
         except EvaluationError as error:
-            step.finish(task, "FAILED", {"error": str(error)}, str(error))
+            decider.finish(task, "FAILED", {"error": str(error)}, str(error))
             return
         case = case_label(value)
-        step.finish(task, "COMPLETED", {"evaluationResult": [case], "selectedCase": case})
-        _start_case(step, task, workflow_task, case)
+        decider.finish(task, "COMPLETED", {"evaluationResult": [case], "selectedCase": case})
+        _start_case(decider, task, workflow_task, case)
 
-    def on_success(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        _after_choice(step, task)
+    def on_success(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        _after_choice(decider, task)
 
 
 @register
@@ -129,10 +129,10 @@ class DecisionOperator(Operator):
             findings.append(error("decisionCases is empty; a DECISION needs at least one case"))
         return findings
 
-    def branch_ended(self, step: Step, container: WorkflowTask, iteration: int) -> None:
-        _case_ended(step, container, iteration)
+    def branch_ended(self, decider: Decider, container: WorkflowTask, iteration: int) -> None:
+        _case_ended(decider, container, iteration)
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
         try:
             if workflow_task.case_expression:
@@ -140,11 +140,11 @@ class DecisionOperator(Operator):
             else:
                 value = inputs.get(workflow_task.case_value_param or "")
         except EvaluationError as error:
-            step.finish(task, "FAILED", {"error": str(error)}, str(error))
+            decider.finish(task, "FAILED", {"error": str(error)}, str(error))
             return
         case = case_label(value)
-        step.finish(task, "COMPLETED", {"caseOutput": [case]})
-        _start_case(step, task, workflow_task, case)
+        decider.finish(task, "COMPLETED", {"caseOutput": [case]})
+        _start_case(decider, task, workflow_task, case)
 
-    def on_success(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        _after_choice(step, task)
+    def on_success(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        _after_choice(decider, task)

@@ -9,7 +9,7 @@ from definitions.models import WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, blank, error
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 TERMINATION_STATUSES = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
 
@@ -34,11 +34,11 @@ class TerminateOperator(Operator):
             findings.append(error("a TERMINATE task cannot be optional"))
         return findings
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
         status = str(inputs.get("terminationStatus", "")).upper()
         if status not in TERMINATION_STATUSES:
-            step.finish(
+            decider.finish(
                 task,
                 "FAILED",
                 {},
@@ -47,10 +47,10 @@ class TerminateOperator(Operator):
             return
         output = inputs.get("workflowOutput")
         output = output if isinstance(output, dict) else ({} if output is None else {"output": output})
-        step.finish(task, "COMPLETED", output)
+        decider.finish(task, "COMPLETED", output)
         task["executed"] = True
         reason = inputs.get("terminationReason")
         if not isinstance(reason, str) or not reason.strip():
             # Conductor's default, also given when the workflow COMPLETES through a TERMINATE.
             reason = f"Workflow is {status} by TERMINATE task: {task['taskId']}"
-        step.end_workflow(status, reason, output, task)
+        decider.end_workflow(status, reason, output, task)

@@ -11,7 +11,7 @@ from definitions.models import WorkflowTask
 from definitions.validation import Finding, Review, TaskSite, blank, error
 
 if TYPE_CHECKING:
-    from actors.workflow.machine import Step
+    from actors.workflow.machine import Decider
 
 _DURATION_PART = re.compile(
     r"(\d+)\s*(d|day|days|h|hr|hrs|hour|hours|m|min|mins|minute|minutes|s|sec|secs|second|seconds)\b"
@@ -67,35 +67,35 @@ class WaitOperator(Operator):
         # A WAIT with a duration or an until ends by itself (it has a waitTimeout).
         return not task.get("waitTimeout")
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
         duration, until = inputs.get("duration"), inputs.get("until")
-        step.start_task(task)
+        decider.start_task(task)
         if _given(duration) and _given(until):
             reason = "Both 'duration' and 'until' specified. Please provide only one input"
-            step.finish(task, "FAILED_WITH_TERMINAL_ERROR", {}, reason)
+            decider.finish(task, "FAILED_WITH_TERMINAL_ERROR", {}, reason)
             return
         try:
             if duration:
-                due = step.now + parse_duration_seconds(str(duration)) * 1000
+                due = decider.now + parse_duration_seconds(str(duration)) * 1000
             elif until:
                 due = parse_until_ms(str(until))
             else:
                 return
         except ValueError as error:
-            step.finish(task, "FAILED_WITH_TERMINAL_ERROR", {}, str(error))
+            decider.finish(task, "FAILED_WITH_TERMINAL_ERROR", {}, str(error))
             return
         task["waitTimeout"] = due
-        step.set_timer(task, "wait", due)
+        decider.set_timer(task, "wait", due)
 
-    def redispatch(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def redispatch(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
         due = task.get("waitTimeout")
         if due:
-            step.set_timer(task, "wait", due)
+            decider.set_timer(task, "wait", due)
 
-    def on_timer(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask, kind: str) -> None:
+    def on_timer(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask, kind: str) -> None:
         if kind == "wait":
-            step.finish(task, "COMPLETED")
+            decider.finish(task, "COMPLETED")
 
 
 @register
@@ -107,5 +107,5 @@ class HumanOperator(Operator):
     def blocks_until_signalled(self, task: dict[str, Any]) -> bool:
         return True
 
-    def start(self, step: Step, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
-        step.start_task(task)
+    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+        decider.start_task(task)
