@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -65,7 +66,7 @@ class ExecutionTracer:
         self._provider = provider
         self._tracer = provider.get_tracer("podium")
 
-    def task_ended(self, workflow: dict[str, Any], task: dict[str, Any]) -> None:
+    def task_ended(self, workflow: Mapping[str, Any], task: Mapping[str, Any]) -> None:
         workflow_id = workflow["workflowId"]
         parent = NonRecordingSpan(
             SpanContext(
@@ -96,7 +97,7 @@ class ExecutionTracer:
             _next_span_id.reset(token)
         span.end(end_time=task["endTime"] * MS)
 
-    def workflow_ended(self, workflow: dict[str, Any]) -> None:
+    def workflow_ended(self, workflow: Mapping[str, Any]) -> None:
         workflow_id = workflow["workflowId"]
         trace_token = _next_trace_id.set(trace_id_of(workflow_id))
         span_token = _next_span_id.set(root_span_id_of(workflow_id))

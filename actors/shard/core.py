@@ -27,7 +27,7 @@ from actors.workflow import commands as cmd
 from actors.workflow import events as ev
 from actors.workflow.machine import handle, start_workflow
 from actors.workflow.operators.base import operator_for
-from actors.workflow.state import public_task
+from actors.workflow.state import TaskRecord, public_task
 from cluster.store import Checkpoint, Fenced, Keys, QueueLimits, Timer
 from definitions.models import TERMINAL_TASK_STATUSES, TaskDef
 
@@ -224,7 +224,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                 del self.executions[envelope.workflow_id]
         self._carry_out(effects)
 
-    def _queue_of(self, task: dict[str, Any]) -> str | None:
+    def _queue_of(self, task: TaskRecord) -> str | None:
         """The queue a worker task waits in, or None for a Python pool task sent to its pool
         directly: limited pool types wait in their pool queue, tasks with a domain and
         every other type in the queue external workers poll."""
@@ -236,7 +236,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                 return None
         return Keys.queue(task_type, task.get("domain"))
 
-    def _acknowledge(self, task: dict[str, Any], checkpoint: Checkpoint) -> None:
+    def _acknowledge(self, task: TaskRecord, checkpoint: Checkpoint) -> None:
         """A worker task's poll or result is recorded: its queue stops holding it for a
         hand-out that may have been lost (cluster/store/queues.py). A task that ended
         without being polled (completed by reference name, by a signal or an event

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -18,7 +19,7 @@ from actors.shard.base import ShardBase
 from actors.shard.execution import Execution, TurnEffects
 from actors.shard.outcomes import Outcome
 from actors.workflow import events as ev
-from actors.workflow.state import public_task
+from actors.workflow.state import TaskRecord, public_task
 from definitions.models import TERMINAL_TASK_STATUSES
 
 log = logging.getLogger("podium.shard")
@@ -51,7 +52,7 @@ class Dispatcher(ShardBase):
         self._to_pool(execution.state.workflow_id, task, effects)
         return Outcome.OK
 
-    def _to_pool(self, workflow_id: str, task: dict[str, Any], effects: TurnEffects) -> None:
+    def _to_pool(self, workflow_id: str, task: TaskRecord, effects: TurnEffects) -> None:
         effects.pool_tasks[task["taskType"]].append(public_task(task))
         task_def = self.task_defs.get(task["taskType"])
         if task_def is not None and task_def.timeout_seconds > 0:
@@ -108,7 +109,7 @@ class Dispatcher(ShardBase):
             ),
         )
 
-    def _still_waiting(self, task: dict[str, Any]) -> bool:
+    def _still_waiting(self, task: Mapping[str, Any]) -> bool:
         execution = self.executions.get(task["workflowInstanceId"])
         current = execution.state.by_id.get(task["taskId"]) if execution is not None else None
         return current is not None and current["status"] not in TERMINAL_TASK_STATUSES

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from actors.workflow.state import TaskRecord
 
 
 @dataclass(slots=True)
 class DispatchTask:
     """Give a worker task to its Python pool or its Redis queue, visible after `delay_ms`."""
 
-    task: dict[str, Any]
+    task: TaskRecord
     delay_ms: int = 0
 
 
@@ -18,7 +21,7 @@ class DispatchTask:
 class CancelTask:
     """Take a task that will not run any more out of its queue."""
 
-    task: dict[str, Any]
+    task: TaskRecord
 
 
 @dataclass(slots=True)
@@ -110,7 +113,7 @@ class RetryChild:
 class CallHttp:
     """Make an HTTP task's request; its answer comes back as a task update."""
 
-    task: dict[str, Any]
+    task: TaskRecord
     async_complete: bool = False
 
 

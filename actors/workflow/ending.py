@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.workflow import commands as cmd
 from actors.workflow.operators.base import operator_for
-from actors.workflow.state import Json, public_task
+from actors.workflow.state import Json, TaskRecord, public_task
 from definitions.models import SUCCESSFUL_TASK_STATUSES, TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES
 
 if TYPE_CHECKING:
@@ -36,9 +36,9 @@ def complete_workflow(decider: Decider) -> None:
     end_workflow(decider, "COMPLETED", None, final_output(decider))
 
 
-def failed_permissive_tasks(decider: Decider) -> list[Json]:
+def failed_permissive_tasks(decider: Decider) -> list[TaskRecord]:
     """The last attempt of each permissive (and not optional) task, where it failed."""
-    latest: dict[str, Json] = {}
+    latest: dict[str, TaskRecord] = {}
     for task in decider.state.tasks:
         if task["status"] in SUCCESSFUL_TASK_STATUSES and task["status"] != "COMPLETED_WITH_ERRORS":
             latest.pop(task["referenceTaskName"], None)
@@ -53,7 +53,7 @@ def failed_permissive_tasks(decider: Decider) -> list[Json]:
     return list(latest.values())
 
 
-def final_output(decider: Decider, last: Json | None = None) -> Json:
+def final_output(decider: Decider, last: TaskRecord | None = None) -> Json:
     """Conductor's workflow output: a successful TERMINATE task's output, else the
     resolved outputParameters, else the output of `last` (by default the last task)."""
     tasks = decider.state.tasks
@@ -79,12 +79,20 @@ def main_path_done(decider: Decider) -> bool:
     )
 
 
+def _reference_name(task: TaskRecord) -> str:
+    return task["referenceTaskName"]
+
+
+def _definition_name(task: TaskRecord) -> str:
+    return task["taskDefName"]
+
+
 def end_workflow(
     decider: Decider,
     status: str,
     reason: str | None,
     output: Json | None = None,
-    failed_task: Json | None = None,
+    failed_task: TaskRecord | None = None,
     *,
     failure_workflow: bool | None = None,
 ) -> None:
@@ -104,9 +112,11 @@ def end_workflow(
         workflow["output"] = dict(output)
     # Like Conductor: every task that ended FAILED, retried or not, by name, once.
     failed = [task for task in decider.state.tasks if task["status"] in FAILED_TASK_STATUSES]
-    for key, field in (("failedReferenceTaskNames", "referenceTaskName"), ("failedTaskNames", "taskDefName")):
-        names = workflow.setdefault(key, [])
-        names.extend(dict.fromkeys(task[field] for task in failed if task[field] not in names))
+    for names, named in (
+        (workflow.setdefault("failedReferenceTaskNames", []), _reference_name),
+        (workflow.setdefault("failedTaskNames", []), _definition_name),
+    ):
+        names.extend(dict.fromkeys(named(task) for task in failed if named(task) not in names))
     if failure_workflow if failure_workflow is not None else status in ("FAILED", "TIMED_OUT"):
         start_failure_workflow(decider, status, reason, failed_task)
     decider.state.touch_workflow()
@@ -128,7 +138,7 @@ def end_workflow(
     decider.emit(cmd.WorkflowEnded(status))
 
 
-def start_failure_workflow(decider: Decider, status: str, reason: str | None, failed_task: Json | None) -> None:
+def start_failure_workflow(decider: Decider, status: str, reason: str | None, failed_task: TaskRecord | None) -> None:
     """Start the definition's failureWorkflow: it gets the failed workflow's id, reason and
     whole execution as input, and the failed workflow's output names it."""
     name: Any = decider.state.definition.failure_workflow

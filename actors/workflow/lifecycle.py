@@ -19,12 +19,13 @@ from definitions.models import SUCCESSFUL_TASK_STATUSES, TERMINAL_WORKFLOW_STATU
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 Json = dict[str, Any]
 RETRIED_FAILURES = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"})
 
 
-def _cut_container(task: Json) -> bool:
+def _cut_container(task: TaskRecord) -> bool:
     """A container the failure ended (a JOIN, a DO_WHILE): running again reopens it in place."""
     return task["status"] in ("CANCELED", "FAILED") and operator_for(task["taskType"]).reopened_by_retry
 
@@ -102,7 +103,7 @@ def restart(decider: Decider, event: ev.Restart) -> None:
     _run_from_start(decider, workflow["input"])
 
 
-def _reopen_task(decider: Decider, task: Json) -> None:
+def _reopen_task(decider: Decider, task: TaskRecord) -> None:
     task["status"] = "IN_PROGRESS"
     task["executed"] = False
     task["endTime"] = 0
@@ -118,8 +119,8 @@ def retry(decider: Decider, event: ev.Retry) -> None:
     if not state.tasks:
         raise ev.Rejected("Workflow has not started yet")
     # The last attempt of each reference name, where it did not succeed.
-    retriable: dict[str, Json] = {}
-    containers: list[Json] = []
+    retriable: dict[str, TaskRecord] = {}
+    containers: list[TaskRecord] = []
     for task in state.tasks:
         status = task["status"]
         reference = task["referenceTaskName"]
@@ -171,27 +172,22 @@ def rerun(decider: Decider, event: ev.Rerun) -> None:
         if container is not task and _cut_container(container):
             _reopen_task(decider, container)
     workflow_task = decider.workflow_task_of(task)
-    for key in (
-        "_timers",
-        "_visibleAt",
-        "_open",
-        "_iterationStartSeq",
-        "reasonForIncompletion",
-        "workerId",
-        "subWorkflowId",
-    ):
-        task.pop(key, None)
+    for key in ("_timers", "_visibleAt", "_open", "_iterationStartSeq", "reasonForIncompletion", "workerId"):
+        task.pop(key, None)  # type: ignore[misc]  # each a declared key
+    task.pop("subWorkflowId", None)
     task.update(
-        status="SCHEDULED",
-        scheduledTime=decider.now,
-        startTime=0,
-        endTime=0,
-        updateTime=decider.now,
-        outputData={},
-        retried=False,
-        executed=False,
-        pollCount=0,
-        callbackAfterSeconds=0,
+        {
+            "status": "SCHEDULED",
+            "scheduledTime": decider.now,
+            "startTime": 0,
+            "endTime": 0,
+            "updateTime": decider.now,
+            "outputData": {},
+            "retried": False,
+            "executed": False,
+            "pollCount": 0,
+            "callbackAfterSeconds": 0,
+        }
     )
     if event.task_input is not None:
         task["inputData"] = event.task_input
@@ -204,7 +200,7 @@ def rerun(decider: Decider, event: ev.Rerun) -> None:
     _resume_cut_paths(decider, task)
 
 
-def _resume_cut_paths(decider: Decider, rerun_task: Json) -> None:
+def _resume_cut_paths(decider: Decider, rerun_task: TaskRecord) -> None:
     """Rerunning from a task drops every later task, including ones other fork branches
     still needed: schedule again what a branch or a fork's JOIN now lacks."""
     state = decider.state
@@ -249,11 +245,13 @@ def skip_task(decider: Decider, event: ev.SkipTask) -> None:
         raise ev.Rejected(f"The task referenced {reference} has already been processed, cannot be skipped")
     task = decider.new_task(position.task, 0, "SKIPPED")
     task.update(
-        inputData=event.task_input or {},
-        outputData=event.task_output or {},
-        endTime=decider.now,
-        executed=True,
-        _skipAhead=True,
+        {
+            "inputData": event.task_input or {},
+            "outputData": event.task_output or {},
+            "endTime": decider.now,
+            "executed": True,
+            "_skipAhead": True,
+        }
     )
     state.add_task(task)
 

@@ -16,7 +16,7 @@ from actors.workflow import ending, retries, timeouts
 from actors.workflow import events as ev
 from actors.workflow.graph import Position, base_reference, iteration_of, with_iteration
 from actors.workflow.operators.base import operator_for
-from actors.workflow.state import Json, WorkflowState
+from actors.workflow.state import Json, TaskRecord, WorkflowRecord, WorkflowState
 from definitions.expressions import resolve
 from definitions.models import (
     SUCCESSFUL_TASK_STATUSES,
@@ -58,7 +58,7 @@ class Decider:
         self.commands: list[cmd.Command] = []
         # `state.pending` stays as it is until `run` replaces it: an event ignored before
         # `run` (a second pause, a stale poll) must not drop what a paused workflow owes.
-        self._pending: deque[Json] = deque(state.pending)
+        self._pending: deque[TaskRecord] = deque(state.pending)
         self._joins_dirty = False
 
     def emit(self, command: cmd.Command) -> None:
@@ -67,7 +67,7 @@ class Decider:
 
     # -- looking things up --------------------------------------------------------------
 
-    def workflow_task_of(self, task: Json) -> WorkflowTask:
+    def workflow_task_of(self, task: TaskRecord) -> WorkflowTask:
         dynamic = task.get("workflowTask")
         if dynamic is not None:
             return WorkflowTask.model_validate(dynamic)
@@ -87,7 +87,7 @@ class Decider:
             return adhoc_task_def(workflow_task.name)
         return registered
 
-    def find_task(self, reference_name: str, iteration: int = 0) -> Json | None:
+    def find_task(self, reference_name: str, iteration: int = 0) -> TaskRecord | None:
         by_ref = self.state.by_ref
         if iteration:
             task = by_ref.get(with_iteration(reference_name, iteration))
@@ -132,13 +132,15 @@ class Decider:
 
     # -- creating and finishing tasks ---------------------------------------------------
 
-    def new_task(self, workflow_task: WorkflowTask, iteration: int, status: str, *, dynamic: bool = False) -> Json:
+    def new_task(
+        self, workflow_task: WorkflowTask, iteration: int, status: str, *, dynamic: bool = False
+    ) -> TaskRecord:
         """A task execution of `workflow_task` in Conductor's Task shape, not yet added."""
         workflow = self.state.workflow
         operator = operator_for(workflow_task.type)
         task_type = workflow_task.name if operator.runs_on_worker else workflow_task.type
         tasks = self.state.tasks
-        task: Json = {
+        task: TaskRecord = {
             "taskType": task_type,
             "status": status,
             "inputData": {},
@@ -182,9 +184,9 @@ class Decider:
         input_data: Json | None = None,
         inherit_input: Json | None = None,
         dynamic: bool = False,
-        retry_of: Json | None = None,
+        retry_of: TaskRecord | None = None,
         delay_ms: int | None = None,
-    ) -> Json:
+    ) -> TaskRecord:
         """Create and start a task; `inherit_input` is a retried attempt's input, which the
         freshly resolved inputParameters overlay (as Conductor's retry does)."""
         state = self.state
@@ -259,7 +261,7 @@ class Decider:
         last = domains[-1] if domains else NO_DOMAIN
         return None if last.upper() == NO_DOMAIN else last
 
-    def start_task(self, task: Json) -> None:
+    def start_task(self, task: TaskRecord) -> None:
         task["status"] = "IN_PROGRESS"
         if not task["startTime"]:
             task["startTime"] = self.now
@@ -269,7 +271,7 @@ class Decider:
 
     def finish(
         self,
-        task: Json,
+        task: TaskRecord,
         status: str,
         output: Json | None = None,
         reason: str | None = None,
@@ -287,10 +289,10 @@ class Decider:
         self.clear_timers(task)
         self._pending.append(task)
 
-    def dispatch(self, task: Json, delay_ms: int = 0) -> None:
+    def dispatch(self, task: TaskRecord, delay_ms: int = 0) -> None:
         self.emit(cmd.DispatchTask(task, delay_ms))
 
-    def start_delay_ms(self, task: Json) -> int:
+    def start_delay_ms(self, task: TaskRecord) -> int:
         """What is left of a task's start delay, retry delay or callback."""
         visible_at: int = task.get("_visibleAt", 0)
         return max(visible_at - self.now, 0)
@@ -298,12 +300,12 @@ class Decider:
     # Durable timers a task owns are listed on it (`_timers`, kind -> due), so ending the
     # task removes them instead of leaving them to fire later for nothing.
 
-    def set_timer(self, task: Json, kind: str, due_ms: int) -> None:
+    def set_timer(self, task: TaskRecord, kind: str, due_ms: int) -> None:
         task.setdefault("_timers", {})[kind] = due_ms
         self.state.touch(task)
         self.emit(cmd.SetTimer(task["taskId"], kind, due_ms))
 
-    def clear_timer(self, task: Json, kind: str) -> None:
+    def clear_timer(self, task: TaskRecord, kind: str) -> None:
         timers = task.get("_timers")
         if timers and timers.pop(kind, None) is not None:
             if not timers:
@@ -311,7 +313,7 @@ class Decider:
             self.state.touch(task)
             self.emit(cmd.ClearTimer(task["taskId"], kind))
 
-    def clear_timers(self, task: Json) -> None:
+    def clear_timers(self, task: TaskRecord) -> None:
         timers = task.pop("_timers", None)
         if timers:
             for kind in timers:
@@ -345,7 +347,7 @@ class Decider:
             self._pending.clear()
         state.pending = list(self._pending)
 
-    def _decide(self, task: Json) -> None:
+    def _decide(self, task: TaskRecord) -> None:
         task["executed"] = True
         self.state.touch(task)
         self._joins_dirty = True
@@ -358,7 +360,7 @@ class Decider:
         else:
             retries.on_failure(self, task, workflow_task)
 
-    def retry_task(self, task: Json, workflow_task: WorkflowTask, delay_ms: int) -> Json:
+    def retry_task(self, task: TaskRecord, workflow_task: WorkflowTask, delay_ms: int) -> TaskRecord:
         """A new attempt of `task`, linked to it (retryCount, retriedTaskId), after `delay_ms`."""
         dynamic = "workflowTask" in task
         return self.schedule(
@@ -372,7 +374,7 @@ class Decider:
             delay_ms=delay_ms,
         )
 
-    def advance(self, task: Json) -> None:
+    def advance(self, task: TaskRecord) -> None:
         """Move past a finished task: its next sibling, or up through its containers."""
         if "workflowTask" in task:
             # A dynamic fork's task is a branch of its own; only its JOIN waits for it.
@@ -408,7 +410,7 @@ class Decider:
     def complete_workflow(self) -> None:
         ending.complete_workflow(self)
 
-    def final_output(self, last: Json | None = None) -> Json:
+    def final_output(self, last: TaskRecord | None = None) -> Json:
         return ending.final_output(self, last)
 
     def end_workflow(
@@ -416,7 +418,7 @@ class Decider:
         status: str,
         reason: str | None,
         output: Json | None = None,
-        failed_task: Json | None = None,
+        failed_task: TaskRecord | None = None,
         *,
         failure_workflow: bool | None = None,
     ) -> None:
@@ -432,7 +434,7 @@ class Decider:
 def start_workflow(event: ev.StartWorkflow, now: int, env: Environment) -> tuple[WorkflowState, list[cmd.Command]]:
     definition = event.definition
     workflow_input = {**definition.input_template, **event.input} if definition.input_template else event.input
-    workflow: Json = {
+    workflow: WorkflowRecord = {
         "workflowId": event.workflow_id,
         "workflowName": definition.name,
         "workflowVersion": definition.version,
@@ -449,14 +451,17 @@ def start_workflow(event: ev.StartWorkflow, now: int, env: Environment) -> tuple
         "failedReferenceTaskNames": [],
         "failedTaskNames": [],
     }
-    optional_fields = {
-        "correlationId": event.correlation_id,
-        "parentWorkflowId": event.parent_workflow_id,
-        "parentWorkflowTaskId": event.parent_workflow_task_id,
-        "createdBy": event.created_by,
-        "idempotencyKey": event.idempotency_key,
-    }
-    workflow.update({key: value for key, value in optional_fields.items() if value is not None})
+    # Absent rather than null when not given, as Conductor's JSON leaves them out.
+    if event.correlation_id is not None:
+        workflow["correlationId"] = event.correlation_id
+    if event.parent_workflow_id is not None:
+        workflow["parentWorkflowId"] = event.parent_workflow_id
+    if event.parent_workflow_task_id is not None:
+        workflow["parentWorkflowTaskId"] = event.parent_workflow_task_id
+    if event.created_by is not None:
+        workflow["createdBy"] = event.created_by
+    if event.idempotency_key is not None:
+        workflow["idempotencyKey"] = event.idempotency_key
     state = WorkflowState(workflow, definition)
     decider = Decider(state, now, env)
     timeouts.arm_workflow_timeout(decider)
@@ -557,7 +562,7 @@ def handle(state: WorkflowState, event: ev.Event, now: int, env: Environment) ->
     return decider.commands
 
 
-def _apply_update(decider: Decider, task: Json, update: ev.TaskUpdate) -> None:
+def _apply_update(decider: Decider, task: TaskRecord, update: ev.TaskUpdate) -> None:
     if update.worker_id:
         task["workerId"] = update.worker_id
     output = task["outputData"]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from actors.workflow import timeouts
 from actors.workflow.operators.base import operator_for
-from actors.workflow.state import Json
+from actors.workflow.state import TaskRecord
 from definitions.models import TaskDef, WorkflowTask
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def retry_delay_ms(task_def: TaskDef | None, retry_count: int, task_id: str = ""
     return delay
 
 
-def on_failure(decider: Decider, task: Json, workflow_task: WorkflowTask) -> None:
+def on_failure(decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
     """A task ended unsuccessfully: retry it per its TaskDef, or let it fail the workflow
     (an optional task completes with errors, a permissive one fails it at the end)."""
     if task.pop("_timesOutWorkflow", False):

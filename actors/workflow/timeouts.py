@@ -17,7 +17,7 @@ re-armed later while already in flight) is armed again for its real due time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from actors.workflow import commands as cmd
 from actors.workflow.operators.base import operator_for
@@ -25,6 +25,7 @@ from definitions.models import TaskDef
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 POLL, TIMEOUT, RESPONSE, TOTAL = "poll", "timeout", "response", "total"
 TASK_TIMEOUT_KINDS = frozenset({POLL, TIMEOUT, RESPONSE, TOTAL})
@@ -33,14 +34,14 @@ WORKFLOW_TIMER_TASK = "-"
 WORKFLOW_TIMEOUT = "workflow_timeout"
 
 
-def arm_on_schedule(decider: Decider, task: dict[str, Any], task_def: TaskDef, delay_ms: int) -> None:
+def arm_on_schedule(decider: Decider, task: TaskRecord, task_def: TaskDef, delay_ms: int) -> None:
     if task_def.poll_timeout_seconds:
         decider.set_timer(task, POLL, decider.now + delay_ms + task_def.poll_timeout_seconds * 1000)
     if task_def.total_timeout_seconds:
         decider.set_timer(task, TOTAL, task["firstScheduledTime"] + task_def.total_timeout_seconds * 1000)
 
 
-def arm_on_start(decider: Decider, task: dict[str, Any]) -> None:
+def arm_on_start(decider: Decider, task: TaskRecord) -> None:
     timers = task.get("_timers")
     if timers and POLL in timers:
         decider.clear_timer(task, POLL)
@@ -52,7 +53,7 @@ def arm_on_start(decider: Decider, task: dict[str, Any]) -> None:
     arm_response(decider, task, task_def)
 
 
-def arm_response(decider: Decider, task: dict[str, Any], task_def: TaskDef | None = None) -> None:
+def arm_response(decider: Decider, task: TaskRecord, task_def: TaskDef | None = None) -> None:
     """Restart the heartbeat window of a worker task: polled, or an IN_PROGRESS update."""
     task_def = task_def or _task_def_of(decider, task)
     if task_def is None or task_def.response_timeout_seconds <= 0:
@@ -63,7 +64,7 @@ def arm_response(decider: Decider, task: dict[str, Any], task_def: TaskDef | Non
     decider.set_timer(task, RESPONSE, decider.now + window)
 
 
-def on_task_timer(decider: Decider, task: dict[str, Any], kind: str) -> None:
+def on_task_timer(decider: Decider, task: TaskRecord, kind: str) -> None:
     timers = task.get("_timers") or {}
     due = timers.pop(kind, None)
     if not timers:
@@ -108,7 +109,7 @@ def on_task_timer(decider: Decider, task: dict[str, Any], kind: str) -> None:
         time_out_with_policy(decider, task, task_def, reason)
 
 
-def time_out_with_policy(decider: Decider, task: dict[str, Any], task_def: TaskDef, reason: str) -> None:
+def time_out_with_policy(decider: Decider, task: TaskRecord, task_def: TaskDef, reason: str) -> None:
     if task_def.timeout_policy == "ALERT_ONLY":
         decider.emit(cmd.Alert(f"workflow {decider.state.workflow_id}: {reason}"))
         return
@@ -118,14 +119,14 @@ def time_out_with_policy(decider: Decider, task: dict[str, Any], task_def: TaskD
     _time_out(decider, task, reason)
 
 
-def _time_out(decider: Decider, task: dict[str, Any], reason: str) -> None:
+def _time_out(decider: Decider, task: TaskRecord, reason: str) -> None:
     decider.finish(task, "TIMED_OUT", reason=reason)
     if operator_for(decider.workflow_task_of(task).type).runs_on_worker:
         # No worker may pick up (or keep a slot for) an attempt that already timed out.
         decider.emit(cmd.CancelTask(task))
 
 
-def total_budget_spent(decider: Decider, task: dict[str, Any], task_def: TaskDef | None) -> bool:
+def total_budget_spent(decider: Decider, task: TaskRecord, task_def: TaskDef | None) -> bool:
     """Whether totalTimeoutSeconds leaves no room for another attempt."""
     if task_def is None or not task_def.total_timeout_seconds:
         return False
@@ -174,7 +175,7 @@ def on_workflow_timer(decider: Decider, kind: str) -> None:
         decider.emit(cmd.Alert(f"workflow {workflow['workflowId']}: {reason}"))
 
 
-def _task_def_of(decider: Decider, task: dict[str, Any]) -> TaskDef | None:
+def _task_def_of(decider: Decider, task: TaskRecord) -> TaskDef | None:
     try:
         workflow_task = decider.workflow_task_of(task)
     except KeyError:

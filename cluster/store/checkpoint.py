@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from actors.workflow.state import WorkflowState, public_task
+from actors.workflow.state import TaskRecord, WorkflowRecord, WorkflowState, public_task
 from cluster.store import outbox
 from cluster.store.encoding import Json, Timer, definition_digest, dumps, ready_score
 from cluster.store.eventbus import event_fields
@@ -183,7 +183,7 @@ class Checkpoint:
         state.meta_dirty = False
         self.size += 1
 
-    def index_started(self, partition: int, workflow: Json) -> None:
+    def index_started(self, partition: int, workflow: WorkflowRecord) -> None:
         self.owned_partitions.add(partition)
         workflow_id = workflow["workflowId"]
         self.pipe.sadd(Keys.partition_running(partition), workflow_id)
@@ -191,7 +191,7 @@ class Checkpoint:
         if workflow.get("correlationId"):
             self.pipe.sadd(Keys.correlated(workflow["workflowName"], workflow["correlationId"]), workflow_id)
 
-    def index_ended(self, partition: int, workflow: Json) -> None:
+    def index_ended(self, partition: int, workflow: WorkflowRecord) -> None:
         self.owned_partitions.add(partition)
         self.pipe.srem(Keys.partition_running(partition), workflow["workflowId"])
         self.pipe.srem(Keys.running(workflow["workflowName"]), workflow["workflowId"])
@@ -226,7 +226,7 @@ class Checkpoint:
                 known[task_id] = (status, task["taskType"])
         return indexed
 
-    def _index_workflow(self, workflow: Json, before: tuple[Any, ...] | None, after: tuple[Any, ...]) -> None:
+    def _index_workflow(self, workflow: WorkflowRecord, before: tuple[Any, ...] | None, after: tuple[Any, ...]) -> None:
         workflow_id = workflow["workflowId"]
         status, start, correlation_id, version = after
         score = str(start)
@@ -248,7 +248,7 @@ class Checkpoint:
         summary = [workflow["workflowName"], version, status, start, workflow.get("endTime") or 0, correlation_id]
         _append(writes.hset, Keys.workflow_summaries, workflow_id, dumps(summary).decode())
 
-    def _index_task(self, task: Json, before: tuple[str, str] | None) -> None:
+    def _index_task(self, task: TaskRecord, before: tuple[str, str] | None) -> None:
         task_id = task["taskId"]
         score = str(task.get("updateTime") or 0)
         status = task["status"]
@@ -259,7 +259,7 @@ class Checkpoint:
         _append(zadd, Keys.task_index_type(task["taskType"]), score, task_id)
         _append(zadd, Keys.task_index_status(status), score, task_id)
 
-    def enqueue(self, task: Json, now: int, delay_ms: int = 0, queue: str | None = None) -> None:
+    def enqueue(self, task: TaskRecord, now: int, delay_ms: int = 0, queue: str | None = None) -> None:
         """Queue a task: ready now (ordered by its workflow's priority, then by age), or
         after `delay_ms` (a poll moves it to the ready set once due)."""
         queue = queue or Keys.queue(task["taskType"], task.get("domain"))
@@ -273,20 +273,20 @@ class Checkpoint:
             self.pipe.zrem(Keys.queue_delayed(queue), task_id)
             self.ready_queues.add(queue)
 
-    def dequeue(self, task: Json, queue: str | None = None) -> None:
+    def dequeue(self, task: TaskRecord, queue: str | None = None) -> None:
         queue = queue or Keys.queue(task["taskType"], task.get("domain"))
         self.pipe.zrem(queue, task["taskId"])
         self.pipe.zrem(Keys.queue_delayed(queue), task["taskId"])
         self.acknowledge(task, queue)
 
-    def acknowledge(self, task: Json, queue: str | None = None) -> None:
+    def acknowledge(self, task: TaskRecord, queue: str | None = None) -> None:
         """The task's hand-out is recorded (its poll or its result): a poll will not hand
         it out again (cluster/store/queues.py keeps it until then)."""
         queue = queue or Keys.queue(task["taskType"], task.get("domain"))
         self.pipe.zrem(Keys.queue_unacked(queue), task["taskId"])
         self.pipe.hdel(Keys.queue_tasks(queue), task["taskId"])
 
-    def release(self, task: Json) -> None:
+    def release(self, task: TaskRecord) -> None:
         """A task of a concurrency-limited type ended: its slot is free."""
         self.pipe.srem(Keys.in_flight(task["taskType"]), task["taskId"])
 

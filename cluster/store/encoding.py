@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from actors.workflow.state import TaskRecord, WorkflowRecord
 from actors.workflow.task_view import api_task, definition_index
 
 Json = dict[str, Any]
@@ -53,8 +54,8 @@ class Timer(NamedTuple):
 class StoredExecution:
     """An execution's checkpoint as its shard reads it back."""
 
-    workflow: Json
-    tasks: list[Json]
+    workflow: WorkflowRecord
+    tasks: list[TaskRecord]
     # The key of its definition's JSON (stored once per distinct definition).
     definition_digest: bytes
 

@@ -3,6 +3,7 @@ execution from them. Searching them is cluster/search.py."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +64,7 @@ class IndexWrites:
         return dumps([self.zrem, self.zadd, self.hset, self.hdel])
 
 
-def _workflow_signature(workflow: Json) -> tuple[Any, ...]:
+def _workflow_signature(workflow: Mapping[str, Any]) -> tuple[Any, ...]:
     """The fields of an execution its index entries depend on."""
     return (
         workflow["status"],

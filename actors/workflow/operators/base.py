@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from definitions.models import WorkflowTask
@@ -10,6 +11,7 @@ from definitions.validation import Finding, Review, TaskSite
 if TYPE_CHECKING:
     from actors.workflow.graph import Position
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 
 class Operator:
@@ -54,11 +56,11 @@ class Operator:
         `error`s are what Conductor refuses too, `warning`s what would fail at run time."""
         return []
 
-    def resolved(self, workflow_task: WorkflowTask, task: dict[str, Any]) -> WorkflowTask:
+    def resolved(self, workflow_task: WorkflowTask, task: TaskRecord) -> WorkflowTask:
         """The WorkflowTask that describes `task` (a DYNAMIC task's names the task it became)."""
         return workflow_task
 
-    def evaluate(self, decider: Decider, task: dict[str, Any]) -> None:
+    def evaluate(self, decider: Decider, task: TaskRecord) -> None:
         """A join: decide whether what it waits on is done."""
 
     def branch_ended(self, decider: Decider, container: WorkflowTask, iteration: int) -> None:
@@ -66,28 +68,28 @@ class Operator:
         default (a fork) the joins decide whether the fork is done."""
         decider.mark_joins_dirty()
 
-    def restore_after_rerun(self, decider: Decider, task: dict[str, Any], position: Position, iteration: int) -> bool:
+    def restore_after_rerun(self, decider: Decider, task: TaskRecord, position: Position, iteration: int) -> bool:
         """After a rerun cut the tasks after another: schedule again whatever this succeeded
         task had started that the cut removed. True if it did (nothing else to restore)."""
         return False
 
-    def blocks_until_signalled(self, task: dict[str, Any]) -> bool:
+    def blocks_until_signalled(self, task: Mapping[str, Any]) -> bool:
         """Whether this unfinished task holds its workflow until someone signals it (the
         point a sync execute or signal returns at)."""
         return False
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         """The task was just scheduled: begin it (an inline operator finishes it here)."""
         raise NotImplementedError
 
-    def on_success(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def on_success(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         """The task finished successfully: by default the workflow moves on past it."""
         decider.advance(task)
 
-    def redispatch(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def redispatch(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         """After a reload: repeat whatever side effect this waiting task depends on."""
 
-    def on_timer(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask, kind: str) -> None:
+    def on_timer(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask, kind: str) -> None:
         """A durable timer this task set has fired."""
 
 

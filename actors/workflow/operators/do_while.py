@@ -26,6 +26,7 @@ from definitions.validation import Finding, Review, TaskSite, blank, error, warn
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 KEEP_LAST_N = "keepLastN"
 
@@ -43,7 +44,7 @@ def keep_last_n(workflow_task: WorkflowTask) -> int | None:
     return value
 
 
-def _begin_iteration(decider: Decider, loop_task: dict[str, Any], workflow_task: WorkflowTask, iteration: int) -> None:
+def _begin_iteration(decider: Decider, loop_task: TaskRecord, workflow_task: WorkflowTask, iteration: int) -> None:
     loop_task["iteration"] = iteration
     loop_task["outputData"]["iteration"] = iteration
     loop_task["_iterationStartSeq"] = loop_task["seq"] if iteration == 1 else decider.state.tasks[-1]["seq"]
@@ -56,7 +57,7 @@ def _begin_iteration(decider: Decider, loop_task: dict[str, Any], workflow_task:
         _forget_iterations(decider, loop_task, workflow_task, iteration - keep)
 
 
-def _forget_iterations(decider: Decider, loop_task: dict[str, Any], workflow_task: WorkflowTask, last: int) -> None:
+def _forget_iterations(decider: Decider, loop_task: TaskRecord, workflow_task: WorkflowTask, last: int) -> None:
     """Drop iterations 1..`last`: their keys in the loop's output and their tasks."""
     output = loop_task["outputData"]
     for key in [key for key in output if key.isdigit() and int(key) <= last]:
@@ -81,7 +82,7 @@ def _forget_iterations(decider: Decider, loop_task: dict[str, Any], workflow_tas
     state.remove_tasks(removed)
 
 
-def finish_iteration(decider: Decider, loop_task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+def finish_iteration(decider: Decider, loop_task: TaskRecord, workflow_task: WorkflowTask) -> None:
     iteration = loop_task["iteration"]
     start_seq = loop_task.get("_iterationStartSeq", 0)
     iteration_outputs: dict[str, Any] = {}
@@ -241,7 +242,7 @@ class DoWhileOperator(Operator):
         if loop_task is not None:
             finish_iteration(decider, loop_task, container)
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         decider.start_task(task)
         if not workflow_task.loop_over:
             decider.finish(task, "COMPLETED", {"iteration": 0})

@@ -23,6 +23,7 @@ from definitions.validation import Finding, Review, TaskSite, blank, error, warn
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 # The type a DYNAMIC task shows when its name could not be resolved.
 UNRESOLVED_TASK_TYPE = "DYNAMIC"
@@ -40,7 +41,7 @@ def task_name(value: Any) -> str | None:
     return value
 
 
-def resolved_workflow_task(workflow_task: WorkflowTask, task: dict[str, Any]) -> WorkflowTask:
+def resolved_workflow_task(workflow_task: WorkflowTask, task: TaskRecord) -> WorkflowTask:
     """`workflow_task` named after the task this DYNAMIC task resolved to (its taskDefName)."""
     name = task.get("taskDefName")
     if not name or name == workflow_task.name:
@@ -65,10 +66,10 @@ class DynamicOperator(Operator):
             return [warning(message)]
         return []
 
-    def resolved(self, workflow_task: WorkflowTask, task: dict[str, Any]) -> WorkflowTask:
+    def resolved(self, workflow_task: WorkflowTask, task: TaskRecord) -> WorkflowTask:
         return resolved_workflow_task(workflow_task, task)
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         param = workflow_task.dynamic_task_name_param or ""
         inputs = task["inputData"]
         name = task_name(inputs.get(param))
@@ -95,5 +96,5 @@ class DynamicOperator(Operator):
             task.pop("domain", None)
         decider.dispatch(task, decider.start_delay_ms(task))
 
-    def redispatch(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def redispatch(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         decider.dispatch(task, decider.start_delay_ms(task))

@@ -29,6 +29,7 @@ from definitions.validation import Finding, Review, TaskSite, blank, error, warn
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 # Forked tasks are branches of one task: a type that owns nested task lists cannot be one.
 _NOT_FORKABLE = frozenset({"SWITCH", "DECISION", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "DO_WHILE", "JOIN"})
@@ -38,7 +39,7 @@ class ForkError(ValueError):
     pass
 
 
-def _another_dynamic_fork_ran(decider: Decider, task: dict[str, Any]) -> bool:
+def _another_dynamic_fork_ran(decider: Decider, task: TaskRecord) -> bool:
     graph = decider.state.graph
     for other in decider.state.tasks:
         if other is task or other.get("workflowTask") is not None:
@@ -60,7 +61,7 @@ def _version(value: Any) -> int | None:
 
 
 def _simple_form(
-    decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask, fork_inputs: list[Any]
+    decider: Decider, task: TaskRecord, workflow_task: WorkflowTask, fork_inputs: list[Any]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     inputs = task["inputData"]
     workflow_name = inputs.get("forkTaskWorkflow")
@@ -96,7 +97,7 @@ def _simple_form(
 
 
 def _forked_tasks(
-    decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask
+    decider: Decider, task: TaskRecord, workflow_task: WorkflowTask
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     inputs = task["inputData"]
     fork_inputs = inputs.get("forkTaskInputs")
@@ -158,7 +159,7 @@ class DynamicForkOperator(Operator):
                 findings.append(error("dynamicForkTasksInputParamName is missing"))
         return findings + joined_after(site)
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         task["taskType"] = FORK_TASK_TYPE
         iteration = iteration_of(task["referenceTaskName"])
         try:
@@ -195,5 +196,5 @@ class DynamicForkOperator(Operator):
             decider.schedule(forked_task, iteration, input_data=input_data, dynamic=True)
         schedule_join(decider, task, join, references)
 
-    def on_success(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def on_success(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         """Nothing to do: the forked tasks and the JOIN were scheduled with the fork."""

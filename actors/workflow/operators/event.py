@@ -35,6 +35,7 @@ from definitions.validation import Finding, Review, TaskSite, blank, error, warn
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 CONDUCTOR_SINK = "conductor"
 EVENT_PRODUCED = "event_produced"
@@ -92,7 +93,7 @@ class EventOperator(Operator):
             return [warning(message)]
         return []
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         workflow = decider.state.workflow
         inputs = task["inputData"]
         inputs["sink"] = decider.resolve(workflow_task.sink, task.get("iteration", 0), task["taskId"])

@@ -36,6 +36,7 @@ from definitions.validation import Finding, Review, TaskSite, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 TASK_TYPE = "EXCLUSIVE_JOIN"
 DEFAULTS = "defaultExclusiveJoinTask"
@@ -43,7 +44,7 @@ DEFAULTS = "defaultExclusiveJoinTask"
 Json = dict[str, Any]
 
 
-def _scheduled(decider: Decider, references: list[str], iteration: int) -> list[Json]:
+def _scheduled(decider: Decider, references: list[str], iteration: int) -> list[TaskRecord]:
     """The tasks of `references` that were scheduled (and not skipped), in that order."""
     found = []
     for reference in references:
@@ -53,17 +54,17 @@ def _scheduled(decider: Decider, references: list[str], iteration: int) -> list[
     return found
 
 
-def _done(task: Json) -> bool:
+def _done(task: TaskRecord) -> bool:
     # `executed`: what follows the task was decided (a failed attempt's retry exists, or
     # not); `_open`: a SWITCH whose case still runs.
     return bool(task["executed"]) and not task.get("_open")
 
 
-def _failed(task: Json) -> bool:
+def _failed(task: TaskRecord) -> bool:
     return task["status"] not in SUCCESSFUL_TASK_STATUSES
 
 
-def _reasons(tasks: list[Json]) -> str:
+def _reasons(tasks: list[TaskRecord]) -> str:
     """Conductor's reason: the failed tasks' reasons, space separated."""
     reasons = [str(task["reasonForIncompletion"]) for task in tasks if task.get("reasonForIncompletion")]
     if reasons:
@@ -71,7 +72,7 @@ def _reasons(tasks: list[Json]) -> str:
     return ", ".join(f"{task['referenceTaskName']} ended {task['status']}" for task in tasks)
 
 
-def _nothing_left_to_run(decider: Decider, join_task: Json) -> bool:
+def _nothing_left_to_run(decider: Decider, join_task: TaskRecord) -> bool:
     """No other task is active or waiting for its outcome to be decided."""
     return all(
         task is join_task or (task["status"] in TERMINAL_TASK_STATUSES and task["executed"])
@@ -79,21 +80,23 @@ def _nothing_left_to_run(decider: Decider, join_task: Json) -> bool:
     )
 
 
-def _supersede(decider: Decider, join_task: Json, newer: Json) -> None:
+def _supersede(decider: Decider, join_task: TaskRecord, newer: TaskRecord) -> None:
     """A newer attempt of this join was scheduled: end this one without deciding it."""
     join_task.update(
-        status="CANCELED",
-        executed=True,
-        retried=True,
-        endTime=decider.now,
-        updateTime=decider.now,
-        reasonForIncompletion=f"Replaced by the newer attempt {newer['taskId']}",
+        {
+            "status": "CANCELED",
+            "executed": True,
+            "retried": True,
+            "endTime": decider.now,
+            "updateTime": decider.now,
+            "reasonForIncompletion": f"Replaced by the newer attempt {newer['taskId']}",
+        }
     )
     decider.clear_timers(join_task)
     decider.state.touch(join_task)
 
 
-def evaluate_exclusive_join(decider: Decider, join_task: Json) -> None:
+def evaluate_exclusive_join(decider: Decider, join_task: TaskRecord) -> None:
     """Finish the join if the branch it joins is done; otherwise leave it waiting."""
     latest = decider.state.by_ref.get(join_task["referenceTaskName"])
     if latest is not None and latest is not join_task:
@@ -158,10 +161,10 @@ class ExclusiveJoinOperator(Operator):
         )
         return findings
 
-    def evaluate(self, decider: Decider, task: Json) -> None:
+    def evaluate(self, decider: Decider, task: TaskRecord) -> None:
         evaluate_exclusive_join(decider, task)
 
-    def start(self, decider: Decider, task: Json, workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         task["taskType"] = task["taskDefName"] = TASK_TYPE
         task["inputData"] = {
             "joinOn": list(workflow_task.join_on),

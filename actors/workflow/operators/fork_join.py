@@ -8,7 +8,7 @@ Conductor's order.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from actors.workflow.graph import iteration_of
 from actors.workflow.operators.base import Operator, register
@@ -18,12 +18,13 @@ from definitions.validation import Finding, Review, TaskSite, error, warning
 if TYPE_CHECKING:
     from actors.workflow.graph import Position
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 # The type Conductor gives the task of a FORK_JOIN or a FORK_JOIN_DYNAMIC.
 FORK_TASK_TYPE = "FORK"
 
 
-def join_after(decider: Decider, fork_task: dict[str, Any]) -> WorkflowTask | None:
+def join_after(decider: Decider, fork_task: TaskRecord) -> WorkflowTask | None:
     """The JOIN following a fork in its list, or None (after failing the fork) if there is none."""
     position = decider.state.graph.position(fork_task["referenceTaskName"])
     join_task = position.next_sibling if position is not None else None
@@ -40,7 +41,7 @@ def join_on_of(fork: WorkflowTask, join: WorkflowTask) -> list[str]:
     return [branch[-1].task_reference_name for branch in fork.fork_tasks if branch]
 
 
-def schedule_join(decider: Decider, fork_task: dict[str, Any], join_task: WorkflowTask, join_on: list[str]) -> None:
+def schedule_join(decider: Decider, fork_task: TaskRecord, join_task: WorkflowTask, join_on: list[str]) -> None:
     decider.schedule(join_task, iteration_of(fork_task["referenceTaskName"]), input_data={"joinOn": join_on})
 
 
@@ -69,7 +70,7 @@ class ForkJoinOperator(Operator):
                 findings.append(warning(f"fork branch {b} is empty; it is skipped"))
         return findings + joined_after(site)
 
-    def restore_after_rerun(self, decider: Decider, task: dict[str, Any], position: Position, iteration: int) -> bool:
+    def restore_after_rerun(self, decider: Decider, task: TaskRecord, position: Position, iteration: int) -> bool:
         """A fork that succeeded before the rerun point: its branches and its JOIN, where
         the cut removed them, are scheduled again."""
         if task["status"] not in SUCCESSFUL_TASK_STATUSES:
@@ -82,7 +83,7 @@ class ForkJoinOperator(Operator):
             schedule_join(decider, task, join, join_on_of(position.task, join))
         return True
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         task["taskType"] = FORK_TASK_TYPE
         join = join_after(decider, task)
         if join is None:
@@ -95,5 +96,5 @@ class ForkJoinOperator(Operator):
                 decider.schedule(branch[0], iteration)
         schedule_join(decider, task, join, join_on)
 
-    def on_success(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def on_success(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         """Nothing to do: the branches and the JOIN were scheduled with the fork."""

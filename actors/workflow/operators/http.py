@@ -8,7 +8,7 @@ every task).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from actors.workflow import commands as cmd
 from actors.workflow.operators.base import Operator, register
@@ -17,6 +17,7 @@ from definitions.validation import Finding, Review, TaskSite, error
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 
 @register
@@ -36,11 +37,11 @@ class HttpOperator(Operator):
             return []
         return [error("inputParameters.http_request is missing; it holds the request (uri, method, headers, body)")]
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         decider.start_task(task)
         decider.emit(cmd.CallHttp(task, workflow_task.async_complete))
 
-    def redispatch(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def redispatch(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         if "response" not in task["outputData"]:
             # Not answered before the crash; an asyncComplete task that was answered waits
             # for its outside update instead.

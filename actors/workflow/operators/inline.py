@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from actors.workflow.operators.base import Operator, register
 from definitions.evaluators import EVALUATOR_TYPES, EvaluationError, evaluate
@@ -11,6 +11,7 @@ from definitions.validation import Finding, Review, TaskSite, blank, is_expressi
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 
 @register
@@ -35,7 +36,7 @@ class InlineOperator(Operator):
             findings.append(warning("inputParameters.expression is missing; the task fails when it runs"))
         return findings
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
         evaluator_type = inputs.get("evaluatorType") or "javascript"
         expression = inputs.get("expression")

@@ -7,7 +7,7 @@ COMPLETED_WITH_ERRORS ends COMPLETED_WITH_ERRORS itself.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from actors.workflow.graph import iteration_of, with_iteration
 from actors.workflow.operators.base import Operator, register
@@ -16,11 +16,12 @@ from definitions.validation import Finding, Review, TaskSite, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 
-def evaluate_join(decider: Decider, join_task: dict[str, Any]) -> None:
+def evaluate_join(decider: Decider, join_task: TaskRecord) -> None:
     iteration = iteration_of(join_task["referenceTaskName"])
-    joined: list[tuple[str, dict[str, Any]]] = []
+    joined: list[tuple[str, TaskRecord]] = []
     for reference in join_task["inputData"].get("joinOn") or []:
         task = decider.find_task(reference, iteration)
         # `executed` means what follows the task was decided; `_open` a SWITCH whose
@@ -61,9 +62,9 @@ class JoinOperator(Operator):
             if ref not in review.known_refs
         ]
 
-    def evaluate(self, decider: Decider, task: dict[str, Any]) -> None:
+    def evaluate(self, decider: Decider, task: TaskRecord) -> None:
         evaluate_join(decider, task)
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         decider.start_task(task)
         evaluate_join(decider, task)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from actors.workflow.operators.base import Operator, register
 from definitions.evaluators import EvaluationError, evaluate_jq
@@ -11,6 +11,7 @@ from definitions.validation import Finding, Review, TaskSite, blank, error, warn
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 
 @register
@@ -32,7 +33,7 @@ class JsonJqTransformOperator(Operator):
             return [warning("inputParameters.queryExpression is empty; the task fails when it runs")]
         return []
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
         query = inputs.get("queryExpression")
         if not isinstance(query, str):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from actors.workflow.operators.base import Operator, register
 from definitions.evaluators import EvaluationError, evaluate
@@ -11,6 +11,7 @@ from definitions.validation import Finding, Review, TaskSite, blank, warning
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 
 @register
@@ -25,7 +26,7 @@ class LambdaOperator(Operator):
             return [warning("inputParameters.scriptExpression is missing; the task fails when it runs")]
         return []
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         # Conductor's own definitions put the script among the inputs; older ones on the task.
         script = task["inputData"].get("scriptExpression") or workflow_task.script_expression
         if not isinstance(script, str) or not script:

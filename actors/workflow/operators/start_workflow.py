@@ -30,6 +30,7 @@ from definitions.validation import Finding, Review, TaskSite, blank, is_expressi
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 START_WORKFLOW_PARAMETER = "startWorkflow"
 WORKFLOW_ID = "workflowId"
@@ -96,7 +97,7 @@ class StartWorkflowOperator(Operator):
             return [warning("inputParameters.startWorkflow.name is missing")]
         return []
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         try:
             request = read_request(task["inputData"].get(START_WORKFLOW_PARAMETER))
         except RequestError as error:

@@ -6,7 +6,7 @@ after a crash finds the same child instead of making a second one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -18,9 +18,10 @@ from definitions.validation import Finding, Review, TaskSite, blank, error, pyda
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 
-def _start_command(decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> cmd.StartChild:
+def _start_command(decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> cmd.StartChild:
     params = workflow_task.sub_workflow_param
     workflow = decider.state.workflow
     definition = params.workflow_definition if params else None
@@ -86,21 +87,21 @@ class SubWorkflowOperator(Operator):
             warning(f"inline workflowDefinition: {w}") for w in findings.warnings
         ]
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         child_id = decider.env.new_id()
         task["subWorkflowId"] = child_id
         task["outputData"] = {"subWorkflowId": child_id}
         decider.start_task(task)
         decider.emit(_start_command(decider, task, workflow_task))
 
-    def redispatch(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def redispatch(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         decider.emit(_start_command(decider, task, workflow_task))
 
 
 _TASK_STATUS_OF_CHILD = {"TIMED_OUT": "TIMED_OUT", "TERMINATED": "CANCELED", "FAILED": "FAILED"}
 
 
-def child_finished(decider: Decider, task: dict[str, Any], event: ev.ChildFinished) -> None:
+def child_finished(decider: Decider, task: TaskRecord, event: ev.ChildFinished) -> None:
     if event.child_workflow_id != task.get("subWorkflowId"):
         return
     output = {**event.output, "subWorkflowId": event.child_workflow_id}

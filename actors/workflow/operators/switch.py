@@ -20,6 +20,7 @@ from definitions.validation import Finding, Review, TaskSite, blank, error, warn
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 
 def case_label(value: Any) -> str:
@@ -33,7 +34,7 @@ def case_label(value: Any) -> str:
     return str(value)
 
 
-def _start_case(decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask, case: str) -> None:
+def _start_case(decider: Decider, task: TaskRecord, workflow_task: WorkflowTask, case: str) -> None:
     """Schedule the chosen case's first task; a key present with an empty list runs nothing."""
     chosen = workflow_task.decision_cases.get(case)
     if chosen is None:
@@ -49,12 +50,12 @@ def _case_ended(decider: Decider, container: WorkflowTask, iteration: int) -> No
     graph = decider.state.graph
     container_iteration = iteration if graph.enclosing_loop(container.task_reference_name) else 0
     switch_task = decider.find_task(container.task_reference_name, container_iteration)
-    if switch_task is not None and switch_task.pop("_open", None):
+    if switch_task is not None and switch_task.pop("_open", False):
         decider.state.touch(switch_task)
     decider.continue_after(graph.positions[container.task_reference_name], container_iteration)
 
 
-def _after_choice(decider: Decider, task: dict[str, Any]) -> None:
+def _after_choice(decider: Decider, task: TaskRecord) -> None:
     # An open case moves the workflow on when its last task ends; nothing to do here.
     if not task.get("_open"):
         decider.advance(task)
@@ -91,7 +92,7 @@ class SwitchOperator(Operator):
     def branch_ended(self, decider: Decider, container: WorkflowTask, iteration: int) -> None:
         _case_ended(decider, container, iteration)
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
         evaluator_type = workflow_task.evaluator_type or "value-param"
         expression = workflow_task.expression or ""
@@ -107,7 +108,7 @@ class SwitchOperator(Operator):
         decider.finish(task, "COMPLETED", {"evaluationResult": [case], "selectedCase": case})
         _start_case(decider, task, workflow_task, case)
 
-    def on_success(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def on_success(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         _after_choice(decider, task)
 
 
@@ -132,7 +133,7 @@ class DecisionOperator(Operator):
     def branch_ended(self, decider: Decider, container: WorkflowTask, iteration: int) -> None:
         _case_ended(decider, container, iteration)
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
         try:
             if workflow_task.case_expression:
@@ -146,5 +147,5 @@ class DecisionOperator(Operator):
         decider.finish(task, "COMPLETED", {"caseOutput": [case]})
         _start_case(decider, task, workflow_task, case)
 
-    def on_success(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def on_success(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         _after_choice(decider, task)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowTask
@@ -10,6 +10,7 @@ from definitions.validation import Finding, Review, TaskSite, blank, error
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 TERMINATION_STATUSES = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
 
@@ -34,7 +35,7 @@ class TerminateOperator(Operator):
             findings.append(error("a TERMINATE task cannot be optional"))
         return findings
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
         status = str(inputs.get("terminationStatus", "")).upper()
         if status not in TERMINATION_STATUSES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from definitions.validation import Finding, Review, TaskSite, blank, error
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
+    from actors.workflow.state import TaskRecord
 
 _DURATION_PART = re.compile(
     r"(\d+)\s*(d|day|days|h|hr|hrs|hour|hours|m|min|mins|minute|minutes|s|sec|secs|second|seconds)\b"
@@ -63,11 +65,11 @@ class WaitOperator(Operator):
             return [error("inputParameters has both 'duration' and 'until'; give only one")]
         return []
 
-    def blocks_until_signalled(self, task: dict[str, Any]) -> bool:
+    def blocks_until_signalled(self, task: Mapping[str, Any]) -> bool:
         # A WAIT with a duration or an until ends by itself (it has a waitTimeout).
         return not task.get("waitTimeout")
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
         duration, until = inputs.get("duration"), inputs.get("until")
         decider.start_task(task)
@@ -88,12 +90,12 @@ class WaitOperator(Operator):
         task["waitTimeout"] = due
         decider.set_timer(task, "wait", due)
 
-    def redispatch(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def redispatch(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         due = task.get("waitTimeout")
         if due:
             decider.set_timer(task, "wait", due)
 
-    def on_timer(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask, kind: str) -> None:
+    def on_timer(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask, kind: str) -> None:
         if kind == "wait":
             decider.finish(task, "COMPLETED")
 
@@ -104,8 +106,8 @@ class HumanOperator(Operator):
     parks_execution = True
     accepts_signal = True
 
-    def blocks_until_signalled(self, task: dict[str, Any]) -> bool:
+    def blocks_until_signalled(self, task: Mapping[str, Any]) -> bool:
         return True
 
-    def start(self, decider: Decider, task: dict[str, Any], workflow_task: WorkflowTask) -> None:
+    def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         decider.start_task(task)
