@@ -13,36 +13,14 @@ import os
 import socket
 from typing import Any
 
-import orjson
 import ray
 
 from actors.stream import Endpoint, JsonCodec, StreamServer
-from actors.workers import load_worker_modules, run_worker
+from actors.workers import encode_results, load_worker_modules, run_worker
 
 
 def pool_actor_name(task_type: str, index: int) -> str:
     return f"podium-pool-{task_type}-{index}"
-
-
-def encode_results(results: list[dict[str, Any]]) -> bytes:
-    """The results as JSON; one whose output JSON cannot carry fails for good, by itself."""
-    try:
-        return orjson.dumps(results)
-    except TypeError:
-        safe = []
-        for result in results:
-            try:
-                orjson.dumps(result)
-            except TypeError as error:
-                result = {
-                    "taskId": result["taskId"],
-                    "workflowInstanceId": result["workflowInstanceId"],
-                    "workerId": result.get("workerId"),
-                    "status": "FAILED_WITH_TERMINAL_ERROR",
-                    "reasonForIncompletion": f"the worker's output is not JSON: {error}",
-                }
-            safe.append(result)
-        return orjson.dumps(safe)
 
 
 @ray.remote(num_cpus=0, max_restarts=-1)

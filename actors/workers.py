@@ -13,6 +13,12 @@ the task's input as keyword arguments (only those it declares, unless it takes
 It returns the task's output: a dict, or any other value under the key `result`.
 Raising fails the task (it is retried per its TaskDef); raising TerminalError fails it
 for good.
+
+`colocated=True` asks each shard to run the function in its own process as well, so a
+task costs no hop between the shard and a pool actor: for short, well-behaved functions
+on the latency path. An async one runs on the shard's event loop and must not block; a
+plain one runs on a thread. A function that crashes its process takes the shard with it
+(Ray restarts the shard, which dispatches the task again): keep anything risky in a pool.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 WorkerFunction = Callable[..., Any]
 
@@ -38,6 +46,8 @@ class WorkerSpec:
     pool_size: int = 2
     num_cpus: float = 0
     max_concurrency: int = 100
+    # Each shard also runs it in its own process (see the module's docstring).
+    colocated: bool = False
 
     @property
     def module(self) -> str:
@@ -53,12 +63,13 @@ def worker_task(
     pool_size: int = 2,
     num_cpus: float = 0,
     max_concurrency: int = 100,
+    colocated: bool = False,
 ) -> Callable[[WorkerFunction], WorkerFunction]:
     if pool_size < 1:
         raise ValueError(f"worker_task({task_type!r}): pool_size must be at least 1")
 
     def decorate(function: WorkerFunction) -> WorkerFunction:
-        _registry[task_type] = WorkerSpec(task_type, function, pool_size, num_cpus, max_concurrency)
+        _registry[task_type] = WorkerSpec(task_type, function, pool_size, num_cpus, max_concurrency, colocated)
         return function
 
     return decorate
@@ -104,3 +115,35 @@ async def run_worker(function: WorkerFunction, task: dict[str, Any], worker_id: 
         return {**result, "status": "FAILED", "reasonForIncompletion": f"{type(error).__name__}: {error}"}
     output = value if isinstance(value, dict) else ({} if value is None else {"result": value})
     return {**result, "status": "COMPLETED", "outputData": output}
+
+
+def encode_results(results: list[dict[str, Any]]) -> bytes:
+    """The results as JSON; one whose output JSON cannot carry fails for good, by itself."""
+    try:
+        return orjson.dumps(results)
+    except TypeError:
+        safe = []
+        for result in results:
+            try:
+                orjson.dumps(result)
+            except TypeError as error:
+                result = {
+                    "taskId": result["taskId"],
+                    "workflowInstanceId": result["workflowInstanceId"],
+                    "workerId": result.get("workerId"),
+                    "status": "FAILED_WITH_TERMINAL_ERROR",
+                    "reasonForIncompletion": f"the worker's output is not JSON: {error}",
+                }
+            safe.append(result)
+        return orjson.dumps(safe)
+
+
+async def run_here(function: WorkerFunction, tasks: list[dict[str, Any]], worker_id: str) -> list[dict[str, Any]]:
+    """Run tasks in this process, as a pool actor would, with the same JSON-only outputs."""
+    if len(tasks) == 1:
+        results = [await run_worker(function, tasks[0], worker_id)]
+    else:
+        results = list(await asyncio.gather(*(run_worker(function, task, worker_id) for task in tasks)))
+    encoded = encode_results(results)
+    decoded: list[dict[str, Any]] = orjson.loads(encoded)
+    return decoded

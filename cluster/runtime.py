@@ -86,7 +86,7 @@ class Runtime:
         if workers:
             client = sync_client(self.redis_url, self.settings.redis_cluster or is_cluster(self.redis_url))
             try:
-                client.hset(Keys.pools, mapping={t: spec.pool_size for t, spec in workers.items()})
+                _register_workers(client, workers)
             finally:
                 client.close()
             self._start_pools(workers)
@@ -169,9 +169,8 @@ class Runtime:
                 client.hdel(Keys.cluster, "shardsPerNode")
             client.delete(Keys.shard_registry, Keys.draining_shards)
             # Types served last time but not now must go back to the Redis queues.
-            client.delete(Keys.pools)
-            if workers:
-                client.hset(Keys.pools, mapping={t: spec.pool_size for t, spec in workers.items()})
+            client.delete(Keys.pools, Keys.colocated_workers)
+            _register_workers(client, workers)
         finally:
             client.close()
         self._start_pools(workers)
@@ -279,3 +278,12 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
     )
+
+
+def _register_workers(client: Any, workers: dict[str, WorkerSpec]) -> None:
+    """Tell the shards which types Python pools serve, and which workers they run themselves."""
+    if workers:
+        client.hset(Keys.pools, mapping={t: spec.pool_size for t, spec in workers.items()})
+    colocated = {t: spec.module for t, spec in workers.items() if spec.colocated}
+    if colocated:
+        client.hset(Keys.colocated_workers, mapping=colocated)

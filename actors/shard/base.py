@@ -19,6 +19,7 @@ from actors.ownership import Ownership
 from actors.shard.execution import Envelope, Execution, ShardEnvironment, ShardEvent, shard_actor_name
 from actors.shard.timer_watch import TimerWatch
 from actors.tracing import ExecutionTracer
+from actors.workers import WorkerFunction
 from actors.workflow import events as ev
 from cluster.leases import LeaseStore
 from cluster.store import Store, StoredExecution, Timer
@@ -82,6 +83,9 @@ class ShardBase:
         self.task_defs: dict[str, TaskDef] = {}
         self.env = ShardEnvironment(self.task_defs)
         self.pool_types: dict[str, int] = {}
+        # Types whose worker runs in this process too: type -> its module.
+        self.colocated_workers: dict[str, str] = {}
+        self._colocated: dict[str, tuple[WorkerFunction | None]] = {}
         # Task types with a rate or concurrency limit; their Python pool tasks wait in a
         # Redis queue of the type, fed by every shard, until the limit gives them a slot.
         self.limited_types: set[str] = set()

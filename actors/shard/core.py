@@ -60,6 +60,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
         self.task_defs.clear()
         self.task_defs.update(fresh)
         self.pool_types = await self.store.pool_sizes()
+        self.colocated_workers = await self.store.colocated_workers()
         limits = {d["name"]: QueueLimits.of(d) for d in raw_defs}
         self.limited_types = {name for name, found in limits.items() if found is not None}
         self.concurrency_limited = {name for name, found in limits.items() if found and found.concurrency}
@@ -199,6 +200,8 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
             execution.indexed = checkpoint.index(execution.state, execution.indexed)
             checkpoint.save(execution.partition, execution.state, execution.definition_json)
             execution.definition_json = None
+        if self.colocated_workers and effects.pool_tasks:
+            self._start_colocated(effects)
         self.ownership.counted(await checkpoint.commit(self.ownership.fences()))
         for workflow_id in effects.removed:
             # Still inside the turn: no event of this execution is applied in between.

@@ -8,6 +8,8 @@ events for the next turn.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +20,7 @@ from actors import http_client, messages
 from actors.shard.base import ShardBase
 from actors.shard.execution import Execution, TurnEffects
 from actors.shard.outcomes import Outcome
+from actors.workers import WorkerFunction, load_worker_modules, run_here
 from actors.workflow import events as ev
 from actors.workflow.state import TaskRecord, public_task
 from definitions.models import TERMINAL_TASK_STATUSES
@@ -59,18 +62,27 @@ class Dispatcher(ShardBase):
             # A pool call has no poll: mark it started so its timeoutSeconds runs.
             self.notify(workflow_id, ev.TaskPolled(task["taskId"], f"pool:{task['taskType']}"))
 
+    def _start_colocated(self, effects: TurnEffects) -> None:
+        """Tasks this shard runs itself start while the turn's checkpoint is written. Their
+        results can only be applied by a later turn, after that write; if the write fails,
+        a task ran that was never recorded, and runs again when what scheduled it is
+        redispatched, as after any crash (at least once, never recorded twice)."""
+        for task_type in [t for t in effects.pool_tasks if t in self.colocated_workers]:
+            self._send_to_pool(task_type, effects.pool_tasks.pop(task_type))
+
+    def _send_to_pool(self, task_type: str, tasks: list[dict[str, Any]]) -> None:
+        # A recovery redispatch and the task's own dispatch timer may both ask for it, and
+        # a timer may fire after the pool answered but before the answer was applied.
+        fresh = list(
+            {t["taskId"]: t for t in tasks if t["taskId"] not in self._in_flight and self._still_waiting(t)}.values()
+        )
+        if fresh:
+            self._in_flight.update({t["taskId"]: self.store.partition(t["workflowInstanceId"]) for t in fresh})
+            self._spawn(self._run_on_pool(task_type, fresh))
+
     def _carry_out(self, effects: TurnEffects) -> None:
         for task_type, tasks in effects.pool_tasks.items():
-            # A recovery redispatch and the task's own dispatch timer may both ask for it, and
-            # a timer may fire after the pool answered but before the answer was applied.
-            fresh = list(
-                {
-                    t["taskId"]: t for t in tasks if t["taskId"] not in self._in_flight and self._still_waiting(t)
-                }.values()
-            )
-            if fresh:
-                self._in_flight.update({t["taskId"]: self.store.partition(t["workflowInstanceId"]) for t in fresh})
-                self._spawn(self._run_on_pool(task_type, fresh))
+            self._send_to_pool(task_type, tasks)
         for task, async_complete in effects.http_calls:
             self._in_flight[task["taskId"]] = self.store.partition(task["workflowInstanceId"])
             self._spawn(self._call_http(task, async_complete))
@@ -114,11 +126,31 @@ class Dispatcher(ShardBase):
         current = execution.state.by_id.get(task["taskId"]) if execution is not None else None
         return current is not None and current["status"] not in TERMINAL_TASK_STATUSES
 
+    def _colocated_function(self, task_type: str) -> WorkerFunction | None:
+        """The worker this shard runs itself for `task_type`, if the type asks for that and
+        its module imports here (otherwise its pool actors run it)."""
+        module = self.colocated_workers.get(task_type)
+        if module is None:
+            return None
+        found = self._colocated.get(task_type)
+        if found is None:
+            try:
+                spec = load_worker_modules([module]).get(task_type)
+            except Exception:
+                log.exception("%s: cannot import worker module %r; its pool runs %r", self.name, module, task_type)
+                spec = None
+            found = self._colocated[task_type] = (spec.function if spec is not None else None,)
+        return found[0]
+
     async def _run_on_pool(self, task_type: str, tasks: list[dict[str, Any]]) -> None:
         try:
-            if self._call_pool is None:
+            here = self._colocated_function(task_type)
+            if here is not None:
+                results = await run_here(here, tasks, f"{socket.gethostname()}-{os.getpid()}-{self.name}")
+            elif self._call_pool is None:
                 raise RuntimeError("this shard has no worker pools")
-            results = await self._call_pool(task_type, tasks)
+            else:
+                results = await self._call_pool(task_type, tasks)
         except Exception as error:
             results = failed_results(tasks, f"worker pool for {task_type!r} failed: {type(error).__name__}: {error}")
         if task_type in self.concurrency_limited:

@@ -34,6 +34,7 @@ Layout (all keys start with `podium:`):
 | `log:{taskId}` | list | task execution logs |
 | `polldata:{type}` | hash worker -> JSON | last poll per worker |
 | `pools` | hash type -> pool size | task types served by Python actor pools |
+| `pools:colocated` | hash type -> module | those of them each shard runs in its own process too |
 | `cluster` | hash | settings fixed at creation (`partitions`) |
 | `events` | stream of `{event, payload, id}` | the event bus: EVENT task messages and events posted to the API |
 | `brokers:outbox` | stream like `events` | EVENT messages for a broker sink, until a gateway publishes them |
@@ -90,6 +91,7 @@ class Keys:
     definitions = f"{PREFIX}defs"
     task_workflow = f"{PREFIX}taskwf"
     pools = f"{PREFIX}pools"
+    colocated_workers = f"{PREFIX}pools:colocated"
     cluster = f"{PREFIX}cluster"
     events = f"{PREFIX}events"
     broker_outbox = f"{PREFIX}brokers:outbox"

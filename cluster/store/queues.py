@@ -273,3 +273,8 @@ class QueueStore(StoreBase):
         found = await self.redis.hgetall(Keys.pools)
         return {k.decode(): int(v) for k, v in found.items()}
 
+    async def colocated_workers(self) -> dict[str, str]:
+        """Task types whose worker each shard runs in its own process: type -> module."""
+        found = await self.redis.hgetall(Keys.colocated_workers)
+        return {k.decode(): v.decode() for k, v in found.items()}
+

@@ -230,3 +230,39 @@ def test_a_killed_pool_actor_runs_its_task_again_without_spending_a_retry(
     assert (only["status"], only["retryCount"]) == ("COMPLETED", 0)
     assert str(only["outputData"]["pid"]) != killed_pid, "it ran again on the restarted actor"
     assert entered == 2, "the killed run and the run that finished"
+
+
+def test_a_colocated_worker_runs_in_the_shard_that_owns_the_workflow(client: PodiumClient) -> None:
+    client.register(
+        {
+            "name": "py_here_chain",
+            "tasks": [
+                {"name": "py_here", "taskReferenceName": "first", "inputParameters": {"n": 1}},
+                {"name": "py_here", "taskReferenceName": "second", "inputParameters": {"n": "${first.output.n}"}},
+            ],
+            "outputParameters": {"n": "${second.output.n}", "pid": "${second.output.pid}"},
+        }
+    )
+
+    workflow = client.wait(client.start("py_here_chain"))
+
+    assert workflow["status"] == "COMPLETED", workflow.get("reasonForIncompletion")
+    assert workflow["output"]["n"] == 3
+    # A colocated worker's id is <host>-<pid>-<shard>, a pool actor's <host>-<pid>-podium-pool-...
+    worker_ids = [task["workerId"] for task in workflow["tasks"]]
+    assert all("-podium-shard-" in worker_id for worker_id in worker_ids), worker_ids
+    ran_in = {worker_id[worker_id.index("podium-shard-") :] for worker_id in worker_ids}
+    assert len(ran_in) == 1, "both tasks ran in the one shard that owns the workflow"
+    shards = {shard["name"]: shard["pid"] for shard in client.ok("GET", "/admin/shards")["shards"]}
+    assert workflow["output"]["pid"] == shards[ran_in.pop()], "in the shard's own process"
+
+
+def test_a_colocated_worker_whose_output_is_not_json_fails_that_task_for_good(client: PodiumClient) -> None:
+    client.register({"name": "py_here_bad_output", "tasks": [{"name": "py_here_not_json", "taskReferenceName": "bad"}]})
+
+    workflow = client.wait(client.start("py_here_bad_output"))
+
+    assert workflow["status"] == "FAILED"
+    [task] = tasks_by_reference(workflow, "bad")
+    assert task["status"] == "FAILED_WITH_TERMINAL_ERROR"
+    assert "not JSON" in task["reasonForIncompletion"]

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from actors.shard import Outcome, RemoveExecution, ShardCore
 from actors.tracing import ExecutionTracer, root_span_id_of, trace_id_of
 from actors.workflow import events as ev
-from cluster.store import Store
+from cluster.store import Keys, Store
 
 DEFINITION = orjson.dumps(
     {"name": "core_flow", "version": 1, "tasks": [{"name": "core_task", "taskReferenceName": "only"}]}
@@ -110,3 +110,33 @@ def test_the_owning_shard_removes_an_execution_and_a_late_result_finds_nothing(r
     assert found["late"] is Outcome.NOT_FOUND
     assert found["after_late"] is None
     assert found["again"] is Outcome.NOT_FOUND
+
+
+async def _colocated_worker_whose_module_is_missing(redis_url: str) -> tuple[list[str], dict[str, Any] | None]:
+    store = Store(redis_url, 4)
+    await store.redis.hset(Keys.pools, mapping={"core_task": 1})
+    await store.redis.hset(Keys.colocated_workers, mapping={"core_task": "no_such_module_here"})
+    called: list[str] = []
+    answered = asyncio.Event()
+
+    async def call_pool(task_type: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        called.append(task_type)
+        answered.set()
+        return [
+            {"taskId": t["taskId"], "workflowInstanceId": t["workflowInstanceId"], "status": "COMPLETED"}
+            for t in tasks
+        ]
+
+    core = ShardCore(0, store, call_pool)
+    await core.start()
+    await _start(core, "wf-fallback")
+    await asyncio.wait_for(answered.wait(), 10)
+    # The pool's answer is applied by the shard's next turn.
+    assert await core.deliver([("wf-fallback", ev.Decide())]) == [Outcome.IGNORED]
+    return called, await store.get_workflow("wf-fallback")
+
+
+def test_a_colocated_worker_whose_module_does_not_import_runs_on_its_pool(redis_url: str) -> None:
+    called, workflow = asyncio.run(_colocated_worker_whose_module_is_missing(redis_url))
+    assert called == ["core_task"]
+    assert workflow is not None and workflow["status"] == "COMPLETED"

@@ -123,3 +123,14 @@ async def limited(redisUrl: str, key: str) -> dict[str, Any]:  # Conductor-style
     finally:
         await client.aclose()
     return {"overlapping": running}
+
+
+@worker_task("py_here", pool_size=1, colocated=True)
+async def here(n: int = 0) -> dict[str, Any]:
+    """Run by each shard in its own process (colocated): no pool actor hop."""
+    return {"n": n + 1, "pid": os.getpid()}
+
+
+@worker_task("py_here_not_json", pool_size=1, colocated=True)
+async def here_not_json() -> dict[str, Any]:
+    return {"value": object()}
