@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from actors.shard import Answer, Outcome, Refused
+from actors.shard import Answer, HandedOver, Outcome, Refused
 from gateway.routing import ShardUnavailable
 
 log = logging.getLogger("podium.gateway")
@@ -68,6 +68,8 @@ def raise_for_answer(answer: Answer, workflow_id: str, task_id: str | None = Non
         raise workflow_not_found(workflow_id)
     if answer is Outcome.TASK_NOT_FOUND:
         raise not_found(f"No such task found by id: {task_id}")
+    if isinstance(answer, HandedOver):
+        return Outcome.OK
     return answer
 
 

@@ -43,7 +43,7 @@ import orjson
 from pydantic import ValidationError
 from redis.exceptions import ResponseError
 
-from actors.shard import Answer, Outcome, Refused
+from actors.shard import Answer, HandedOver, Outcome, Refused
 from actors.workflow import events as ev
 from actors.workflow.graph import base_reference, iteration_of
 from cluster.store import EventMessage, Store
@@ -422,4 +422,4 @@ class EventProcessor:
             raise ActionFailed(answer.message)
         if answer in (Outcome.NOT_FOUND, Outcome.TASK_NOT_FOUND):
             raise ActionFailed(f"No workflow found with ID: {workflow_id}")
-        return answer
+        return Outcome.OK if isinstance(answer, HandedOver) else answer

@@ -51,7 +51,7 @@ from actors.shard.execution import (
     release_freed_memory,
     shard_actor_name,
 )
-from actors.shard.outcomes import Answer, Outcome, Refused
+from actors.shard.outcomes import Answer, HandedOver, Outcome, Refused
 
 __all__ = [
     "ACTIVE_WORKER_MS",
@@ -66,6 +66,7 @@ __all__ = [
     "Answer",
     "Envelope",
     "Execution",
+    "HandedOver",
     "Outcome",
     "Peers",
     "PoolCall",

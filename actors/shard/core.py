@@ -21,7 +21,7 @@ from actors.shard.background import BackgroundLoops
 from actors.shard.dispatch import Dispatcher
 from actors.shard.execution import Envelope, Execution, RemoveExecution, ShardEvent, TurnEffects, now_ms, parked
 from actors.shard.inbox import MessageHandler
-from actors.shard.outcomes import Answer, Outcome, Refused
+from actors.shard.outcomes import Answer, HandedOver, Outcome, Refused
 from actors.shard.partitions import PartitionOwner
 from actors.workflow import commands as cmd
 from actors.workflow import events as ev
@@ -288,9 +288,10 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
         checkpoint: Checkpoint,
         effects: TurnEffects,
         touched: dict[str, Execution],
-    ) -> Outcome:
+    ) -> Outcome | HandedOver:
         workflow_id = envelope.workflow_id
         event = envelope.event
+        handed: TaskRecord | None = None
         if envelope.message is not None:
             event = self._message_event(envelope.message, now, checkpoint, effects)
             if event is None:
@@ -329,6 +330,8 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
                 event.definition = self._definition(event.definition_json)
                 execution.definition_json = event.definition._derived["json"]
             commands = handle(execution.state, event, now, self.env)
+            if isinstance(event, ev.TaskUpdate) and event.next_wanted is not None:
+                handed = self._hand_over(execution, commands, event.next_wanted, now)
             if isinstance(event, ev.TaskUpdate | ev.TaskPolled):
                 self._acknowledge(execution.state.by_id[event.task_id], checkpoint)
             if isinstance(event, ev.TaskUpdate):
@@ -340,6 +343,8 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
         if state.dirty_task_ids or state.meta_dirty or execution.definition_json is not None:
             touched[workflow_id] = execution
         self._translate(execution, commands, now, checkpoint, effects)
+        if handed is not None:
+            return HandedOver(self._as_polled(execution, handed))
         return Outcome.OK if commands or workflow_id in touched else Outcome.IGNORED
 
     def _translate(

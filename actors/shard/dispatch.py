@@ -15,14 +15,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+import orjson
 
 from actors import http_client, messages
 from actors.shard.base import ShardBase
 from actors.shard.execution import Execution, TurnEffects
 from actors.shard.outcomes import Outcome
 from actors.workers import WorkerFunction, load_worker_modules, run_here
+from actors.workflow import commands as cmd
 from actors.workflow import events as ev
-from actors.workflow.state import TaskRecord, public_task
+from actors.workflow.machine import handle
+from actors.workflow.state import Json, TaskRecord, public_task
+from actors.workflow.task_view import api_task, definition_index
 from definitions.models import TERMINAL_TASK_STATUSES
 
 log = logging.getLogger("podium.shard")
@@ -61,6 +65,40 @@ class Dispatcher(ShardBase):
         if task_def is not None and task_def.timeout_seconds > 0:
             # A pool call has no poll: mark it started so its timeoutSeconds runs.
             self.notify(workflow_id, ev.TaskPolled(task["taskId"], f"pool:{task['taskType']}"))
+
+    def _hand_over(
+        self, execution: Execution, commands: list[cmd.Command], wanted: ev.NextTaskWanted, now: int
+    ) -> TaskRecord | None:
+        """update-v2: the first task of the wanted type and domain this step puts in a queue
+        goes to the worker that sent the result instead, IN_PROGRESS in this same step. A
+        type with rate or concurrency limits, or served by a Python pool, keeps its queue."""
+        if wanted.task_type in self.limited_types or wanted.task_type in self.pool_types:
+            return None
+        for index, command in enumerate(commands):
+            if (
+                isinstance(command, cmd.DispatchTask)
+                and command.delay_ms == 0
+                and command.task["taskType"] == wanted.task_type
+                and command.task.get("domain") == wanted.domain
+                and command.task["status"] == "SCHEDULED"
+            ):
+                task = command.task
+                del commands[index]
+                commands.extend(handle(execution.state, ev.TaskPolled(task["taskId"], wanted.worker_id), now, self.env))
+                return task
+        return None
+
+    @staticmethod
+    def _as_polled(execution: Execution, task: TaskRecord) -> Json:
+        """The task as a poll hands it out: Conductor's Task JSON with its `workflowTask`."""
+        definition = execution.state.definition
+        index = definition._derived.get("api_index")
+        if index is None:
+            raw = definition._derived.get("json")
+            index = definition._derived["api_index"] = definition_index(
+                orjson.loads(raw) if raw else definition.to_wire()
+            )
+        return dict(api_task(public_task(task), index))
 
     def _start_colocated(self, effects: TurnEffects) -> None:
         """Tasks this shard runs itself start while the turn's checkpoint is written. Their

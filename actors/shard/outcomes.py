@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from actors.workflow import events as ev
 
@@ -37,5 +38,13 @@ class Refused:
         return cls(rejection.status, rejection.message)
 
 
+@dataclass(frozen=True, slots=True)
+class HandedOver:
+    """The result was applied, and the task it scheduled for the same worker is that
+    worker's next one (update-v2), already IN_PROGRESS: the task as the API shows it."""
+
+    task: dict[str, Any]
+
+
 # One event's answer.
-Answer = Outcome | Refused
+Answer = Outcome | Refused | HandedOver

@@ -39,6 +39,16 @@ def start_from_wire(workflow_id: str, definition: WorkflowDef, fields: Mapping[s
     )
 
 
+@dataclass(frozen=True, slots=True)
+class NextTaskWanted:
+    """The worker sending a result also asks for its next task (update-v2): type, domain
+    and its worker id, as a poll would give them."""
+
+    task_type: str
+    domain: str | None
+    worker_id: str | None
+
+
 @dataclass(slots=True)
 class TaskUpdate:
     """A worker's result (Conductor's TaskResult) or a completion through the API."""
@@ -49,6 +59,9 @@ class TaskUpdate:
     reason_for_incompletion: str | None = None
     callback_after_seconds: int = 0
     worker_id: str | None = None
+    # Set by update-v2: a task of that type this result schedules goes straight back to
+    # the worker, in the same step, rather than through its queue (the shard does this).
+    next_wanted: NextTaskWanted | None = None
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from actors.shard import HandedOver
 from actors.workflow import events as ev
 from actors.workflow.graph import base_reference
 from actors.workflow.operators.base import operator_for
@@ -49,11 +50,7 @@ async def poll_tasks(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ready.wait(), min(FALLBACK_SECONDS, remaining))
     now = now_ms()
-    if worker_id:
-        key = (task_type, worker_id)
-        if now - _last_poll_recorded.get(key, 0) >= POLL_DATA_EVERY_MS:
-            _last_poll_recorded[key] = now
-            await context.store.record_poll(task_type, worker_id, domain, now)
+    await _record_poll(context, task_type, domain, worker_id, now)
     if not tasks:
         return []
     tasks = await context.store.with_workflow_tasks(tasks)
@@ -66,6 +63,24 @@ async def poll_tasks(
         context.polled.remember(task)
     context.router.notify([(t["workflowInstanceId"], ev.TaskPolled(t["taskId"], worker_id)) for t in tasks])
     return tasks
+
+
+async def _record_poll(
+    context: GatewayContext, task_type: str, domain: str | None, worker_id: str | None, now: int
+) -> None:
+    """Poll data (which worker last polled a type, and when), written at most every
+    POLL_DATA_EVERY_MS per worker and type."""
+    if worker_id:
+        key = (task_type, worker_id)
+        if now - _last_poll_recorded.get(key, 0) >= POLL_DATA_EVERY_MS:
+            _last_poll_recorded[key] = now
+            await context.store.record_poll(task_type, worker_id, domain, now)
+
+
+async def _handed_out(context: GatewayContext, task: dict[str, Any], worker_id: str | None) -> None:
+    """What a poll records of a task it hands out, for one handed over by update-v2."""
+    context.polled.remember(task)
+    await _record_poll(context, task["taskType"], task.get("domain"), worker_id, now_ms())
 
 
 def _poll_arguments(request: web.Request) -> tuple[str, str | None, str | None]:
@@ -95,7 +110,11 @@ async def poll_one(request: web.Request) -> web.Response:
     return json_response(tasks[0])
 
 
-async def record_result(context: GatewayContext, result: TaskResult) -> None:
+async def record_result(
+    context: GatewayContext, result: TaskResult, next_wanted: ev.NextTaskWanted | None = None
+) -> dict[str, Any] | None:
+    """Apply a worker's result. With `next_wanted` (update-v2): the next task of that type
+    the result scheduled in its workflow, handed to this worker in the same step, if any."""
     if result.status == TaskStatus.SCHEDULED:
         raise bad_request("A task result cannot set status SCHEDULED")
     event = ev.TaskUpdate(
@@ -105,10 +124,10 @@ async def record_result(context: GatewayContext, result: TaskResult) -> None:
         reason_for_incompletion=result.reason_for_incompletion,
         callback_after_seconds=result.callback_after_seconds,
         worker_id=result.worker_id,
+        next_wanted=next_wanted,
     )
-    raise_for_answer(
-        await context.router.deliver(result.workflow_instance_id, event), result.workflow_instance_id, result.task_id
-    )
+    answer = await context.router.deliver(result.workflow_instance_id, event)
+    raise_for_answer(answer, result.workflow_instance_id, result.task_id)
     now = now_ms()
     for entry in result.logs:
         text = entry.get("log") if isinstance(entry, dict) else str(entry)
@@ -116,6 +135,7 @@ async def record_result(context: GatewayContext, result: TaskResult) -> None:
             await context.store.append_task_log(
                 result.task_id, {"log": text, "taskId": result.task_id, "createdTime": now}
             )
+    return answer.task if isinstance(answer, HandedOver) else None
 
 
 @routes.post("/api/tasks")
@@ -131,11 +151,16 @@ async def update_task_and_poll(request: web.Request) -> web.Response:
     """Record a result and hand back the next task of the same type in one round trip."""
     context = context_of(request)
     result = await read_model(request, TaskResult, "task result")
-    await record_result(context, result)
     polled = context.polled.take(result.task_id)
     if polled is None:
         task = await context.store.get_task(result.task_id)
         polled = (task["taskType"], task.get("domain")) if task else None
+    wanted = ev.NextTaskWanted(polled[0], polled[1], result.worker_id) if polled is not None else None
+    handed = await record_result(context, result, wanted)
+    if handed is not None:
+        # The shard handed this worker the next task of its workflow; no queue was involved.
+        await _handed_out(context, handed, result.worker_id)
+        return json_response(handed)
     if polled is not None:
         tasks = await poll_tasks(context, polled[0], polled[1], 1, result.worker_id, 0)
         if tasks:

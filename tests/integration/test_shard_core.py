@@ -9,7 +9,7 @@ import orjson
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from actors.shard import Outcome, RemoveExecution, ShardCore
+from actors.shard import HandedOver, Outcome, RemoveExecution, ShardCore
 from actors.tracing import ExecutionTracer, root_span_id_of, trace_id_of
 from actors.workflow import events as ev
 from cluster.store import Keys, Store
@@ -140,3 +140,52 @@ def test_a_colocated_worker_whose_module_does_not_import_runs_on_its_pool(redis_
     called, workflow = asyncio.run(_colocated_worker_whose_module_is_missing(redis_url))
     assert called == ["core_task"]
     assert workflow is not None and workflow["status"] == "COMPLETED"
+
+
+TWO_STEPS = orjson.dumps(
+    {
+        "name": "two_steps",
+        "version": 1,
+        "tasks": [
+            {"name": "core_task", "taskReferenceName": "first"},
+            {"name": "core_task", "taskReferenceName": "second"},
+            {"name": "other_task", "taskReferenceName": "third"},
+        ],
+    }
+)
+
+
+async def _results_that_want_their_next_task(redis_url: str) -> dict[str, Any]:
+    store = Store(redis_url, 4)
+    core = ShardCore(0, store)
+    await core.start()
+    await core.start_workflows([{"workflowId": "wf-handed", "definition": TWO_STEPS, "input": {}}])
+    [first] = await store.poll("core_task", None, 1, 0)
+    wanted = ev.NextTaskWanted("core_task", None, "worker-7")
+    [handed] = await core.deliver([("wf-handed", ev.TaskUpdate(first["taskId"], "COMPLETED", next_wanted=wanted))])
+    queued_after_handing = await store.poll("core_task", None, 1, 0)
+    assert isinstance(handed, HandedOver)
+    # The third task is of another type: the result that schedules it hands nothing over.
+    done = ev.TaskUpdate(handed.task["taskId"], "COMPLETED", next_wanted=wanted)
+    [not_handed] = await core.deliver([("wf-handed", done)])
+    return {
+        "handed": handed.task,
+        "queued_after_handing": queued_after_handing,
+        "stored": await store.get_workflow("wf-handed"),
+        "not_handed": not_handed,
+        "third_queued": await store.poll("other_task", None, 1, 0),
+    }
+
+
+def test_a_result_that_wants_its_next_task_gets_the_one_it_scheduled_without_a_queue(redis_url: str) -> None:
+    found = asyncio.run(_results_that_want_their_next_task(redis_url))
+    handed = found["handed"]
+    assert handed["referenceTaskName"] == "second"
+    assert (handed["status"], handed["workerId"], handed["pollCount"]) == ("IN_PROGRESS", "worker-7", 1)
+    assert handed["workflowTask"]["taskReferenceName"] == "second", "as a poll hands it out"
+    assert not any(key.startswith("_") for key in handed)
+    assert found["queued_after_handing"] == [], "never put in the queue, so no other worker can poll it"
+    stored = {task["referenceTaskName"]: task for task in found["stored"]["tasks"]}
+    assert stored["second"]["status"] == "COMPLETED" and stored["second"]["workerId"] == "worker-7"
+    assert found["not_handed"] is Outcome.OK
+    assert [task["referenceTaskName"] for task in found["third_queued"]] == ["third"]
