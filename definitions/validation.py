@@ -47,6 +47,7 @@ __all__ = [
     "error",
     "is_expression",
     "pydantic_summary",
+    "required",
     "review_workflow_def",
     "warning",
 ]
@@ -191,6 +192,16 @@ def _label(site: TaskSite) -> str:
     # Without a reference name the JSON path is the only handle an author can search for.
     named = f", name '{task.name}'" if task.name else ""
     return f"task at {site.path} ({task.type}{named})"
+
+
+def required(value: Any, message: str) -> list[Finding]:
+    """A field Conductor requires: refused when absent; when present but empty, Podium's
+    warning (the task fails when it runs)."""
+    if value is None:
+        return [error(message)]
+    if blank(value):
+        return [warning(message)]
+    return []
 
 
 def blank(value: Any) -> bool:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowTask
-from definitions.validation import Finding, Review, TaskSite, blank, error, warning
+from definitions.validation import Finding, Review, TaskSite, required
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
@@ -58,13 +58,10 @@ class DynamicOperator(Operator):
 
     def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
         # As Conductor's WorkflowTaskTypeConstraint: the parameter naming the task is required.
-        param = site.task.dynamic_task_name_param
-        message = "dynamicTaskNameParam is missing; it names the input parameter holding the task name"
-        if param is None:
-            return [error(message)]
-        if blank(param):
-            return [warning(message)]
-        return []
+        return required(
+            site.task.dynamic_task_name_param,
+            "dynamicTaskNameParam is missing; it names the input parameter holding the task name",
+        )
 
     def resolved(self, workflow_task: WorkflowTask, task: TaskRecord) -> WorkflowTask:
         return resolved_workflow_task(workflow_task, task)

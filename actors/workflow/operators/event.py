@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from actors.workflow import commands as cmd
 from actors.workflow.operators.base import Operator, register
 from definitions.models import WorkflowTask
-from definitions.validation import Finding, Review, TaskSite, blank, error, warning
+from definitions.validation import Finding, Review, TaskSite, required
 
 if TYPE_CHECKING:
     from actors.workflow.machine import Decider
@@ -85,13 +85,7 @@ class EventOperator(Operator):
     def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
         # As Conductor's WorkflowTaskTypeConstraint. Which providers a sink may name is only
         # known once it is resolved: an unsupported one fails the task when it runs.
-        sink = site.task.sink
-        message = "sink is missing; use 'conductor' or 'conductor:<name>'"
-        if sink is None:
-            return [error(message)]
-        if blank(sink):
-            return [warning(message)]
-        return []
+        return required(site.task.sink, "sink is missing; use 'conductor' or 'conductor:<name>'")
 
     def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         workflow = decider.state.workflow
