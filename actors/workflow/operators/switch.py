@@ -61,12 +61,24 @@ def _after_choice(decider: Decider, task: TaskRecord) -> None:
         decider.advance(task)
 
 
-@register
-class SwitchOperator(Operator):
-    task_type = "SWITCH"
+class _CaseChooser(Operator):
+    """What SWITCH and DECISION share: they run the case they choose as their branch, and
+    the workflow goes on past them once that case is done."""
+
     mocked_in_test_runs = False
     retryable = False
     holds_branches = True
+
+    def branch_ended(self, decider: Decider, container: WorkflowTask, iteration: int) -> None:
+        _case_ended(decider, container, iteration)
+
+    def on_success(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
+        _after_choice(decider, task)
+
+
+@register
+class SwitchOperator(_CaseChooser):
+    task_type = "SWITCH"
 
     def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
         task = site.task
@@ -89,9 +101,6 @@ class SwitchOperator(Operator):
             findings.append(error("decisionCases is empty; a SWITCH needs at least one case"))
         return findings
 
-    def branch_ended(self, decider: Decider, container: WorkflowTask, iteration: int) -> None:
-        _case_ended(decider, container, iteration)
-
     def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
         evaluator_type = workflow_task.evaluator_type or "value-param"
@@ -108,16 +117,10 @@ class SwitchOperator(Operator):
         decider.finish(task, "COMPLETED", {"evaluationResult": [case], "selectedCase": case})
         _start_case(decider, task, workflow_task, case)
 
-    def on_success(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
-        _after_choice(decider, task)
-
 
 @register
-class DecisionOperator(Operator):
+class DecisionOperator(_CaseChooser):
     task_type = "DECISION"
-    mocked_in_test_runs = False
-    retryable = False
-    holds_branches = True
 
     def check_definition(self, site: TaskSite, review: Review) -> list[Finding]:
         task = site.task
@@ -129,9 +132,6 @@ class DecisionOperator(Operator):
         if not task.decision_cases:
             findings.append(error("decisionCases is empty; a DECISION needs at least one case"))
         return findings
-
-    def branch_ended(self, decider: Decider, container: WorkflowTask, iteration: int) -> None:
-        _case_ended(decider, container, iteration)
 
     def start(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
         inputs = task["inputData"]
@@ -146,6 +146,3 @@ class DecisionOperator(Operator):
         case = case_label(value)
         decider.finish(task, "COMPLETED", {"caseOutput": [case]})
         _start_case(decider, task, workflow_task, case)
-
-    def on_success(self, decider: Decider, task: TaskRecord, workflow_task: WorkflowTask) -> None:
-        _after_choice(decider, task)
