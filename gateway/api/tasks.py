@@ -272,21 +272,34 @@ def _without_nulls(value: dict[str, Any]) -> dict[str, Any]:
     return {key: item for key, item in value.items() if item is not None}
 
 
+def _signal_response(
+    target: dict[str, Any], strategy: str, request_id: str, timed_out: bool, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Conductor's SignalResponse: what every kind of it carries, then the kind's own fields."""
+    common = {
+        "responseType": strategy,
+        "targetWorkflowId": target["workflowId"],
+        "targetWorkflowStatus": target["status"],
+        "requestId": request_id,
+        "signalTimeout": timed_out,
+    }
+    return _without_nulls({**common, **fields})
+
+
 def _workflow_run(
     workflow: dict[str, Any], target: dict[str, Any], strategy: str, request_id: str, timed_out: bool
 ) -> dict[str, Any]:
-    """Conductor's WorkflowRun (a SignalResponse)."""
-    return _without_nulls(
+    """Conductor's WorkflowRun."""
+    return _signal_response(
+        target,
+        strategy,
+        request_id,
+        timed_out,
         {
-            "responseType": strategy,
-            "targetWorkflowId": target["workflowId"],
-            "targetWorkflowStatus": target["status"],
-            "requestId": request_id,
             "workflowId": workflow["workflowId"],
             "correlationId": workflow.get("correlationId"),
             "input": workflow.get("input"),
             "output": workflow.get("output"),
-            "signalTimeout": timed_out,
             "priority": workflow.get("priority", 0),
             "variables": workflow.get("variables"),
             "tasks": workflow.get("tasks", []),
@@ -294,25 +307,24 @@ def _workflow_run(
             "createTime": workflow.get("createTime"),
             "status": workflow["status"],
             "updateTime": workflow.get("updateTime") or 0,
-        }
+        },
     )
 
 
 def _task_run(
     task: dict[str, Any], target: dict[str, Any], strategy: str, request_id: str, timed_out: bool
 ) -> dict[str, Any]:
-    """Conductor's TaskRun (a SignalResponse)."""
-    return _without_nulls(
+    """Conductor's TaskRun."""
+    return _signal_response(
+        target,
+        strategy,
+        request_id,
+        timed_out,
         {
-            "responseType": strategy,
-            "targetWorkflowId": target["workflowId"],
-            "targetWorkflowStatus": target["status"],
-            "requestId": request_id,
             "workflowId": task["workflowInstanceId"],
             "correlationId": task.get("correlationId"),
             "input": task.get("inputData"),
             "output": task.get("outputData"),
-            "signalTimeout": timed_out,
             "taskType": task["taskType"],
             "taskId": task["taskId"],
             "referenceTaskName": task["referenceTaskName"],
@@ -326,7 +338,7 @@ def _task_run(
             "createTime": task.get("startTime"),
             "updateTime": task.get("updateTime"),
             "status": task["status"],
-        }
+        },
     )
 
 
