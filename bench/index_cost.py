@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.shard import ShardCore
+from actors.workflow import events as ev
 from bench.workflows import TASKS_PER_WORKFLOW, reference_workflows
 from cluster.redis_server import EmbeddedRedis
 from cluster.store import Checkpoint, Indexed, Keys, Store
@@ -45,6 +46,7 @@ async def _run(redis_url: str, count: int, in_flight: int = 200) -> dict[str, fl
     core = ShardCore(0, store, call_pool=_pool)
     await core.start()
     definition = await store.get_workflow_def_raw(parent["name"])
+    assert definition is not None, "the parent definition was just stored"
     running = Keys.running(parent["name"])
     before = await store.redis.info("cpu")
     memory_before = (await store.redis.info("memory"))["used_memory"]
@@ -54,7 +56,8 @@ async def _run(redis_url: str, count: int, in_flight: int = 200) -> dict[str, fl
         batch = min(in_flight - int(await store.redis.scard(running)), count - started)
         if batch > 0:
             requests = [
-                {"workflowId": f"wf-{started + k}", "definition": definition, "input": {"i": 1}} for k in range(batch)
+                ev.StartFields(workflowId=f"wf-{started + k}", definition=definition, input={"i": 1})
+                for k in range(batch)
             ]
             await core.start_workflows(requests)
             started += batch

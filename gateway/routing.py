@@ -14,6 +14,7 @@ import ray
 from actors.faults import PROCESS_LOSS
 from actors.shard import Answer, Outcome, ShardEvent
 from actors.stream import PickleCodec, StreamClient
+from actors.workflow import events as ev
 from cluster.leases import LeaseStore
 from cluster.store import Store
 
@@ -97,7 +98,7 @@ class ShardRouter:
         self._owners_reading: asyncio.Task[None] | None = None
         self._handles: dict[str, Any] = {}
         self._streams: dict[str, StreamClient] = {}
-        self._starts: dict[str, Batcher[dict[str, Any], Answer]] = {}
+        self._starts: dict[str, Batcher[ev.StartFields, Answer]] = {}
         self._deliveries: dict[str, Batcher[tuple[str, ShardEvent], Answer]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -153,11 +154,11 @@ class ShardRouter:
         self._starts.pop(shard, None)
         self._deliveries.pop(shard, None)
 
-    def _start_batcher(self, shard: str) -> Batcher[dict[str, Any], Answer]:
+    def _start_batcher(self, shard: str) -> Batcher[ev.StartFields, Answer]:
         found = self._starts.get(shard)
         if found is None:
 
-            async def send(requests: list[dict[str, Any]]) -> list[Answer]:
+            async def send(requests: list[ev.StartFields]) -> list[Answer]:
                 return list(await (await self.stream(shard)).call("start_workflows", requests))
 
             found = self._starts[shard] = Batcher(send)
@@ -213,7 +214,7 @@ class ShardRouter:
                 pending.add_done_callback(_ignore_outcome)
                 return Outcome.MOVED
 
-    async def start(self, request: dict[str, Any]) -> Answer:
+    async def start(self, request: ev.StartFields) -> Answer:
         return await self._routed(request["workflowId"], lambda shard: self._start_batcher(shard).submit(request))
 
     async def deliver(self, workflow_id: str, event: ShardEvent) -> Answer:

@@ -23,6 +23,7 @@ from actors.shard.execution import ShardEvent
 from actors.shard.outcomes import Answer
 from actors.stream import Endpoint, JsonCodec, PickleCodec, StreamClient, StreamServer
 from actors.tracing import tracer_from_environment
+from actors.workflow import events as ev
 from cluster.store import Store
 from definitions.evaluators import ScriptLimits, configure_scripts
 
@@ -88,7 +89,7 @@ class WorkflowShard:
         await self.core.start()
         return len(self.core.executions)
 
-    async def start_workflows(self, requests: list[dict[str, Any]]) -> list[Answer]:
+    async def start_workflows(self, requests: list[ev.StartFields]) -> list[Answer]:
         await self.core.start()
         return await self.core.start_workflows(requests)
 

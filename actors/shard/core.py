@@ -83,7 +83,7 @@ class ShardCore(PartitionOwner, Activation, MessageHandler, Dispatcher, Backgrou
         self.arrivals.append(Envelope(message["workflowId"], None, message=message, inbox_ack=(partition, message_id)))
         self._wake.set()
 
-    async def start_workflows(self, requests: list[dict[str, Any]]) -> list[Answer]:
+    async def start_workflows(self, requests: list[ev.StartFields]) -> list[Answer]:
         """Start new executions; each request carries its id and its definition's JSON."""
         replies = []
         for request in requests:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from definitions.models import WorkflowDef
 
@@ -21,6 +21,24 @@ class StartWorkflow:
     parent_workflow_task_id: str | None = None
     created_by: str | None = None
     idempotency_key: str | None = None
+
+
+class StartFields(TypedDict, total=False):
+    """A start on its way to the shard that runs it, from a gateway (`POST /api/workflow`
+    and the other starts of the API) or in a parent's `start_child` message (which adds
+    its own keys, see actors/messages.py); `start_from_wire` makes it the event."""
+
+    workflowId: str
+    # The definition's JSON (bytes from a gateway); the shard parses it once per definition.
+    definition: bytes | dict[str, Any]
+    input: dict[str, Any]
+    correlationId: str | None
+    priority: int
+    taskToDomain: dict[str, str]
+    createdBy: str | None
+    idempotencyKey: str | None
+    parentWorkflowId: str | None
+    parentWorkflowTaskId: str | None
 
 
 def start_from_wire(workflow_id: str, definition: WorkflowDef, fields: Mapping[str, Any]) -> StartWorkflow:

@@ -93,16 +93,16 @@ async def _start(
     context: GatewayContext, request: StartWorkflowRequest, workflow_id: str, definition_json: bytes
 ) -> None:
     await context.router.start(
-        {
-            "workflowId": workflow_id,
-            "definition": definition_json,
-            "input": request.input,
-            "correlationId": request.correlation_id,
-            "priority": request.priority,
-            "taskToDomain": request.task_to_domain,
-            "createdBy": request.created_by,
-            "idempotencyKey": request.idempotency_key,
-        }
+        ev.StartFields(
+            workflowId=workflow_id,
+            definition=definition_json,
+            input=request.input,
+            correlationId=request.correlation_id,
+            priority=request.priority,
+            taskToDomain=request.task_to_domain,
+            createdBy=request.created_by,
+            idempotencyKey=request.idempotency_key,
+        )
     )
 
 
