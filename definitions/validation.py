@@ -129,6 +129,12 @@ class Review:
     known_refs: frozenset[str]
     task_defs: Mapping[str, TaskDef]
     rules: TaskTypeRules
+    # The types the engine runs, asked of the rules once per review rather than per task.
+    implemented: frozenset[str]
+
+    @property
+    def supported(self) -> str:
+        return ", ".join(sorted(self.implemented))
 
     def nested(self, definition: WorkflowDef) -> Findings:
         """Review an inline sub-workflow: its own reference-name namespace, the same rules."""
@@ -157,7 +163,7 @@ def review_workflow_def(
         if count > 1:
             errors.append(f"task '{ref}': taskReferenceName is used by {count} tasks; it must be unique")
 
-    review = Review(frozenset(ref_counts), task_defs or {}, rules)
+    review = Review(frozenset(ref_counts), task_defs or {}, rules, rules.implemented())
     for site in sites:
         for refused, message in _check_task(site, review):
             (errors if refused else warnings).append(message)
@@ -228,18 +234,16 @@ def _check_task(site: TaskSite, review: Review) -> list[Finding]:
     if blank(task.name):
         findings.append(error(f"{label}: name is missing"))
 
-    implemented = review.rules.implemented()
-    supported = ", ".join(sorted(implemented))
     if blank(task.type):
-        findings.append(error(f"{label}: type is empty; supported types: {supported}"))
+        findings.append(error(f"{label}: type is empty; supported types: {review.supported}"))
         return findings
-    if task.type not in implemented:
+    if task.type not in review.implemented:
         # Conductor registers any type (a module may provide it) and maps an unknown one
         # to a worker task when it runs; Podium does the same, so it is only a warning.
         findings.append(
             warning(
                 f"{label}: unknown type '{task.type}'; it runs as a worker task polled as '{task.name}' "
-                f"(types Podium runs itself: {supported})"
+                f"(types Podium runs itself: {review.supported})"
             )
         )
         return findings

@@ -8,6 +8,8 @@ and the methods one part calls on another are declared here for the type checker
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -63,6 +65,8 @@ class ShardBase:
         self.index = index
         self.idle_seconds = idle_seconds
         self.name = shard_actor_name(index)
+        # The workerId of the tasks this shard runs itself (colocated workers).
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{self.name}"
         self.metrics: Metrics = metrics or NoMetrics()
         self.tracer = tracer
         self.store = store
@@ -85,7 +89,8 @@ class ShardBase:
         self.pool_types: dict[str, int] = {}
         # Types whose worker runs in this process too: type -> its module.
         self.colocated_workers: dict[str, str] = {}
-        self._colocated: dict[str, tuple[WorkerFunction | None]] = {}
+        # Each colocated type's function once imported here (None: its module did not import).
+        self._colocated: dict[str, WorkerFunction | None] = {}
         # Task types with a rate or concurrency limit; their Python pool tasks wait in a
         # Redis queue of the type, fed by every shard, until the limit gives them a slot.
         self.limited_types: set[str] = set()

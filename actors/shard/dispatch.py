@@ -8,8 +8,6 @@ events for the next turn.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -170,21 +168,20 @@ class Dispatcher(ShardBase):
         module = self.colocated_workers.get(task_type)
         if module is None:
             return None
-        found = self._colocated.get(task_type)
-        if found is None:
+        if task_type not in self._colocated:
             try:
                 spec = load_worker_modules([module]).get(task_type)
             except Exception:
                 log.exception("%s: cannot import worker module %r; its pool runs %r", self.name, module, task_type)
                 spec = None
-            found = self._colocated[task_type] = (spec.function if spec is not None else None,)
-        return found[0]
+            self._colocated[task_type] = spec.function if spec is not None else None
+        return self._colocated[task_type]
 
     async def _run_on_pool(self, task_type: str, tasks: list[dict[str, Any]]) -> None:
         try:
             here = self._colocated_function(task_type)
             if here is not None:
-                results = await run_here(here, tasks, f"{socket.gethostname()}-{os.getpid()}-{self.name}")
+                results = await run_here(here, tasks, self.worker_id)
             elif self._call_pool is None:
                 raise RuntimeError("this shard has no worker pools")
             else:
