@@ -11,6 +11,7 @@ import redis
 
 from actors.pool import pool_actor_name
 from cluster.runtime import Runtime
+from cluster.store.keys import partition_of
 from tests.integration.client import PodiumClient
 
 
@@ -252,9 +253,11 @@ def test_a_colocated_worker_runs_in_the_shard_that_owns_the_workflow(client: Pod
     worker_ids = [task["workerId"] for task in workflow["tasks"]]
     assert all("-podium-shard-" in worker_id for worker_id in worker_ids), worker_ids
     ran_in = {worker_id[worker_id.index("podium-shard-") :] for worker_id in worker_ids}
-    assert len(ran_in) == 1, "both tasks ran in the one shard that owns the workflow"
-    shards = {shard["name"]: shard["pid"] for shard in client.ok("GET", "/admin/shards")["shards"]}
-    assert workflow["output"]["pid"] == shards[ran_in.pop()], "in the shard's own process"
+    assert len(ran_in) == 1, "both tasks ran in one shard"
+    view = client.ok("GET", "/admin/shards")
+    shard = next(shard for shard in view["shards"] if shard["name"] == ran_in.pop())
+    assert partition_of(workflow["workflowId"], view["partitions"]) in shard["partitions"], "the workflow's owner"
+    assert workflow["output"]["pid"] == shard["pid"], "in the shard's own process"
 
 
 def test_a_colocated_worker_whose_output_is_not_json_fails_that_task_for_good(client: PodiumClient) -> None:
