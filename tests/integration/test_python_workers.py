@@ -254,8 +254,9 @@ def test_a_colocated_worker_runs_in_the_shard_that_owns_the_workflow(client: Pod
     assert all("-podium-shard-" in worker_id for worker_id in worker_ids), worker_ids
     ran_in = {worker_id[worker_id.index("podium-shard-") :] for worker_id in worker_ids}
     assert len(ran_in) == 1, "both tasks ran in one shard"
+    [shard_name] = ran_in
     view = client.ok("GET", "/admin/shards")
-    shard = next(shard for shard in view["shards"] if shard["name"] == ran_in.pop())
+    [shard] = [shard for shard in view["shards"] if shard["name"] == shard_name]
     assert partition_of(workflow["workflowId"], view["partitions"]) in shard["partitions"], "the workflow's owner"
     assert workflow["output"]["pid"] == shard["pid"], "in the shard's own process"
 
